@@ -1,0 +1,49 @@
+//! What every part of the service shares: configuration, storage, clock, metrics.
+
+use crate::booking::Catalog;
+use crate::chat::Replies;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::store::Store;
+use crate::wecom::WeComCrypto;
+use std::sync::Arc;
+
+pub struct AppContext {
+    pub config: Config,
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub crypto: WeComCrypto,
+    pub catalog: Catalog,
+    pub replies: Replies,
+    pub metrics: Metrics,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("WeCom crypto: {0}")]
+    Crypto(#[from] crate::wecom::CryptoError),
+    #[error("templates: {0}")]
+    Templates(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: String, source: std::io::Error },
+}
+
+impl AppContext {
+    /// Open the database and build everything the service shares.
+    pub fn new(config: Config, clock: Arc<dyn Clock>) -> Result<AppContext, StartError> {
+        let crypto = WeComCrypto::new(
+            config.wecom.token.expose(),
+            config.wecom.encoding_aes_key.expose(),
+            &config.wecom.corp_id,
+        )?;
+        let store = Store::open(&config.database.path)?;
+        let catalog = Catalog::from_config(&config);
+        let replies = Replies::new().map_err(|e| StartError::Templates(e.to_string()))?;
+        Ok(AppContext { config, store, clock, crypto, catalog, replies, metrics: Metrics::new() })
+    }
+}

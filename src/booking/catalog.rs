@@ -1,0 +1,224 @@
+//! What can be booked: the facilities and the daily slot table, from the config.
+
+use crate::config::Config;
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
+use chrono_tz::Tz;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Facility {
+    pub code: String,
+    pub name: String,
+    pub aliases: Vec<String>,
+    pub capacity: u32,
+    /// Approval levels, each a list of approver user ids; empty = no approval.
+    pub approval: Vec<Vec<String>>,
+    pub kind: Option<String>,
+}
+
+impl Facility {
+    pub fn needs_approval(&self) -> bool {
+        !self.approval.is_empty()
+    }
+
+    /// Words that may name this facility in a message, lower-cased.
+    fn names(&self) -> impl Iterator<Item = String> + '_ {
+        std::iter::once(self.name.to_lowercase())
+            .chain(self.aliases.iter().map(|a| a.to_lowercase()))
+            .chain(std::iter::once(self.code.clone()))
+    }
+
+    /// Do the two share a kind, or a word of their names (羽毛球 / 乒乓球 share 球)?
+    pub fn is_similar_to(&self, other: &Facility) -> bool {
+        if self.code == other.code {
+            return false;
+        }
+        if let (Some(a), Some(b)) = (&self.kind, &other.kind) {
+            return a == b;
+        }
+        let last = |s: &str| s.chars().last();
+        last(&self.name).is_some_and(|c| last(&other.name) == Some(c))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot {
+    /// 1-based number as shown to users (第9节).
+    pub no: u32,
+    pub start: NaiveTime,
+    pub end: NaiveTime,
+    pub peak: bool,
+}
+
+impl Slot {
+    pub fn label(&self) -> String {
+        format!("{}-{}", self.start.format("%H:%M"), self.end.format("%H:%M"))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    facilities: Vec<Facility>,
+    slots: Vec<Slot>,
+    tz: Tz,
+}
+
+/// The Monday of the week holding `date`.
+pub fn week_start(date: NaiveDate) -> NaiveDate {
+    date - Duration::days(date.weekday().num_days_from_monday() as i64)
+}
+
+/// 周一 … 周日
+pub fn weekday_zh(date: NaiveDate) -> &'static str {
+    match date.weekday() {
+        Weekday::Mon => "周一",
+        Weekday::Tue => "周二",
+        Weekday::Wed => "周三",
+        Weekday::Thu => "周四",
+        Weekday::Fri => "周五",
+        Weekday::Sat => "周六",
+        Weekday::Sun => "周日",
+    }
+}
+
+/// `11月25日 周三`
+pub fn date_label(date: NaiveDate) -> String {
+    format!("{}月{}日 {}", date.month(), date.day(), weekday_zh(date))
+}
+
+impl Catalog {
+    pub fn from_config(config: &Config) -> Catalog {
+        let facilities = config
+            .facilities
+            .iter()
+            .map(|f| Facility {
+                code: f.code.clone(),
+                name: f.name.clone(),
+                aliases: f.aliases.clone(),
+                capacity: f.capacity,
+                approval: f.approval.clone(),
+                kind: f.kind.clone(),
+            })
+            .collect();
+        // Validated at load: every slot time parses.
+        let slots = config
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                Some(Slot {
+                    no: i as u32 + 1,
+                    start: NaiveTime::parse_from_str(&s.start, "%H:%M").ok()?,
+                    end: NaiveTime::parse_from_str(&s.end, "%H:%M").ok()?,
+                    peak: s.peak,
+                })
+            })
+            .collect();
+        Catalog { facilities, slots, tz: config.tz() }
+    }
+
+    pub fn facilities(&self) -> &[Facility] {
+        &self.facilities
+    }
+
+    pub fn slots(&self) -> &[Slot] {
+        &self.slots
+    }
+
+    pub fn tz(&self) -> Tz {
+        self.tz
+    }
+
+    pub fn facility(&self, code: &str) -> Option<&Facility> {
+        self.facilities.iter().find(|f| f.code == code)
+    }
+
+    /// The facility whose name, alias or code occurs longest in `text` (lower-cased),
+    /// with the byte span it occupies.
+    pub fn find_facility_in(&self, text: &str) -> Option<(&Facility, usize, usize)> {
+        let mut best: Option<(&Facility, usize, usize)> = None;
+        for facility in &self.facilities {
+            for name in facility.names() {
+                let Some(at) = find_word(text, &name) else { continue };
+                if best.is_none_or(|(_, s, e)| name.len() > e - s) {
+                    best = Some((facility, at, at + name.len()));
+                }
+            }
+        }
+        best
+    }
+
+    pub fn slot(&self, no: u32) -> Option<&Slot> {
+        self.slots.iter().find(|s| s.no == no)
+    }
+
+    /// The slot that starts at `time`, else the one that contains it.
+    pub fn slot_at(&self, time: NaiveTime) -> Option<&Slot> {
+        self.slots
+            .iter()
+            .find(|s| s.start == time)
+            .or_else(|| self.slots.iter().find(|s| s.start <= time && time < s.end))
+    }
+
+    /// Consecutive slots that exactly cover `from..to`, or None.
+    pub fn slots_covering(&self, from: NaiveTime, to: NaiveTime) -> Option<Vec<u32>> {
+        let first = self.slots.iter().position(|s| s.start == from)?;
+        let mut covered = Vec::new();
+        for (i, slot) in self.slots.iter().enumerate().skip(first) {
+            if i > first && self.slots[i - 1].end != slot.start {
+                return None; // a gap between slots: not one continuous range
+            }
+            covered.push(slot.no);
+            if slot.end == to {
+                return Some(covered);
+            }
+            if slot.end > to {
+                return None;
+            }
+        }
+        None
+    }
+
+    /// The instant `time` on `date` in the configured zone.
+    pub fn instant(&self, date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
+        let local = date.and_time(time);
+        match self.tz.from_local_datetime(&local) {
+            chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => t.with_timezone(&Utc),
+            // A time skipped by a DST change: take it as UTC offset-free, an hour off at worst.
+            chrono::LocalResult::None => Utc.from_utc_datetime(&local),
+        }
+    }
+
+    pub fn slot_start(&self, date: NaiveDate, slot: &Slot) -> DateTime<Utc> {
+        self.instant(date, slot.start)
+    }
+
+    pub fn slot_end(&self, date: NaiveDate, slot: &Slot) -> DateTime<Utc> {
+        self.instant(date, slot.end)
+    }
+
+    /// The local calendar date at `now`.
+    pub fn today(&self, now: DateTime<Utc>) -> NaiveDate {
+        now.with_timezone(&self.tz).date_naive()
+    }
+}
+
+/// Byte offset of `needle` in `haystack`; ASCII needles must stand as a whole word so that
+/// the code "gym" does not match inside another English word.
+fn find_word(haystack: &str, needle: &str) -> Option<usize> {
+    if needle.is_empty() {
+        return None;
+    }
+    let ascii = needle.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    let mut from = 0;
+    while let Some(pos) = haystack[from..].find(needle) {
+        let at = from + pos;
+        let end = at + needle.len();
+        let before_ok = !ascii || !haystack[..at].chars().last().is_some_and(|c| c.is_ascii_alphanumeric());
+        let after_ok = !ascii || !haystack[end..].chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+        if before_ok && after_ok {
+            return Some(at);
+        }
+        from = end;
+    }
+    None
+}

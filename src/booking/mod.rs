@@ -1,0 +1,13 @@
+//! The booking rules: facilities and slots, booking, cancelling, the waitlist. Knows nothing
+//! of XML or HTTP; every change runs in one SQLite transaction given by the caller.
+
+mod catalog;
+pub mod model;
+mod notices;
+pub mod query;
+pub mod rules;
+pub mod service;
+
+pub use catalog::{date_label, week_start, weekday_zh, Catalog, Facility, Slot};
+pub use model::{Alternative, Booking, BookingError, BookingState};
+pub use service::Rules;

@@ -1,0 +1,106 @@
+//! The checks a request must pass before it may take a place.
+
+use super::catalog::{week_start, Facility, Slot};
+use super::model::{BookingError, LIVE_STATES};
+use super::service::Rules;
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+
+/// Is this slot open for booking at all: not started, in an open week, facility not closed?
+pub fn check_bookable(
+    conn: &Connection,
+    rules: &Rules,
+    facility: &Facility,
+    date: NaiveDate,
+    slot: &Slot,
+    now: DateTime<Utc>,
+) -> Result<(), BookingError> {
+    let start = rules.catalog.slot_start(date, slot);
+    let end = rules.catalog.slot_end(date, slot);
+    if start <= now {
+        return Err(BookingError::InPast);
+    }
+    let week = week_start(date);
+    if !week_is_open(conn, week, rules.catalog.today(now))? {
+        return Err(BookingError::WeekNotOpen { week_start: week });
+    }
+    if let Some((reason, until)) = closure_over(conn, &facility.code, start.timestamp(), end.timestamp())? {
+        return Err(BookingError::Closed {
+            reason,
+            until: until.and_then(|t| Utc.timestamp_opt(t, 0).single()),
+        });
+    }
+    Ok(())
+}
+
+/// The current week is always open; later weeks once published.
+pub fn week_is_open(conn: &Connection, week: NaiveDate, today: NaiveDate) -> rusqlite::Result<bool> {
+    if week <= week_start(today) {
+        return Ok(true);
+    }
+    let found: Option<i64> = conn
+        .query_row("SELECT 1 FROM open_weeks WHERE week_start = ?1", [week.to_string()], |row| row.get(0))
+        .optional()?;
+    Ok(found.is_some())
+}
+
+/// The stop-use that covers any of `start..end`: its reason and when it ends (None = open-ended).
+pub fn closure_over(conn: &Connection, facility: &str, start: i64, end: i64) -> rusqlite::Result<Option<(String, Option<i64>)>> {
+    conn.query_row(
+        "SELECT reason, ends_at FROM closures
+         WHERE facility = ?1 AND starts_at < ?3 AND (ends_at IS NULL OR ends_at > ?2)
+         ORDER BY starts_at LIMIT 1",
+        params![facility, start, end],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )
+    .optional()
+}
+
+/// Suspension and per-user limits (active bookings, bookings per week).
+pub fn check_user_may_book(
+    conn: &Connection,
+    rules: &Rules,
+    user: &str,
+    date: NaiveDate,
+    adding: u32,
+    now: DateTime<Utc>,
+) -> Result<(), BookingError> {
+    let suspended: Option<i64> = conn
+        .query_row("SELECT suspended_until FROM users WHERE userid = ?1", [user], |row| row.get(0))
+        .optional()?
+        .flatten();
+    if let Some(until) = suspended.filter(|t| *t > now.timestamp()) {
+        return Err(BookingError::Suspended { until: Utc.timestamp_opt(until, 0).single().unwrap_or(now) });
+    }
+    let active: u32 = conn.query_row(
+        &format!("SELECT count(*) FROM bookings WHERE userid = ?1 AND state IN {LIVE_STATES} AND ends_at > ?2"),
+        params![user, now.timestamp()],
+        |row| row.get(0),
+    )?;
+    if active + adding > rules.config.max_active_per_user {
+        return Err(BookingError::OverLimit { limit: rules.config.max_active_per_user });
+    }
+    let week = week_start(date);
+    let this_week: u32 = conn.query_row(
+        &format!("SELECT count(*) FROM bookings WHERE userid = ?1 AND state IN {LIVE_STATES} AND date >= ?2 AND date < ?3"),
+        params![user, week.to_string(), (week + Duration::days(7)).to_string()],
+        |row| row.get(0),
+    )?;
+    let weekly = rules.config.max_per_week_per_user;
+    if weekly > 0 && this_week + adding > weekly {
+        return Err(BookingError::OverWeeklyLimit { limit: weekly });
+    }
+    Ok(())
+}
+
+/// The member's live booking of this facility slot, if any.
+pub fn live_booking_of(conn: &Connection, user: &str, facility: &str, date: NaiveDate, slot: u32) -> rusqlite::Result<Option<i64>> {
+    conn.query_row(
+        &format!(
+            "SELECT id FROM bookings WHERE userid = ?1 AND facility = ?2 AND date = ?3 AND slot = ?4 AND state IN {LIVE_STATES}"
+        ),
+        params![user, facility, date.to_string(), slot],
+        |row| row.get(0),
+    )
+    .optional()
+}

@@ -1,0 +1,316 @@
+//! Booking, cancelling, the waitlist and promotion: each call runs inside the caller's write
+//! transaction (`BEGIN IMMEDIATE`), and the database refuses what the rules refuse.
+
+use super::catalog::{date_label, Catalog, Facility, Slot};
+use super::model::{Booking, BookingError, BookingState, BOOKING_COLUMNS, LIVE_STATES};
+use super::{notices, query, rules};
+use crate::config::BookingConfig;
+use chrono::{DateTime, NaiveDate, Utc};
+use rand::Rng;
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+/// What the booking rules need besides the database.
+pub struct Rules<'a> {
+    pub catalog: &'a Catalog,
+    pub config: &'a BookingConfig,
+}
+
+fn is_unique_violation(error: &rusqlite::Error) -> bool {
+    matches!(
+        error,
+        rusqlite::Error::SqliteFailure(e, _) if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+    )
+}
+
+fn new_codes() -> (String, String) {
+    let mut rng = rand::thread_rng();
+    let checkin = format!("{:06}", rng.gen_range(0..1_000_000));
+    let token: [u8; 16] = rng.gen();
+    (checkin, hex::encode(token))
+}
+
+pub fn booking_by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<Booking>> {
+    conn.query_row(
+        &format!("SELECT {BOOKING_COLUMNS} FROM bookings WHERE id = ?1"),
+        [id],
+        Booking::from_row,
+    )
+    .optional()
+}
+
+/// Insert a booking only while the slot has room: the capacity check and the write are one
+/// statement, so no interleaving can overfill a slot. `Ok(None)` = full.
+#[allow(clippy::too_many_arguments)]
+fn insert_if_room(
+    tx: &Connection,
+    rules: &Rules,
+    user: &str,
+    facility: &Facility,
+    date: NaiveDate,
+    slot: &Slot,
+    source: &str,
+    now: i64,
+) -> Result<Option<i64>, rusqlite::Error> {
+    let (state, level) = if facility.needs_approval() {
+        (BookingState::Pending, Some(1))
+    } else {
+        (BookingState::Confirmed, None)
+    };
+    let (checkin_code, pass_token) = new_codes();
+    let starts = rules.catalog.slot_start(date, slot).timestamp();
+    let ends = rules.catalog.slot_end(date, slot).timestamp();
+    let inserted = tx.execute(
+        &format!(
+            "INSERT INTO bookings (userid, facility, date, slot, starts_at, ends_at, state, approval_level,
+                                   source, checkin_code, pass_token, created_at, updated_at)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12
+             WHERE (SELECT count(*) FROM bookings
+                    WHERE facility = ?2 AND date = ?3 AND slot = ?4 AND state IN {LIVE_STATES}) < ?13"
+        ),
+        params![
+            user,
+            facility.code,
+            date.to_string(),
+            slot.no,
+            starts,
+            ends,
+            state.as_str(),
+            level,
+            source,
+            checkin_code,
+            pass_token,
+            now,
+            facility.capacity
+        ],
+    )?;
+    Ok((inserted == 1).then(|| tx.last_insert_rowid()))
+}
+
+fn record_demand(tx: &Transaction, kind: &str, user: &str, facility: &str, date: NaiveDate, slot: u32, now: i64) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO demand_events (kind, userid, facility, date, slot, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![kind, user, facility, date.to_string(), slot, now],
+    )?;
+    Ok(())
+}
+
+/// Book `slots` (consecutive, all or none) of `facility` on `date` for `user`.
+pub fn book(
+    tx: &Transaction,
+    rules: &Rules,
+    user: &str,
+    facility: &Facility,
+    date: NaiveDate,
+    slot_nos: &[u32],
+    now: DateTime<Utc>,
+) -> Result<Vec<Booking>, BookingError> {
+    let slots: Vec<&Slot> = slot_nos
+        .iter()
+        .map(|no| rules.catalog.slot(*no).ok_or(BookingError::NoSuchSlot))
+        .collect::<Result<_, _>>()?;
+    for slot in &slots {
+        rules::check_bookable(tx, rules, facility, date, slot, now)?;
+    }
+    rules::check_user_may_book(tx, rules, user, date, slots.len() as u32, now)?;
+    for slot in &slots {
+        if let Some(id) = rules::live_booking_of(tx, user, &facility.code, date, slot.no)? {
+            return Err(BookingError::AlreadyBooked { id });
+        }
+    }
+    // A savepoint makes a range all-or-none while the refusal's demand record still commits.
+    tx.execute_batch("SAVEPOINT booking_range")?;
+    let rollback = || tx.execute_batch("ROLLBACK TO booking_range; RELEASE booking_range");
+    let mut ids = Vec::new();
+    for slot in &slots {
+        match insert_if_room(tx, rules, user, facility, date, slot, "direct", now.timestamp()) {
+            Ok(Some(id)) => ids.push(id),
+            Ok(None) => {
+                rollback()?;
+                record_demand(tx, "refused_full", user, &facility.code, date, slot.no, now.timestamp())?;
+                let alternatives = query::alternatives(tx, rules, user, facility, date, slot, now)?;
+                let waitlist_len = query::waitlist_len(tx, &facility.code, date, slot.no)?;
+                return Err(BookingError::SlotFull { alternatives, waitlist_len });
+            }
+            Err(e) if is_unique_violation(&e) => {
+                rollback()?;
+                let id = rules::live_booking_of(tx, user, &facility.code, date, slot.no)?.unwrap_or_default();
+                return Err(BookingError::AlreadyBooked { id });
+            }
+            Err(e) => {
+                rollback()?;
+                return Err(e.into());
+            }
+        }
+    }
+    tx.execute_batch("RELEASE booking_range")?;
+    let mut bookings = Vec::new();
+    for id in ids {
+        bookings.push(booking_by_id(tx, id)?.ok_or(BookingError::NotFound)?);
+    }
+    Ok(bookings)
+}
+
+/// What a cancellation did.
+#[derive(Debug, Clone)]
+pub struct Cancelled {
+    pub booking: Booking,
+    /// The waiter who got the freed place.
+    pub promoted: Option<Booking>,
+}
+
+/// Cancel a live booking before it starts: the owner's own, or any by an admin.
+pub fn cancel(
+    tx: &Transaction,
+    rules: &Rules,
+    actor: &str,
+    actor_is_admin: bool,
+    id: i64,
+    now: DateTime<Utc>,
+) -> Result<Cancelled, BookingError> {
+    let booking = booking_by_id(tx, id)?.ok_or(BookingError::NotFound)?;
+    if booking.userid != actor && !actor_is_admin {
+        return Err(BookingError::NotYours);
+    }
+    if !matches!(booking.state, BookingState::Pending | BookingState::Confirmed) {
+        return Err(BookingError::NotActive { state: booking.state });
+    }
+    if booking.starts_at <= now.timestamp() {
+        return Err(BookingError::InPast);
+    }
+    set_state(tx, id, BookingState::Cancelled, Some(actor), None, now.timestamp())?;
+    if booking.userid != actor {
+        notices::cancelled_by_admin(tx, rules, &booking, actor, now.timestamp())?;
+    }
+    let promoted = promote(tx, rules, &booking.facility, booking.date, booking.slot, now)?;
+    let booking = booking_by_id(tx, id)?.ok_or(BookingError::NotFound)?;
+    Ok(Cancelled { booking, promoted })
+}
+
+/// Move a booking out of its live state (cancelled, rejected, no-show, closed, expired).
+pub fn set_state(
+    tx: &Transaction,
+    id: i64,
+    state: BookingState,
+    by: Option<&str>,
+    reason: Option<&str>,
+    now: i64,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "UPDATE bookings SET state = ?2, updated_at = ?5,
+             cancelled_at = CASE WHEN ?2 IN ('cancelled', 'closed') THEN ?5 ELSE cancelled_at END,
+             cancelled_by = COALESCE(?3, cancelled_by), reason = COALESCE(?4, reason)
+         WHERE id = ?1",
+        params![id, state.as_str(), by, reason, now],
+    )?;
+    Ok(())
+}
+
+/// Give a freed place to the first waiter who can take it, and tell them (same transaction).
+pub fn promote(
+    tx: &Transaction,
+    rules: &Rules,
+    facility_code: &str,
+    date: NaiveDate,
+    slot_no: u32,
+    now: DateTime<Utc>,
+) -> Result<Option<Booking>, BookingError> {
+    let (Some(facility), Some(slot)) = (rules.catalog.facility(facility_code), rules.catalog.slot(slot_no)) else {
+        return Ok(None);
+    };
+    if rules.catalog.slot_end(date, slot) <= now {
+        return Ok(None);
+    }
+    loop {
+        let next: Option<(i64, String)> = tx
+            .query_row(
+                "SELECT id, userid FROM waitlist WHERE facility = ?1 AND date = ?2 AND slot = ?3 AND state = 'waiting'
+                 ORDER BY id LIMIT 1",
+                params![facility_code, date.to_string(), slot_no],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?;
+        let Some((entry, waiter)) = next else { return Ok(None) };
+        match insert_if_room(tx, rules, &waiter, facility, date, slot, "waitlist", now.timestamp()) {
+            Ok(None) => return Ok(None), // still full (e.g. capacity shared by a pending request)
+            Ok(Some(id)) => {
+                tx.execute(
+                    "UPDATE waitlist SET state = 'promoted', booking_id = ?2, updated_at = ?3 WHERE id = ?1",
+                    params![entry, id, now.timestamp()],
+                )?;
+                record_demand(tx, "promotion", &waiter, facility_code, date, slot_no, now.timestamp())?;
+                let booking = booking_by_id(tx, id)?.ok_or(BookingError::NotFound)?;
+                notices::promoted(tx, rules, &booking, now.timestamp())?;
+                return Ok(Some(booking));
+            }
+            Err(e) if is_unique_violation(&e) => {
+                // The waiter already holds this slot: their wait is over.
+                tx.execute(
+                    "UPDATE waitlist SET state = 'left', updated_at = ?2 WHERE id = ?1",
+                    params![entry, now.timestamp()],
+                )?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// A place in the queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiting {
+    pub facility: String,
+    pub date: NaiveDate,
+    pub slot: u32,
+    pub position: u32,
+    /// False when the member was already in the queue (joining is idempotent).
+    pub newly_joined: bool,
+}
+
+/// Join the queue of a full slot.
+pub fn join_waitlist(
+    tx: &Transaction,
+    rules: &Rules,
+    user: &str,
+    facility: &Facility,
+    date: NaiveDate,
+    slot_no: u32,
+    now: DateTime<Utc>,
+) -> Result<Waiting, BookingError> {
+    let slot = rules.catalog.slot(slot_no).ok_or(BookingError::NoSuchSlot)?;
+    rules::check_bookable(tx, rules, facility, date, slot, now)?;
+    if let Some(id) = rules::live_booking_of(tx, user, &facility.code, date, slot_no)? {
+        return Err(BookingError::AlreadyBooked { id });
+    }
+    let used = query::used_places(tx, &facility.code, date, slot_no)?;
+    if used < facility.capacity {
+        return Err(BookingError::NotFull { free: facility.capacity - used });
+    }
+    let inserted = tx.execute(
+        "INSERT INTO waitlist (userid, facility, date, slot, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+         ON CONFLICT DO NOTHING",
+        params![user, facility.code, date.to_string(), slot_no, now.timestamp()],
+    )?;
+    if inserted == 1 {
+        record_demand(tx, "waitlist_join", user, &facility.code, date, slot_no, now.timestamp())?;
+    }
+    let position = query::waitlist_position(tx, user, &facility.code, date, slot_no)?.unwrap_or(1);
+    Ok(Waiting { facility: facility.code.clone(), date, slot: slot_no, position, newly_joined: inserted == 1 })
+}
+
+/// `健身房 11月25日 周三 18:30-19:30`
+pub fn describe(catalog: &Catalog, facility: &str, date: NaiveDate, slot: u32) -> String {
+    let name = catalog.facility(facility).map_or(facility, |f| f.name.as_str());
+    let time = catalog.slot(slot).map(Slot::label).unwrap_or_default();
+    format!("{name} {} {time}", date_label(date))
+}
+
+/// Open `week` (its Monday) for booking and tell everyone, once. False if already open.
+pub fn publish_week(tx: &Transaction, rules: &Rules, week: NaiveDate, by: &str, now: DateTime<Utc>) -> rusqlite::Result<bool> {
+    let inserted = tx.execute(
+        "INSERT INTO open_weeks (week_start, opened_at, opened_by) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+        params![week.to_string(), now.timestamp(), by],
+    )?;
+    if inserted == 1 {
+        notices::week_published(tx, rules, week, now.timestamp())?;
+    }
+    Ok(inserted == 1)
+}

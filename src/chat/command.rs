@@ -1,0 +1,376 @@
+//! Text → [`Command`]: one enum, one parser, and the help text from the same table.
+//!
+//! Chinese first, English aliases, words in any order, full-width characters and extra
+//! spaces tolerated. Each recognised piece is cut out of the text; what is left decides
+//! whether the message was understood.
+
+use super::dates::{self, BadPiece, DayPart, SlotSpec};
+use crate::booking::Catalog;
+use chrono::NaiveDate;
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+use std::sync::LazyLock;
+
+/// Facility, date and slot as far as the member has said them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlotRequest {
+    pub facility: Option<String>,
+    pub date: Option<NaiveDate>,
+    pub slot: Option<SlotSpec>,
+    pub part: Option<DayPart>,
+}
+
+impl SlotRequest {
+    fn is_empty(&self) -> bool {
+        self == &SlotRequest::default()
+    }
+
+    /// Fill what this request lacks from `later` (the dialogue's next message).
+    pub fn merge(&mut self, later: SlotRequest) {
+        if later.facility.is_some() {
+            self.facility = later.facility;
+        }
+        if later.date.is_some() {
+            self.date = later.date;
+        }
+        if later.slot.is_some() {
+            self.slot = later.slot;
+        }
+        if later.part.is_some() {
+            self.part = later.part;
+        }
+    }
+}
+
+/// Everything a member can ask for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    Help,
+    Facilities,
+    Free(SlotRequest),
+    Book(SlotRequest),
+    Waitlist(SlotRequest),
+    Cancel(Option<i64>),
+    Mine,
+    Confirm(Option<i64>),
+    Board,
+    Publish,
+}
+
+/// The kinds of command, in the order the help lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Help,
+    Facilities,
+    Free,
+    Book,
+    Cancel,
+    Mine,
+    Waitlist,
+    Confirm,
+    Board,
+    Publish,
+}
+
+/// One row of the command table: its words, how to use it, and who may.
+pub struct Entry {
+    pub kind: Kind,
+    /// Chinese words first; the first is the one shown.
+    pub words: &'static [&'static str],
+    pub english: &'static str,
+    pub example: &'static str,
+    pub what: &'static str,
+    pub admin_only: bool,
+}
+
+/// The command table. Order matters for matching: longer, more specific words first
+/// (我的预约 before 预约, 取消预约 before 预约).
+pub const TABLE: &[Entry] = &[
+    Entry { kind: Kind::Help, words: &["帮助", "菜单", "?", "？"], english: "help", example: "帮助", what: "查看命令", admin_only: false },
+    Entry { kind: Kind::Facilities, words: &["设施", "场地列表"], english: "facilities", example: "设施", what: "设施列表与容量", admin_only: false },
+    Entry { kind: Kind::Free, words: &["空闲", "有空", "空位", "余量", "查询"], english: "free", example: "空闲 健身房 明天", what: "查空闲时段", admin_only: false },
+    Entry { kind: Kind::Book, words: &["预约", "预定", "预订", "订"], english: "book", example: "预约 健身房 明天 18:30", what: "预约（可写 17:30-19:30 订连续两节）", admin_only: false },
+    Entry { kind: Kind::Cancel, words: &["取消"], english: "cancel", example: "取消 12", what: "取消预约", admin_only: false },
+    Entry { kind: Kind::Mine, words: &["我的"], english: "mine", example: "我的", what: "我的预约与候补", admin_only: false },
+    Entry { kind: Kind::Waitlist, words: &["候补", "排队"], english: "waitlist", example: "候补 乒乓球 周五 19:30", what: "满员时排候补", admin_only: false },
+    Entry { kind: Kind::Confirm, words: &["确认"], english: "confirm", example: "确认 12", what: "确认参加", admin_only: false },
+    Entry { kind: Kind::Board, words: &["状态", "看板"], english: "board", example: "状态", what: "今日概况与实时看板", admin_only: false },
+    Entry { kind: Kind::Publish, words: &["发布"], english: "publish", example: "发布 下周", what: "开放下周预约", admin_only: true },
+];
+
+/// Matching order: the phrases that contain another command's word come first.
+const MATCH_ORDER: &[Kind] = &[
+    Kind::Cancel,
+    Kind::Mine,
+    Kind::Waitlist,
+    Kind::Confirm,
+    Kind::Publish,
+    Kind::Free,
+    Kind::Book,
+    Kind::Facilities,
+    Kind::Board,
+    Kind::Help,
+];
+
+fn entry(kind: Kind) -> &'static Entry {
+    TABLE.iter().find(|e| e.kind == kind).unwrap_or(&TABLE[0])
+}
+
+/// What the parser made of a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parsed {
+    Command(Command),
+    /// No command word, but pieces a pending dialogue can use ("18:30", "明天 健身房").
+    Fragment(SlotRequest),
+    /// Not understood: what was understood, and the nearest valid command.
+    Unknown { understood: Vec<String>, suggestion: String, problem: Option<String> },
+}
+
+/// Full-width to half-width, lower-case, one space between words.
+pub fn normalize(text: &str) -> String {
+    let mapped: String = text
+        .chars()
+        .map(|c| match c {
+            '\u{3000}' => ' ',
+            '，' | '。' | '、' | '！' => ' ',
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            c => c,
+        })
+        .flat_map(char::to_lowercase)
+        .collect();
+    mapped.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+static BOOKING_NO_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"#?\s*(\d{1,9})").expect("static regex"));
+static BARE_NUMBER_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b(\d{1,2})\b").expect("static regex"));
+
+/// Words that carry no meaning of their own in a request.
+const FILLERS: &[&str] = &[
+    "我的", "预约", "帮我", "我要", "我想", "想要", "请问", "一下", "还有", "时段", "时间", "一个", "场地", "场", "的",
+    "吗", "呢", "吧", "了", "啊", "呀", "我", "要", "想", "请", "有", "空", "个", "在", "去", "能", "可以", "下", "还",
+    "?", "？", ".", "!", ",", "~",
+];
+/// English fillers count only as whole words.
+const ENGLISH_FILLERS: &[&str] = &["please", "the", "a", "at", "on", "for", "is", "there", "any", "my", "me", "slot"];
+
+fn strip_fillers(text: &str) -> String {
+    let mut rest = text.to_string();
+    for filler in FILLERS {
+        rest = rest.replace(filler, " ");
+    }
+    rest.split_whitespace()
+        .filter(|w| !ENGLISH_FILLERS.contains(w))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Find the command word; returns its kind and the text without it.
+fn take_keyword(text: &str) -> Option<(Kind, String)> {
+    for kind in MATCH_ORDER {
+        let e = entry(*kind);
+        for word in e.words {
+            if let Some(at) = text.find(word) {
+                let mut rest = text.to_string();
+                rest.replace_range(at..at + word.len(), " ");
+                return Some((*kind, rest));
+            }
+        }
+        let english = e.english;
+        let found = text.split(|c: char| !c.is_ascii_alphanumeric() && c != '-').any(|w| w == english);
+        if found {
+            let rest = text
+                .split(' ')
+                .filter(|w| *w != english)
+                .collect::<Vec<_>>()
+                .join(" ");
+            return Some((*kind, rest));
+        }
+    }
+    None
+}
+
+fn take_booking_no(text: &mut String) -> Option<i64> {
+    let caps = BOOKING_NO_RE.captures(text)?;
+    let n = caps[1].parse::<i64>().ok()?;
+    let m = caps.get(0)?;
+    let (start, end) = (m.start(), m.end());
+    text.replace_range(start..end, " ");
+    Some(n)
+}
+
+/// Facility, date, slot and day part, cut from `text`.
+fn take_slot_request(text: &mut String, catalog: &Catalog, today: NaiveDate) -> Result<SlotRequest, BadPiece> {
+    let mut request = SlotRequest::default();
+    if let Some((facility, start, end)) = catalog.find_facility_in(text) {
+        request.facility = Some(facility.code.clone());
+        text.replace_range(start..end, " ");
+    }
+    request.slot = dates::take_slot(text)?;
+    let (date, implied_part) = dates::take_date(text, today)?;
+    request.date = date;
+    request.part = dates::take_part(text).or(implied_part);
+    if request.slot.is_none() {
+        // A bare small number is a slot number (预约 健身房 明天 9); a larger one an hour.
+        if let Some(caps) = BARE_NUMBER_RE.captures(text) {
+            let n = caps[1].parse::<u32>().unwrap_or(0);
+            let m = caps.get(0).map(|m| (m.start(), m.end())).unwrap_or_default();
+            if (1..=catalog.slots().len() as u32).contains(&n) {
+                request.slot = Some(SlotSpec::Number(n));
+                text.replace_range(m.0..m.1, " ");
+            } else if (12..=23).contains(&n) {
+                request.slot = chrono::NaiveTime::from_hms_opt(n, 0, 0).map(SlotSpec::Time);
+                text.replace_range(m.0..m.1, " ");
+            }
+        }
+    }
+    Ok(request)
+}
+
+/// Parse one message. `today` resolves relative dates; `catalog` names facilities.
+pub fn parse(text: &str, catalog: &Catalog, today: NaiveDate) -> Parsed {
+    let normalized = normalize(text);
+    if normalized.is_empty() {
+        return unknown(vec![], "帮助", Some("消息是空的".into()));
+    }
+    let Some((kind, mut rest)) = take_keyword(&normalized) else {
+        return fragment_or_unknown(&normalized, catalog, today);
+    };
+    let command = match kind {
+        Kind::Help => Command::Help,
+        Kind::Facilities => Command::Facilities,
+        Kind::Mine => Command::Mine,
+        Kind::Board => Command::Board,
+        Kind::Publish => {
+            rest = rest.replace("下周", " ");
+            Command::Publish
+        }
+        Kind::Cancel => Command::Cancel(take_booking_no(&mut rest)),
+        Kind::Confirm => Command::Confirm(take_booking_no(&mut rest)),
+        Kind::Free | Kind::Book | Kind::Waitlist => {
+            let request = match take_slot_request(&mut rest, catalog, today) {
+                Ok(r) => r,
+                Err(BadPiece(piece)) => {
+                    return unknown(vec![entry(kind).words[0].into()], entry(kind).example, Some(format!("「{piece}」不是有效的日期或时间")))
+                }
+            };
+            match kind {
+                Kind::Free => Command::Free(request),
+                Kind::Book => Command::Book(request),
+                _ => Command::Waitlist(request),
+            }
+        }
+    };
+    let leftover = strip_fillers(&rest);
+    if !leftover.is_empty() {
+        let understood = describe(&command, catalog);
+        let problem = match &command {
+            Command::Free(r) | Command::Book(r) | Command::Waitlist(r) if r.facility.is_none() => {
+                format!("没有叫「{leftover}」的设施")
+            }
+            _ => format!("没看懂「{leftover}」"),
+        };
+        return unknown(understood, entry(kind).example, Some(problem));
+    }
+    Parsed::Command(command)
+}
+
+fn fragment_or_unknown(normalized: &str, catalog: &Catalog, today: NaiveDate) -> Parsed {
+    let mut rest = normalized.to_string();
+    let request = match take_slot_request(&mut rest, catalog, today) {
+        Ok(request) => request,
+        Err(BadPiece(piece)) => return unknown(vec![], "预约 健身房 明天 18:30", Some(format!("「{piece}」不是有效的日期或时间"))),
+    };
+    let leftover = strip_fillers(&rest);
+    if !request.is_empty() && leftover.is_empty() {
+        return Parsed::Fragment(request);
+    }
+    let understood = describe_request(&request, catalog);
+    let suggestion = match &request.facility {
+        Some(code) => {
+            let name = catalog.facility(code).map_or(code.as_str(), |f| f.name.as_str());
+            format!("空闲 {name} 明天 或 预约 {name} 明天 18:30")
+        }
+        None => nearest_english(&leftover).map_or("帮助".to_string(), |e| e.example.to_string()),
+    };
+    unknown(understood, &suggestion, None)
+}
+
+fn unknown(understood: Vec<String>, suggestion: &str, problem: Option<String>) -> Parsed {
+    Parsed::Unknown { understood, suggestion: suggestion.to_string(), problem }
+}
+
+/// The command whose English word is within two edits of what was typed ("hepl" → help).
+fn nearest_english(text: &str) -> Option<&'static Entry> {
+    let word = text.split_whitespace().next()?;
+    TABLE
+        .iter()
+        .map(|e| (edit_distance(word, e.english), e))
+        .filter(|(d, e)| *d <= 2 && *d < e.english.len())
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, e)| e)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+fn describe(command: &Command, catalog: &Catalog) -> Vec<String> {
+    let (word, request) = match command {
+        Command::Free(r) => ("空闲", Some(r)),
+        Command::Book(r) => ("预约", Some(r)),
+        Command::Waitlist(r) => ("候补", Some(r)),
+        Command::Cancel(_) => ("取消", None),
+        Command::Confirm(_) => ("确认", None),
+        _ => ("", None),
+    };
+    let mut parts = vec![word.to_string()];
+    if let Some(request) = request {
+        parts.extend(describe_request(request, catalog));
+    }
+    parts.retain(|p| !p.is_empty());
+    parts
+}
+
+fn describe_request(request: &SlotRequest, catalog: &Catalog) -> Vec<String> {
+    let mut parts = Vec::new();
+    if let Some(f) = request.facility.as_deref().and_then(|c| catalog.facility(c)) {
+        parts.push(f.name.clone());
+    }
+    if let Some(date) = request.date {
+        parts.push(crate::booking::date_label(date));
+    }
+    match &request.slot {
+        Some(SlotSpec::Number(n)) => parts.push(format!("第{n}节")),
+        Some(SlotSpec::Time(t)) => parts.push(t.format("%H:%M").to_string()),
+        Some(SlotSpec::Range(a, b)) => parts.push(format!("{}-{}", a.format("%H:%M"), b.format("%H:%M"))),
+        None => {}
+    }
+    if let Some(part) = request.part {
+        parts.push(part.label().to_string());
+    }
+    parts
+}
+
+/// The help text, from the table. Admin commands only for admins.
+pub fn help_lines(is_admin: bool) -> Vec<(String, &'static str, &'static str)> {
+    TABLE
+        .iter()
+        .filter(|e| is_admin || !e.admin_only)
+        .map(|e| (format!("{} / {}", e.words[0], e.english), e.example, e.what))
+        .collect()
+}
+
+pub fn entry_example(kind: Kind) -> &'static str {
+    entry(kind).example
+}

@@ -1,0 +1,49 @@
+//! Reply texts, rendered from templates/ (embedded at build).
+
+use minijinja::Environment;
+use serde::Serialize;
+
+const TEMPLATES: &[(&str, &str)] = &[
+    ("help", include_str!("../../templates/chat/help.txt")),
+    ("facilities", include_str!("../../templates/chat/facilities.txt")),
+    ("free_overview", include_str!("../../templates/chat/free_overview.txt")),
+    ("free_facility", include_str!("../../templates/chat/free_facility.txt")),
+    ("booked", include_str!("../../templates/chat/booked.txt")),
+    ("cancelled", include_str!("../../templates/chat/cancelled.txt")),
+    ("mine", include_str!("../../templates/chat/mine.txt")),
+    ("waitlisted", include_str!("../../templates/chat/waitlisted.txt")),
+    ("refused", include_str!("../../templates/chat/refused.txt")),
+    ("ask", include_str!("../../templates/chat/ask.txt")),
+    ("unknown", include_str!("../../templates/chat/unknown.txt")),
+    ("board", include_str!("../../templates/chat/board.txt")),
+    ("published", include_str!("../../templates/chat/published.txt")),
+    ("welcome", include_str!("../../templates/chat/welcome.txt")),
+];
+
+pub struct Replies {
+    env: Environment<'static>,
+}
+
+impl Replies {
+    /// Compile every template; a broken one stops the start.
+    pub fn new() -> Result<Replies, minijinja::Error> {
+        let mut env = Environment::new();
+        env.set_trim_blocks(true);
+        for (name, source) in TEMPLATES {
+            env.add_template(name, source)?;
+        }
+        Ok(Replies { env })
+    }
+
+    /// Render `name` with `ctx`. A render error is a bug in a template; the member gets a
+    /// plain apology and the log gets the cause.
+    pub fn render<S: Serialize>(&self, name: &str, ctx: S) -> String {
+        match self.env.get_template(name).and_then(|t| t.render(ctx)) {
+            Ok(text) => text.trim_end().to_string(),
+            Err(error) => {
+                tracing::error!(template = name, error = %error, "template failed to render");
+                "抱歉，出了点问题，请稍后再试。".to_string()
+            }
+        }
+    }
+}

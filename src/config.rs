@@ -1,0 +1,497 @@
+//! The TOML configuration: keys of DESIGN.md "Configuration", environment overrides for
+//! secrets, defaults, and validation at start with messages that name the bad key.
+
+use crate::wecom::crypto::EncodingAesKey;
+use chrono::NaiveTime;
+use chrono_tz::Tz;
+use serde::Deserialize;
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// A value that must never be printed: `Debug` shows `***`.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "***" })
+    }
+}
+
+/// A configuration problem, naming the key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{0}")]
+    Parse(String),
+    #[error("config key `{key}`: {message}")]
+    Invalid { key: String, message: String },
+}
+
+fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { key: key.into(), message: message.into() }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+    pub wecom: WeComConfig,
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    #[serde(default)]
+    pub booking: BookingConfig,
+    #[serde(default)]
+    pub schedule: ScheduleConfig,
+    #[serde(default = "default_slots")]
+    pub slots: Vec<SlotConfig>,
+    #[serde(default)]
+    pub facilities: Vec<FacilityConfig>,
+    #[serde(default)]
+    pub roles: RolesConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub bind: String,
+    pub public_url: String,
+    pub admin_token: Secret,
+    /// Whether /metrics needs the admin token (it names no person, so open by default).
+    pub metrics_need_auth: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: "127.0.0.1:8080".into(),
+            public_url: "http://127.0.0.1:8080".into(),
+            admin_token: Secret::default(),
+            metrics_need_auth: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeComConfig {
+    pub corp_id: String,
+    pub agent_id: i64,
+    #[serde(default)]
+    pub secret: Secret,
+    #[serde(default)]
+    pub token: Secret,
+    #[serde(default)]
+    pub encoding_aes_key: Secret,
+    #[serde(default = "default_api_base")]
+    pub api_base: String,
+}
+
+fn default_api_base() -> String {
+    "https://qyapi.weixin.qq.com".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    pub path: PathBuf,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig { path: PathBuf::from("data/staffhome.db") }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BookingConfig {
+    pub timezone: String,
+    pub max_active_per_user: u32,
+    pub max_per_week_per_user: u32,
+    pub checkin_open_minutes: i64,
+    pub no_show_after_minutes: i64,
+    pub confirm_before_minutes: i64,
+    pub remind_before_minutes: i64,
+    pub strike_limit: u32,
+    pub strike_window_days: i64,
+    pub suspend_days: i64,
+}
+
+impl Default for BookingConfig {
+    fn default() -> Self {
+        BookingConfig {
+            timezone: "Asia/Shanghai".into(),
+            max_active_per_user: 4,
+            max_per_week_per_user: 10,
+            checkin_open_minutes: 15,
+            no_show_after_minutes: 15,
+            confirm_before_minutes: 120,
+            remind_before_minutes: 60,
+            strike_limit: 3,
+            strike_window_days: 30,
+            suspend_days: 7,
+        }
+    }
+}
+
+impl BookingConfig {
+    /// The configured zone; validated at load, so the fallback is never taken in practice.
+    pub fn tz(&self) -> Tz {
+        Tz::from_str(&self.timezone).unwrap_or(chrono_tz::Asia::Shanghai)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScheduleConfig {
+    pub tick: String,
+    pub publish_week: String,
+    pub weekly_digest: String,
+}
+
+impl Default for ScheduleConfig {
+    fn default() -> Self {
+        ScheduleConfig {
+            tick: "0 * * * * *".into(),
+            publish_week: "0 0 20 * * Sun".into(),
+            weekly_digest: "0 0 8 * * Mon".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SlotConfig {
+    pub start: String,
+    pub end: String,
+    #[serde(default)]
+    pub peak: bool,
+}
+
+/// The pilot study's 11 daily periods, the last three peak.
+pub fn default_slots() -> Vec<SlotConfig> {
+    [
+        ("08:30", "09:30", false),
+        ("09:30", "10:30", false),
+        ("10:30", "11:30", false),
+        ("12:00", "13:00", false),
+        ("13:00", "14:00", false),
+        ("14:30", "15:30", false),
+        ("15:30", "16:30", false),
+        ("16:30", "17:30", false),
+        ("17:30", "18:30", true),
+        ("18:30", "19:30", true),
+        ("19:30", "20:30", true),
+    ]
+    .into_iter()
+    .map(|(start, end, peak)| SlotConfig { start: start.into(), end: end.into(), peak })
+    .collect()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FacilityConfig {
+    pub code: String,
+    pub name: String,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    pub capacity: u32,
+    /// Approval levels, each a list of approver user ids.
+    #[serde(default)]
+    pub approval: Vec<Vec<String>>,
+    /// Optional grouping word ("球类", "会议") used to suggest similar facilities.
+    #[serde(default)]
+    pub kind: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RolesConfig {
+    pub admins: Vec<String>,
+}
+
+impl Config {
+    /// Read, apply environment overrides, and validate.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        Config::from_toml(&text, |name| std::env::var(name).ok())
+    }
+
+    /// Parse `text`, take secrets from `env` where set, and validate.
+    pub fn from_toml(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let mut config: Config =
+            toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        config.apply_env(env);
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) {
+        let overrides: [(&str, &mut Secret); 4] = [
+            ("STAFFHOME_WECOM_SECRET", &mut self.wecom.secret),
+            ("STAFFHOME_WECOM_TOKEN", &mut self.wecom.token),
+            ("STAFFHOME_WECOM_AES_KEY", &mut self.wecom.encoding_aes_key),
+            ("STAFFHOME_ADMIN_TOKEN", &mut self.server.admin_token),
+        ];
+        for (name, slot) in overrides {
+            if let Some(value) = env(name).filter(|v| !v.is_empty()) {
+                *slot = Secret::new(value);
+            }
+        }
+    }
+
+    /// Every check of DESIGN.md "Configuration"; the first failure names its key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_server()?;
+        self.validate_wecom()?;
+        self.validate_booking()?;
+        self.validate_schedule()?;
+        self.validate_slots()?;
+        self.validate_facilities()
+    }
+
+    fn validate_server(&self) -> Result<(), ConfigError> {
+        SocketAddr::from_str(&self.server.bind)
+            .map_err(|_| invalid("server.bind", "must be an address like 127.0.0.1:8080"))?;
+        if !(self.server.public_url.starts_with("http://") || self.server.public_url.starts_with("https://")) {
+            return Err(invalid("server.public_url", "must start with http:// or https://"));
+        }
+        if self.server.metrics_need_auth && self.server.admin_token.is_empty() {
+            return Err(invalid("server.admin_token", "is required when metrics_need_auth = true"));
+        }
+        Ok(())
+    }
+
+    fn validate_wecom(&self) -> Result<(), ConfigError> {
+        let w = &self.wecom;
+        if w.corp_id.trim().is_empty() {
+            return Err(invalid("wecom.corp_id", "must not be empty"));
+        }
+        if w.agent_id <= 0 {
+            return Err(invalid("wecom.agent_id", "must be a positive number"));
+        }
+        if w.secret.is_empty() {
+            return Err(invalid("wecom.secret", "is missing (set it or STAFFHOME_WECOM_SECRET)"));
+        }
+        let token = w.token.expose();
+        if token.is_empty() || token.len() > 32 || !token.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(invalid(
+                "wecom.token",
+                "must be 1 to 32 letters or digits (set it or STAFFHOME_WECOM_TOKEN)",
+            ));
+        }
+        EncodingAesKey::parse(w.encoding_aes_key.expose()).map_err(|_| {
+            invalid(
+                "wecom.encoding_aes_key",
+                "must be exactly 43 letters or digits (set it or STAFFHOME_WECOM_AES_KEY)",
+            )
+        })?;
+        if !(w.api_base.starts_with("http://") || w.api_base.starts_with("https://"))
+            || w.api_base.trim_end_matches('/').contains("/cgi-bin")
+        {
+            return Err(invalid("wecom.api_base", "must be a scheme and host only, like https://qyapi.weixin.qq.com"));
+        }
+        Ok(())
+    }
+
+    fn validate_booking(&self) -> Result<(), ConfigError> {
+        let b = &self.booking;
+        Tz::from_str(&b.timezone)
+            .map_err(|_| invalid("booking.timezone", format!("unknown time zone {:?}", b.timezone)))?;
+        if b.max_active_per_user == 0 {
+            return Err(invalid("booking.max_active_per_user", "must be at least 1"));
+        }
+        let minutes = [
+            ("booking.checkin_open_minutes", b.checkin_open_minutes),
+            ("booking.no_show_after_minutes", b.no_show_after_minutes),
+            ("booking.confirm_before_minutes", b.confirm_before_minutes),
+            ("booking.remind_before_minutes", b.remind_before_minutes),
+        ];
+        for (key, value) in minutes {
+            if !(0..=24 * 60).contains(&value) {
+                return Err(invalid(key, "must be between 0 and 1440 minutes"));
+            }
+        }
+        if b.strike_limit == 0 {
+            return Err(invalid("booking.strike_limit", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    fn validate_schedule(&self) -> Result<(), ConfigError> {
+        let s = &self.schedule;
+        for (key, expr) in [
+            ("schedule.tick", &s.tick),
+            ("schedule.publish_week", &s.publish_week),
+            ("schedule.weekly_digest", &s.weekly_digest),
+        ] {
+            cron::Schedule::from_str(expr)
+                .map_err(|e| invalid(key, format!("bad cron expression {expr:?}: {e}")))?;
+        }
+        Ok(())
+    }
+
+    fn validate_slots(&self) -> Result<(), ConfigError> {
+        if self.slots.is_empty() {
+            return Err(invalid("slots", "needs at least one slot"));
+        }
+        let mut previous_end: Option<NaiveTime> = None;
+        for (i, slot) in self.slots.iter().enumerate() {
+            let key = |field: &str| format!("slots[{i}].{field}");
+            let start = NaiveTime::parse_from_str(&slot.start, "%H:%M")
+                .map_err(|_| invalid(key("start"), "must be HH:MM"))?;
+            let end = NaiveTime::parse_from_str(&slot.end, "%H:%M")
+                .map_err(|_| invalid(key("end"), "must be HH:MM"))?;
+            if end <= start {
+                return Err(invalid(key("end"), "must be after start"));
+            }
+            if previous_end.is_some_and(|prev| start < prev) {
+                return Err(invalid(key("start"), "slots must be in order and must not overlap"));
+            }
+            previous_end = Some(end);
+        }
+        Ok(())
+    }
+
+    fn validate_facilities(&self) -> Result<(), ConfigError> {
+        let mut codes = HashSet::new();
+        let mut names = HashSet::new();
+        for (i, f) in self.facilities.iter().enumerate() {
+            let key = |field: &str| format!("facilities[{i}].{field}");
+            let code_ok = !f.code.is_empty()
+                && f.code.len() <= 32
+                && f.code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+            if !code_ok {
+                return Err(invalid(key("code"), "must be 1 to 32 of a-z, 0-9, _ and -"));
+            }
+            if !codes.insert(f.code.clone()) {
+                return Err(invalid(key("code"), format!("{:?} is used twice", f.code)));
+            }
+            if f.name.trim().is_empty() {
+                return Err(invalid(key("name"), "must not be empty"));
+            }
+            for word in std::iter::once(&f.name).chain(f.aliases.iter()) {
+                let word = word.trim().to_lowercase();
+                if word.is_empty() || word.chars().all(|c| c.is_ascii_digit()) {
+                    return Err(invalid(key("aliases"), "names and aliases must not be empty or only digits"));
+                }
+                if !names.insert(word.clone()) {
+                    return Err(invalid(key("aliases"), format!("{word:?} names two facilities")));
+                }
+            }
+            if f.capacity == 0 || f.capacity > 1000 {
+                return Err(invalid(key("capacity"), "must be between 1 and 1000"));
+            }
+            for (level, approvers) in f.approval.iter().enumerate() {
+                if approvers.is_empty() || approvers.iter().any(|a| a.trim().is_empty()) {
+                    return Err(invalid(
+                        format!("facilities[{i}].approval[{level}]"),
+                        "each level needs at least one approver user id",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn tz(&self) -> Tz {
+        self.booking.tz()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[wecom]
+corp_id = "ww1436e0e65a779aee"
+agent_id = 1000002
+secret = "s3cret-value"
+token = "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo"
+encoding_aes_key = "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt"
+
+[[facilities]]
+code = "gym"
+name = "健身房"
+capacity = 10
+"#;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn error_of(text: &str) -> String {
+        Config::from_toml(text, no_env).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn minimal_config_gets_the_defaults() {
+        let config = Config::from_toml(MINIMAL, no_env).unwrap();
+        assert_eq!(config.slots.len(), 11);
+        assert!(config.slots[8].peak && !config.slots[7].peak);
+        assert_eq!(config.booking.max_active_per_user, 4);
+        assert_eq!(config.tz(), chrono_tz::Asia::Shanghai);
+    }
+
+    #[test]
+    fn secrets_come_from_the_environment_and_never_show() {
+        let text = MINIMAL.replace("secret = \"s3cret-value\"\n", "");
+        assert!(error_of(&text).contains("wecom.secret"));
+        let config = Config::from_toml(&text, |name| {
+            (name == "STAFFHOME_WECOM_SECRET").then(|| "from-env-secret".to_string())
+        })
+        .unwrap();
+        assert_eq!(config.wecom.secret.expose(), "from-env-secret");
+        let shown = format!("{config:?}");
+        for secret in ["from-env-secret", "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo", "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt"] {
+            assert!(!shown.contains(secret), "{secret} leaked into Debug");
+        }
+    }
+
+    #[test]
+    fn each_bad_value_names_its_key() {
+        let cases = [
+            (MINIMAL.replace("6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt", "short"), "wecom.encoding_aes_key"),
+            (MINIMAL.replace("agent_id = 1000002", "agent_id = 0"), "wecom.agent_id"),
+            (MINIMAL.replace("hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo", "has space"), "wecom.token"),
+            (MINIMAL.replace("capacity = 10", "capacity = 0"), "facilities[0].capacity"),
+            (MINIMAL.replace("code = \"gym\"", "code = \"Gym!\""), "facilities[0].code"),
+            (format!("{MINIMAL}\n[schedule]\ntick = \"every minute\"\n"), "schedule.tick"),
+            (format!("{MINIMAL}\n[booking]\ntimezone = \"Mars/Base\"\n"), "booking.timezone"),
+            (format!("{MINIMAL}\n[[slots]]\nstart = \"10:00\"\nend = \"09:00\"\n"), "slots[0].end"),
+            (format!("{MINIMAL}\n[[facilities]]\ncode = \"gym\"\nname = \"x\"\ncapacity = 1\n"), "facilities[1].code"),
+            (format!("{MINIMAL}\n[[facilities]]\ncode = \"room\"\nname = \"会议室\"\ncapacity = 1\napproval = [[]]\n"), "facilities[1].approval[0]"),
+            (format!("{MINIMAL}\n[server]\nbind = \"nowhere\"\n"), "server.bind"),
+        ];
+        for (text, key) in cases {
+            let message = error_of(&text);
+            assert!(message.contains(key), "expected {key} in {message:?}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let message = error_of(&format!("{MINIMAL}\n[booking]\nmax_active = 3\n"));
+        assert!(message.contains("max_active"), "{message}");
+    }
+}

@@ -1,0 +1,15 @@
+//! staffhome: the booking of a company's staff clubhouse (职工之家) through WeCom (企业微信).
+
+pub mod app;
+pub mod booking;
+pub mod chat;
+pub mod clock;
+pub mod config;
+pub mod inbox;
+pub mod metrics;
+pub mod outbox;
+pub mod startup;
+pub mod store;
+pub mod users;
+pub mod web;
+pub mod wecom;

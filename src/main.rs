@@ -1,0 +1,93 @@
+//! The `staffhome` command line: a thin layer over the library.
+
+use clap::{Parser, Subcommand};
+use staffhome::app::AppContext;
+use staffhome::config::Config;
+use staffhome::startup::Application;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(name = "staffhome", version, about = "Staff clubhouse (职工之家) booking through WeCom (企业微信)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service: HTTP callback, pages and background workers.
+    Serve {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Validate the configuration and exit (0 when good).
+    Check {
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,actix_server=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // People read a terminal; log collectors read JSON.
+    if std::io::stderr().is_terminal() {
+        builder.init();
+    } else {
+        builder.json().init();
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let result = match cli.command {
+        Command::Check { config } => check(&config),
+        Command::Serve { config } => serve(&config),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("staffhome: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check(path: &std::path::Path) -> Result<(), String> {
+    let config = Config::load(path).map_err(|e| e.to_string())?;
+    println!(
+        "{}: ok ({} facilities, {} slots a day, database {})",
+        path.display(),
+        config.facilities.len(),
+        config.slots.len(),
+        config.database.path.display()
+    );
+    Ok(())
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())
+}
+
+fn serve(path: &std::path::Path) -> Result<(), String> {
+    let config = Config::load(path).map_err(|e| e.to_string())?;
+    let clock = staffhome::clock::from_env()?;
+    runtime()?.block_on(async move {
+        let ctx = Arc::new(AppContext::new(config, clock).map_err(|e| e.to_string())?);
+        let app = Application::build(ctx).map_err(|e| e.to_string())?;
+        tracing::info!(port = app.port(), "staffhome is serving");
+        let handle = app.handle();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                tracing::info!("stopping");
+                handle.stop(true).await;
+            }
+        });
+        app.run_until_stopped().await.map_err(|e| e.to_string())
+    })
+}

@@ -1,0 +1,137 @@
+//! The durable outbox: every message to send is a row written in the same transaction as
+//! the change that causes it, with a dedupe key so the same notice is never queued twice.
+
+use crate::store::Store;
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde_json::{json, Value};
+
+/// Who a message goes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recipient {
+    User(String),
+    /// Everyone in the app's visible range (`@all`).
+    All,
+    /// Departments by id ('|'-joined in the API).
+    Parties(Vec<String>),
+}
+
+impl Recipient {
+    fn encode(&self) -> String {
+        match self {
+            Recipient::User(user) => user.clone(),
+            Recipient::All => "@all".into(),
+            Recipient::Parties(parties) => format!("party:{}", parties.join("|")),
+        }
+    }
+
+    pub fn decode(stored: &str) -> Recipient {
+        if stored == "@all" {
+            Recipient::All
+        } else if let Some(parties) = stored.strip_prefix("party:") {
+            Recipient::Parties(parties.split('|').map(str::to_string).collect())
+        } else {
+            Recipient::User(stored.to_string())
+        }
+    }
+}
+
+/// Formal notices (stop-use, approval results, suspension) versus light reminders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Weight {
+    Formal,
+    Light,
+}
+
+/// One message to queue.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    /// Unique per logical notice, e.g. `promote:12` or `confirm:12`.
+    pub dedupe_key: String,
+    pub recipient: Recipient,
+    pub weight: Weight,
+    /// The message/send body without `touser`/`agentid` (`msgtype` + its object).
+    pub body: Value,
+}
+
+impl Outgoing {
+    pub fn text(dedupe_key: impl Into<String>, user: &str, weight: Weight, content: &str) -> Outgoing {
+        Outgoing {
+            dedupe_key: dedupe_key.into(),
+            recipient: Recipient::User(user.to_string()),
+            weight,
+            body: json!({"msgtype": "text", "text": {"content": content}}),
+        }
+    }
+
+    fn kind(&self) -> &str {
+        self.body["msgtype"].as_str().unwrap_or("unknown")
+    }
+}
+
+/// Queue a message; false when a message with the same dedupe key was already queued.
+pub fn enqueue(tx: &Transaction, message: &Outgoing, now: i64) -> rusqlite::Result<bool> {
+    let inserted = tx.execute(
+        "INSERT INTO outbox (dedupe_key, recipient, kind, formal, payload, next_attempt_at, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+         ON CONFLICT (dedupe_key) DO NOTHING",
+        params![
+            message.dedupe_key,
+            message.recipient.encode(),
+            message.kind(),
+            message.weight == Weight::Formal,
+            message.body.to_string(),
+            now
+        ],
+    )?;
+    Ok(inserted == 1)
+}
+
+/// Rows per state, for /metrics.
+pub fn counts_by_state(store: &Store) -> rusqlite::Result<Vec<(String, i64)>> {
+    store.read(|conn| {
+        let mut stmt = conn.prepare("SELECT state, count(*) FROM outbox GROUP BY state")?;
+        let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        let mut counts: Vec<(String, i64)> = ["pending", "done", "failed"].iter().map(|s| (s.to_string(), 0)).collect();
+        for row in rows {
+            let (state, n): (String, i64) = row?;
+            if let Some(entry) = counts.iter_mut().find(|(s, _)| *s == state) {
+                entry.1 = n;
+            }
+        }
+        Ok(counts)
+    })
+}
+
+/// A queued message as stored (tests and the demo read these).
+#[derive(Debug, Clone)]
+pub struct QueuedMessage {
+    pub id: i64,
+    pub dedupe_key: String,
+    pub recipient: String,
+    pub state: String,
+    pub body: Value,
+}
+
+/// Messages queued for `recipient`, oldest first.
+pub fn queued_for(conn: &Connection, recipient: &str) -> rusqlite::Result<Vec<QueuedMessage>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, dedupe_key, recipient, state, payload FROM outbox WHERE recipient = ?1 ORDER BY id",
+    )?;
+    let rows = stmt.query_map([recipient], |row| {
+        let payload: String = row.get(4)?;
+        Ok(QueuedMessage {
+            id: row.get(0)?,
+            dedupe_key: row.get(1)?,
+            recipient: row.get(2)?,
+            state: row.get(3)?,
+            body: serde_json::from_str(&payload).unwrap_or(Value::Null),
+        })
+    })?;
+    rows.collect()
+}
+
+/// The message a dedupe key queued, if any.
+pub fn find(conn: &Connection, dedupe_key: &str) -> rusqlite::Result<Option<i64>> {
+    conn.query_row("SELECT id FROM outbox WHERE dedupe_key = ?1", [dedupe_key], |row| row.get(0))
+        .optional()
+}

@@ -1,0 +1,153 @@
+//! SQLite storage: the one place that owns connections.
+//!
+//! One writer connection (SQLite allows one writer at a time anyway) whose transactions
+//! start with `BEGIN IMMEDIATE`, so a rule checked inside one cannot be raced; a few reader
+//! connections for queries, which WAL lets run beside the writer. Callers run these on
+//! blocking threads (`web::block` / `spawn_blocking`), never on the async executor.
+
+mod migrations;
+
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+pub use migrations::SCHEMA_VERSION;
+
+/// How long a statement waits for another process's lock (e.g. `staffhome tick` beside `serve`).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+const READERS: usize = 4;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("cannot create the database folder {path}: {source}")]
+    Folder { path: PathBuf, source: std::io::Error },
+    #[error("the database schema version {found} is newer than this program's {supported}")]
+    TooNew { found: i64, supported: i64 },
+}
+
+pub struct Store {
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock leaves SQLite consistent (the transaction rolls back
+    // on drop), so the connection is safe to keep using.
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn open_connection(path: &Path) -> Result<Connection, rusqlite::Error> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // NORMAL in WAL mode loses no committed data on a process crash, only on power loss
+    // within the last checkpoint window; FULL costs an fsync per commit.
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+impl Store {
+    /// Open (creating if needed) the database at `path` and apply pending migrations.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|source| StoreError::Folder { path: parent.to_path_buf(), source })?;
+        }
+        let mut writer = open_connection(path)?;
+        migrations::apply(&mut writer)?;
+        let readers = (0..READERS).map(|_| open_connection(path)).collect::<Result<Vec<_>, _>>()?;
+        Ok(Store { writer: Mutex::new(writer), readers: Mutex::new(readers), path: path.to_path_buf() })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Run `f` in one write transaction (`BEGIN IMMEDIATE`): committed if it returns Ok,
+    /// rolled back otherwise.
+    pub fn write<T, E>(&self, f: impl FnOnce(&Transaction) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<rusqlite::Error>,
+    {
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+
+    /// Run `f` on a reader connection (a consistent snapshot if it opens a transaction).
+    pub fn read<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<rusqlite::Error>,
+    {
+        let conn = lock(&self.readers).pop();
+        let conn = match conn {
+            Some(conn) => conn,
+            None => open_connection(&self.path)?,
+        };
+        let result = f(&conn);
+        let mut readers = lock(&self.readers);
+        if readers.len() < READERS {
+            readers.push(conn);
+        }
+        result
+    }
+
+    /// Is the database answering? (for /healthz)
+    pub fn ping(&self) -> bool {
+        self.read(|conn| conn.query_row("SELECT 1", [], |row| row.get::<_, i64>(0)))
+            .is_ok()
+    }
+
+    /// Copy the live database to `to` with SQLite's online backup (safe while serving).
+    pub fn backup(&self, to: &Path) -> Result<(), StoreError> {
+        let conn = lock(&self.writer);
+        conn.backup(rusqlite::DatabaseName::Main, to, None)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_applies_migrations_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/test.db");
+        let store = Store::open(&path).unwrap();
+        let version: i64 = store.read(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0))).unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        drop(store);
+        let store = Store::open(&path).unwrap();
+        assert!(store.ping());
+    }
+
+    #[test]
+    fn a_failed_write_rolls_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        let result: Result<(), rusqlite::Error> = store.write(|tx| {
+            tx.execute("INSERT INTO users (userid, created_at, last_seen_at) VALUES ('a', 0, 0)", [])?;
+            Err(rusqlite::Error::QueryReturnedNoRows)
+        });
+        assert!(result.is_err());
+        let count: i64 = store.read(|c| c.query_row("SELECT count(*) FROM users", [], |r| r.get(0))).unwrap();
+        assert_eq!(count, 0);
+    }
+}

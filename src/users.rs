@@ -1,0 +1,31 @@
+//! Members as staffhome knows them: created on first contact, with a role.
+
+use crate::config::Config;
+use rusqlite::{params, Connection, OptionalExtension};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Staff,
+    Admin,
+}
+
+/// Create the member on first contact; note when they were last seen.
+pub fn touch(conn: &Connection, userid: &str, now: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO users (userid, created_at, last_seen_at) VALUES (?1, ?2, ?2)
+         ON CONFLICT (userid) DO UPDATE SET last_seen_at = excluded.last_seen_at",
+        params![userid, now],
+    )?;
+    Ok(())
+}
+
+/// Admins come from `[roles]` in the config, or were granted by an admin (stored).
+pub fn role(conn: &Connection, config: &Config, userid: &str) -> rusqlite::Result<Role> {
+    if config.roles.admins.iter().any(|a| a == userid) {
+        return Ok(Role::Admin);
+    }
+    let stored: Option<String> = conn
+        .query_row("SELECT role FROM users WHERE userid = ?1", [userid], |row| row.get(0))
+        .optional()?;
+    Ok(if stored.as_deref() == Some("admin") { Role::Admin } else { Role::Staff })
+}

@@ -1,0 +1,9 @@
+//! The WeCom protocol only: crypto, callback XML, the API client and a stand-in for tests
+//! and the demo. Nothing here knows about bookings.
+
+pub mod crypto;
+pub mod sim;
+pub mod xml;
+
+pub use crypto::{CryptoError, WeComCrypto};
+pub use xml::{Inbound, InboundMessage, Reply};

@@ -1,0 +1,519 @@
+//! A WeCom stand-in, both sides of it, for tests and the demo.
+//!
+//! - [`SimMember`] plays WeCom calling the app: it signs and encrypts callbacks exactly as WeCom
+//!   does, posts them, and verifies and decrypts the passive replies.
+//! - [`SimApi`] plays WeCom's active API on loopback (`/cgi-bin/gettoken`, `message/send`,
+//!   `message/update_template_card`, …), records what it receives, and can be told to fail.
+
+use super::crypto::WeComCrypto;
+use super::xml::{self, Inbound, InboundMessage, PlainReply};
+use actix_web::{web, App, HttpResponse, HttpServer};
+use serde_json::{json, Value};
+use std::collections::VecDeque;
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What the app answered a callback with, as a member would see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SimReply {
+    /// HTTP 200 with an empty body.
+    Empty,
+    /// A verified, decrypted passive reply.
+    Message(PlainReply),
+    /// Anything else: the HTTP status and body.
+    Refused { status: u16, body: String },
+}
+
+impl SimReply {
+    /// The reply text ("" when there is none).
+    pub fn text(&self) -> &str {
+        match self {
+            SimReply::Message(m) => &m.content,
+            _ => "",
+        }
+    }
+}
+
+/// WeCom's side of the callback: builds, signs and encrypts callbacks for one app.
+#[derive(Clone)]
+pub struct SimMember {
+    crypto: WeComCrypto,
+    corp_id: String,
+    agent_id: i64,
+    callback_url: String,
+    http: reqwest::Client,
+    next_msg_id: Arc<AtomicU64>,
+}
+
+/// A callback ready to post: the query string and the body. Posting it twice is a WeCom retry.
+#[derive(Debug, Clone)]
+pub struct SignedCallback {
+    pub query: String,
+    pub body: String,
+}
+
+impl SimMember {
+    pub fn new(crypto: WeComCrypto, corp_id: &str, agent_id: i64, callback_url: &str) -> Self {
+        SimMember {
+            crypto,
+            corp_id: corp_id.to_string(),
+            agent_id,
+            callback_url: callback_url.to_string(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap_or_default(),
+            next_msg_id: Arc::new(AtomicU64::new(7_000_000_000_000_000_001)),
+        }
+    }
+
+    /// A fresh MsgId above 2^53, as WeCom's are.
+    pub fn next_msg_id(&self) -> u64 {
+        self.next_msg_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The decrypted message WeCom would send for `inbound` from `user` at `create_time`.
+    pub fn message(&self, user: &str, create_time: i64, inbound: Inbound) -> InboundMessage {
+        InboundMessage {
+            to_user_name: self.corp_id.clone(),
+            from_user_name: user.to_string(),
+            create_time,
+            agent_id: Some(self.agent_id),
+            inbound,
+        }
+    }
+
+    /// Encrypt and sign a message into a callback.
+    pub fn sign(&self, msg: &InboundMessage) -> SignedCallback {
+        let encrypt = self.crypto.encrypt(&xml::inbound_xml(msg));
+        let timestamp = msg.create_time.to_string();
+        let nonce = format!("{}", rand::random::<u32>());
+        let signature = self.crypto.sign(&timestamp, &nonce, &encrypt);
+        let body = format!(
+            "<xml><ToUserName><![CDATA[{}]]></ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt><AgentID><![CDATA[{}]]></AgentID></xml>",
+            self.corp_id, self.agent_id
+        );
+        SignedCallback {
+            query: format!("msg_signature={signature}&timestamp={timestamp}&nonce={nonce}"),
+            body,
+        }
+    }
+
+    /// Post a signed callback and read the reply.
+    pub async fn post(&self, callback: &SignedCallback) -> SimReply {
+        self.post_raw(&callback.query, callback.body.clone()).await
+    }
+
+    /// Post anything (for bad-input tests) and read the reply.
+    pub async fn post_raw(&self, query: &str, body: String) -> SimReply {
+        let url = format!("{}?{query}", self.callback_url);
+        let response = match self.http.post(url).body(body).send().await {
+            Ok(r) => r,
+            Err(e) => return SimReply::Refused { status: 0, body: e.to_string() },
+        };
+        let status = response.status().as_u16();
+        let body = response.text().await.unwrap_or_default();
+        if status != 200 {
+            return SimReply::Refused { status, body };
+        }
+        if body.is_empty() {
+            return SimReply::Empty;
+        }
+        match self.open_reply(&body) {
+            Ok(reply) => SimReply::Message(reply),
+            Err(problem) => SimReply::Refused { status, body: format!("unreadable reply ({problem}): {body}") },
+        }
+    }
+
+    /// Verify and decrypt a passive reply as WeCom does.
+    pub fn open_reply(&self, body: &str) -> Result<PlainReply, String> {
+        let envelope = xml::parse_encrypted_reply(body).map_err(|e| e.to_string())?;
+        self.crypto
+            .verify_signature(&envelope.msg_signature, &envelope.timestamp, &envelope.nonce, &envelope.encrypt)
+            .map_err(|e| e.to_string())?;
+        let decrypted = self.crypto.decrypt_any_receiver(&envelope.encrypt).map_err(|e| e.to_string())?;
+        // A reply is encrypted for the corp (the receive id is the CorpID).
+        if decrypted.receive_id != self.corp_id {
+            return Err(format!("reply receive id {:?}", decrypted.receive_id));
+        }
+        xml::parse_plain_reply(&decrypted.msg).map_err(|e| e.to_string())
+    }
+
+    /// A member's text message, signed and posted.
+    pub async fn say(&self, user: &str, create_time: i64, text: &str) -> SimReply {
+        let msg = self.message(user, create_time, Inbound::Text { content: text.into(), msg_id: self.next_msg_id() });
+        self.post(&self.sign(&msg)).await
+    }
+
+    /// Any inbound message or event, signed and posted.
+    pub async fn send(&self, user: &str, create_time: i64, inbound: Inbound) -> SimReply {
+        self.post(&self.sign(&self.message(user, create_time, inbound))).await
+    }
+
+    /// The URL-verification GET WeCom sends when the callback URL is saved.
+    pub async fn verify_url(&self, echo: &str) -> (u16, String) {
+        let echostr = self.crypto.encrypt(echo);
+        let timestamp = "1409659589";
+        let nonce = "263014780";
+        let signature = self.crypto.sign(timestamp, nonce, &echostr);
+        let query = format!(
+            "msg_signature={signature}&timestamp={timestamp}&nonce={nonce}&echostr={}",
+            urlencode(&echostr)
+        );
+        self.get_raw(&query).await
+    }
+
+    /// A GET with any query (for bad-input tests).
+    pub async fn get_raw(&self, query: &str) -> (u16, String) {
+        match self.http.get(format!("{}?{query}", self.callback_url)).send().await {
+            Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
+            Err(e) => (0, e.to_string()),
+        }
+    }
+}
+
+/// Percent-encode a query value (base64's `+ / =` must not reach the server raw).
+pub fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// One API call the stand-in received.
+#[derive(Debug, Clone)]
+pub struct ApiCall {
+    pub path: String,
+    pub body: Value,
+}
+
+/// A failure to inject into the next API calls.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// Answer HTTP 200 with this WeCom errcode.
+    ErrCode(i64),
+    /// Answer with this HTTP status.
+    Status(u16),
+    /// Answer after this delay (then normally).
+    Delay(Duration),
+    /// Answer HTTP 200 with a body that is not JSON.
+    Garbage,
+}
+
+#[derive(Default)]
+struct ApiState {
+    calls: Vec<ApiCall>,
+    faults: VecDeque<Fault>,
+    token_serial: u64,
+    valid_token: Option<String>,
+    response_serial: u64,
+    used_response_codes: Vec<String>,
+    /// OAuth codes the stand-in accepts, and the member each stands for.
+    oauth_codes: Vec<(String, String)>,
+}
+
+/// WeCom's active API on loopback.
+#[derive(Clone)]
+pub struct SimApi {
+    state: Arc<Mutex<ApiState>>,
+    base_url: String,
+    corp_id: String,
+    secret: String,
+}
+
+impl SimApi {
+    /// Start the stand-in API on a free loopback port, accepting `corp_id` / `secret`.
+    pub fn start(corp_id: &str, secret: &str) -> std::io::Result<SimApi> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        let api = SimApi {
+            state: Arc::new(Mutex::new(ApiState::default())),
+            base_url: format!("http://127.0.0.1:{port}"),
+            corp_id: corp_id.to_string(),
+            secret: secret.to_string(),
+        };
+        let shared = api.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(web::Data::new(shared.clone()))
+                .app_data(web::JsonConfig::default().limit(1 << 20))
+                .route("/cgi-bin/gettoken", web::get().to(gettoken))
+                .route("/cgi-bin/auth/getuserinfo", web::get().to(getuserinfo))
+                .route("/cgi-bin/{tail:.*}", web::post().to(post_api))
+        })
+        .workers(1)
+        .disable_signals()
+        .listen(listener)?
+        .run();
+        tokio::spawn(server);
+        Ok(api)
+    }
+
+    /// The `api_base` to configure: scheme and host only.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ApiState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Every call received so far (gettoken excluded).
+    pub fn calls(&self) -> Vec<ApiCall> {
+        self.lock().calls.clone()
+    }
+
+    /// The message/send bodies addressed to `user` (directly or in a '|' list).
+    pub fn sent_to(&self, user: &str) -> Vec<Value> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.path == "message/send")
+            .filter(|c| {
+                c.body["touser"].as_str().is_some_and(|to| to.split('|').any(|u| u == user))
+            })
+            .map(|c| c.body)
+            .collect()
+    }
+
+    /// Fail the next calls with these faults, in order.
+    pub fn inject(&self, faults: impl IntoIterator<Item = Fault>) {
+        self.lock().faults.extend(faults);
+    }
+
+    /// Expire the current access token: the next call with it gets 42001.
+    pub fn expire_token(&self) {
+        self.lock().valid_token = None;
+    }
+
+    /// How many tokens were handed out.
+    pub fn tokens_issued(&self) -> u64 {
+        self.lock().token_serial
+    }
+
+    /// Register an OAuth code that `auth/getuserinfo` resolves to `user`.
+    pub fn add_oauth_code(&self, code: &str, user: &str) {
+        self.lock().oauth_codes.push((code.to_string(), user.to_string()));
+    }
+
+    fn next_fault(&self) -> Option<Fault> {
+        self.lock().faults.pop_front()
+    }
+
+    fn token_ok(&self, token: Option<&str>) -> Result<(), i64> {
+        let state = self.lock();
+        match (token, state.valid_token.as_deref()) {
+            (None, _) | (Some(""), _) => Err(41001),
+            (Some(t), Some(valid)) if t == valid => Ok(()),
+            (Some(t), _) if t.starts_with("simtoken-") => Err(42001),
+            _ => Err(40014),
+        }
+    }
+}
+
+fn errcode(code: i64) -> HttpResponse {
+    HttpResponse::Ok().json(json!({"errcode": code, "errmsg": format!("stand-in error {code}")}))
+}
+
+async fn apply_fault(api: &SimApi) -> Option<HttpResponse> {
+    match api.next_fault()? {
+        Fault::ErrCode(code) => Some(errcode(code)),
+        Fault::Status(status) => Some(
+            HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap_or(actix_web::http::StatusCode::BAD_GATEWAY))
+                .body("stand-in failure"),
+        ),
+        Fault::Delay(delay) => {
+            tokio::time::sleep(delay).await;
+            None
+        }
+        Fault::Garbage => Some(HttpResponse::Ok().content_type("application/json").body("<html>not json")),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct TokenQuery {
+    corpid: Option<String>,
+    corpsecret: Option<String>,
+}
+
+async fn gettoken(api: web::Data<SimApi>, query: web::Query<TokenQuery>) -> HttpResponse {
+    if let Some(response) = apply_fault(&api).await {
+        return response;
+    }
+    if query.corpid.as_deref() != Some(api.corp_id.as_str()) {
+        return errcode(40013);
+    }
+    if query.corpsecret.as_deref() != Some(api.secret.as_str()) {
+        return errcode(40001);
+    }
+    let mut state = api.lock();
+    let token = match &state.valid_token {
+        Some(token) => token.clone(),
+        None => {
+            state.token_serial += 1;
+            let token = format!("simtoken-{}", state.token_serial);
+            state.valid_token = Some(token.clone());
+            token
+        }
+    };
+    HttpResponse::Ok().json(json!({"errcode": 0, "errmsg": "ok", "access_token": token, "expires_in": 7200}))
+}
+
+#[derive(serde::Deserialize)]
+struct AuthQuery {
+    access_token: Option<String>,
+    code: Option<String>,
+}
+
+async fn getuserinfo(api: web::Data<SimApi>, query: web::Query<AuthQuery>) -> HttpResponse {
+    if let Err(code) = api.token_ok(query.access_token.as_deref()) {
+        return errcode(code);
+    }
+    let code = query.code.clone().unwrap_or_default();
+    let mut state = api.lock();
+    // OAuth codes are single-use.
+    match state.oauth_codes.iter().position(|(c, _)| *c == code) {
+        Some(i) => {
+            let (_, user) = state.oauth_codes.remove(i);
+            HttpResponse::Ok().json(json!({"errcode": 0, "errmsg": "ok", "userid": user}))
+        }
+        None => errcode(40029),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct TokenOnly {
+    access_token: Option<String>,
+}
+
+async fn post_api(
+    api: web::Data<SimApi>,
+    path: web::Path<String>,
+    query: web::Query<TokenOnly>,
+    body: web::Bytes,
+) -> HttpResponse {
+    if let Some(response) = apply_fault(&api).await {
+        return response;
+    }
+    if let Err(code) = api.token_ok(query.access_token.as_deref()) {
+        return errcode(code);
+    }
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+        return errcode(47001);
+    };
+    let path = path.into_inner();
+    if let Err(code) = validate(&path, &body) {
+        return errcode(code);
+    }
+    let mut state = api.lock();
+    if path == "message/update_template_card" {
+        let code = body["response_code"].as_str().unwrap_or_default().to_string();
+        if code.is_empty() || state.used_response_codes.contains(&code) {
+            return errcode(60140);
+        }
+        state.used_response_codes.push(code);
+    }
+    state.calls.push(ApiCall { path: path.clone(), body: body.clone() });
+    state.response_serial += 1;
+    let serial = state.response_serial;
+    match path.as_str() {
+        "message/send" => {
+            let interactive = body["msgtype"] == "template_card";
+            let mut answer = json!({"errcode": 0, "errmsg": "ok", "msgid": format!("simmsg-{serial}")});
+            if interactive {
+                answer["response_code"] = json!(format!("simrc-{serial}"));
+            }
+            HttpResponse::Ok().json(answer)
+        }
+        _ => HttpResponse::Ok().json(json!({"errcode": 0, "errmsg": "ok"})),
+    }
+}
+
+/// WeCom's limits on what it accepts; a violation answers the errcode WeCom would.
+fn validate(path: &str, body: &Value) -> Result<(), i64> {
+    match path {
+        "message/send" => validate_send(body),
+        "message/update_template_card" => {
+            if body["agentid"].as_i64().is_none() {
+                return Err(40056);
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn validate_send(body: &Value) -> Result<(), i64> {
+    if body["agentid"].as_i64().is_none() {
+        return Err(40056);
+    }
+    let to = ["touser", "toparty", "totag"].iter().any(|k| body[*k].as_str().is_some_and(|s| !s.is_empty()));
+    if !to {
+        return Err(82001);
+    }
+    match body["msgtype"].as_str() {
+        Some("text") => text_within(&body["text"]["content"], 2048, 44004),
+        Some("markdown") => text_within(&body["markdown"]["content"], 2048, 44004),
+        Some("textcard") => {
+            let card = &body["textcard"];
+            let url_ok = card["url"].as_str().is_some_and(|u| u.starts_with("http"));
+            if card["title"].as_str().is_none_or(|t| t.chars().count() > 128) || !url_ok {
+                return Err(45002);
+            }
+            Ok(())
+        }
+        Some("template_card") => validate_card(&body["template_card"]),
+        _ => Err(40008),
+    }
+}
+
+fn text_within(value: &Value, max: usize, empty_code: i64) -> Result<(), i64> {
+    match value.as_str() {
+        None | Some("") => Err(empty_code),
+        Some(s) if s.len() > max => Err(45002),
+        Some(_) => Ok(()),
+    }
+}
+
+fn validate_card(card: &Value) -> Result<(), i64> {
+    let task_id = card["task_id"].as_str().unwrap_or_default();
+    let task_ok = !task_id.is_empty()
+        && task_id.len() <= 128
+        && task_id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'@'));
+    match card["card_type"].as_str() {
+        Some("button_interaction") => {
+            if !task_ok {
+                return Err(42014);
+            }
+            let buttons = card["button_list"].as_array().ok_or(42038)?;
+            if buttons.is_empty() || buttons.len() > 6 {
+                return Err(42038);
+            }
+            let mut keys = Vec::new();
+            for button in buttons {
+                let key = button["key"].as_str().unwrap_or_default();
+                if key.is_empty() || key.len() > 1024 || keys.contains(&key) {
+                    return Err(42039);
+                }
+                keys.push(key);
+            }
+            Ok(())
+        }
+        Some("text_notice") => {
+            if card["card_action"].is_null() {
+                return Err(42045);
+            }
+            if !task_id.is_empty() && !task_ok {
+                return Err(42014);
+            }
+            Ok(())
+        }
+        _ => Err(42027),
+    }
+}
