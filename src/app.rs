@@ -30,7 +30,10 @@ pub enum StartError {
     #[error("templates: {0}")]
     Templates(String),
     #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: String, source: std::io::Error },
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
 }
 
 impl AppContext {
@@ -44,6 +47,14 @@ impl AppContext {
         let store = Store::open(&config.database.path)?;
         let catalog = Catalog::from_config(&config);
         let replies = Replies::new().map_err(|e| StartError::Templates(e.to_string()))?;
-        Ok(AppContext { config, store, clock, crypto, catalog, replies, metrics: Metrics::new() })
+        Ok(AppContext {
+            config,
+            store,
+            clock,
+            crypto,
+            catalog,
+            replies,
+            metrics: Metrics::new(),
+        })
     }
 }

@@ -25,7 +25,15 @@ pub fn role(conn: &Connection, config: &Config, userid: &str) -> rusqlite::Resul
         return Ok(Role::Admin);
     }
     let stored: Option<String> = conn
-        .query_row("SELECT role FROM users WHERE userid = ?1", [userid], |row| row.get(0))
+        .query_row(
+            "SELECT role FROM users WHERE userid = ?1",
+            [userid],
+            |row| row.get(0),
+        )
         .optional()?;
-    Ok(if stored.as_deref() == Some("admin") { Role::Admin } else { Role::Staff })
+    Ok(if stored.as_deref() == Some("admin") {
+        Role::Admin
+    } else {
+        Role::Staff
+    })
 }

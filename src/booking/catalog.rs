@@ -51,7 +51,11 @@ pub struct Slot {
 
 impl Slot {
     pub fn label(&self) -> String {
-        format!("{}-{}", self.start.format("%H:%M"), self.end.format("%H:%M"))
+        format!(
+            "{}-{}",
+            self.start.format("%H:%M"),
+            self.end.format("%H:%M")
+        )
     }
 }
 
@@ -113,7 +117,11 @@ impl Catalog {
                 })
             })
             .collect();
-        Catalog { facilities, slots, tz: config.tz() }
+        Catalog {
+            facilities,
+            slots,
+            tz: config.tz(),
+        }
     }
 
     pub fn facilities(&self) -> &[Facility] {
@@ -138,7 +146,9 @@ impl Catalog {
         let mut best: Option<(&Facility, usize, usize)> = None;
         for facility in &self.facilities {
             for name in facility.names() {
-                let Some(at) = find_word(text, &name) else { continue };
+                let Some(at) = find_word(text, &name) else {
+                    continue;
+                };
                 if best.is_none_or(|(_, s, e)| name.len() > e - s) {
                     best = Some((facility, at, at + name.len()));
                 }
@@ -182,7 +192,9 @@ impl Catalog {
     pub fn instant(&self, date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
         let local = date.and_time(time);
         match self.tz.from_local_datetime(&local) {
-            chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => t.with_timezone(&Utc),
+            chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => {
+                t.with_timezone(&Utc)
+            }
             // A time skipped by a DST change: take it as UTC offset-free, an hour off at worst.
             chrono::LocalResult::None => Utc.from_utc_datetime(&local),
         }
@@ -208,13 +220,23 @@ fn find_word(haystack: &str, needle: &str) -> Option<usize> {
     if needle.is_empty() {
         return None;
     }
-    let ascii = needle.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    let ascii = needle
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     let mut from = 0;
     while let Some(pos) = haystack[from..].find(needle) {
         let at = from + pos;
         let end = at + needle.len();
-        let before_ok = !ascii || !haystack[..at].chars().last().is_some_and(|c| c.is_ascii_alphanumeric());
-        let after_ok = !ascii || !haystack[end..].chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+        let before_ok = !ascii
+            || !haystack[..at]
+                .chars()
+                .last()
+                .is_some_and(|c| c.is_ascii_alphanumeric());
+        let after_ok = !ascii
+            || !haystack[end..]
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphanumeric());
         if before_ok && after_ok {
             return Some(at);
         }

@@ -6,32 +6,73 @@ use super::model::Booking;
 use super::service::{describe, Rules};
 use crate::outbox::{self, Outgoing, Recipient, Weight};
 use chrono::{Duration, NaiveDate};
-use serde_json::json;
 use rusqlite::Transaction;
+use serde_json::json;
 
 /// 已为你候补成功: the waiter now holds the place.
-pub fn promoted(tx: &Transaction, rules: &Rules, booking: &Booking, now: i64) -> rusqlite::Result<()> {
+pub fn promoted(
+    tx: &Transaction,
+    rules: &Rules,
+    booking: &Booking,
+    now: i64,
+) -> rusqlite::Result<()> {
     let what = describe(rules.catalog, &booking.facility, booking.date, booking.slot);
-    let pending = if booking.state.is_live() && booking.approval_level.is_some() { "（待审批）" } else { "" };
+    let pending = if booking.state.is_live() && booking.approval_level.is_some() {
+        "（待审批）"
+    } else {
+        ""
+    };
     let text = format!(
         "已为你候补成功{pending}：{what}\n预约号 #{id}，签到码 {code}。\n不去了请回复「取消 {id}」，名额会让给下一位。",
         id = booking.id,
         code = booking.checkin_code
     );
-    outbox::enqueue(tx, &Outgoing::text(format!("promote:{}", booking.id), &booking.userid, Weight::Light, &text), now)?;
+    outbox::enqueue(
+        tx,
+        &Outgoing::text(
+            format!("promote:{}", booking.id),
+            &booking.userid,
+            Weight::Light,
+            &text,
+        ),
+        now,
+    )?;
     Ok(())
 }
 
 /// An admin cancelled someone's booking: the owner is told, formally.
-pub fn cancelled_by_admin(tx: &Transaction, rules: &Rules, booking: &Booking, admin: &str, now: i64) -> rusqlite::Result<()> {
+pub fn cancelled_by_admin(
+    tx: &Transaction,
+    rules: &Rules,
+    booking: &Booking,
+    admin: &str,
+    now: i64,
+) -> rusqlite::Result<()> {
     let what = describe(rules.catalog, &booking.facility, booking.date, booking.slot);
-    let text = format!("你的预约 #{} {what} 已由管理员 {admin} 取消。如有疑问请联系管理员。", booking.id);
-    outbox::enqueue(tx, &Outgoing::text(format!("admin-cancel:{}", booking.id), &booking.userid, Weight::Formal, &text), now)?;
+    let text = format!(
+        "你的预约 #{} {what} 已由管理员 {admin} 取消。如有疑问请联系管理员。",
+        booking.id
+    );
+    outbox::enqueue(
+        tx,
+        &Outgoing::text(
+            format!("admin-cancel:{}", booking.id),
+            &booking.userid,
+            Weight::Formal,
+            &text,
+        ),
+        now,
+    )?;
     Ok(())
 }
 
 /// Next week is open: one broadcast to everyone (one API call, not one per member).
-pub fn week_published(tx: &Transaction, _rules: &Rules, week: NaiveDate, now: i64) -> rusqlite::Result<()> {
+pub fn week_published(
+    tx: &Transaction,
+    _rules: &Rules,
+    week: NaiveDate,
+    now: i64,
+) -> rusqlite::Result<()> {
     let text = format!(
         "职工之家 {} 至 {} 的预约已开放。发送「空闲」查看空位，「预约 健身房 周一 18:30」即可预约。",
         date_label(week),

@@ -24,7 +24,9 @@ pub fn check_bookable(
     if !week_is_open(conn, week, rules.catalog.today(now))? {
         return Err(BookingError::WeekNotOpen { week_start: week });
     }
-    if let Some((reason, until)) = closure_over(conn, &facility.code, start.timestamp(), end.timestamp())? {
+    if let Some((reason, until)) =
+        closure_over(conn, &facility.code, start.timestamp(), end.timestamp())?
+    {
         return Err(BookingError::Closed {
             reason,
             until: until.and_then(|t| Utc.timestamp_opt(t, 0).single()),
@@ -34,18 +36,31 @@ pub fn check_bookable(
 }
 
 /// The current week is always open; later weeks once published.
-pub fn week_is_open(conn: &Connection, week: NaiveDate, today: NaiveDate) -> rusqlite::Result<bool> {
+pub fn week_is_open(
+    conn: &Connection,
+    week: NaiveDate,
+    today: NaiveDate,
+) -> rusqlite::Result<bool> {
     if week <= week_start(today) {
         return Ok(true);
     }
     let found: Option<i64> = conn
-        .query_row("SELECT 1 FROM open_weeks WHERE week_start = ?1", [week.to_string()], |row| row.get(0))
+        .query_row(
+            "SELECT 1 FROM open_weeks WHERE week_start = ?1",
+            [week.to_string()],
+            |row| row.get(0),
+        )
         .optional()?;
     Ok(found.is_some())
 }
 
 /// The stop-use that covers any of `start..end`: its reason and when it ends (None = open-ended).
-pub fn closure_over(conn: &Connection, facility: &str, start: i64, end: i64) -> rusqlite::Result<Option<(String, Option<i64>)>> {
+pub fn closure_over(
+    conn: &Connection,
+    facility: &str,
+    start: i64,
+    end: i64,
+) -> rusqlite::Result<Option<(String, Option<i64>)>> {
     conn.query_row(
         "SELECT reason, ends_at FROM closures
          WHERE facility = ?1 AND starts_at < ?3 AND (ends_at IS NULL OR ends_at > ?2)
@@ -66,11 +81,17 @@ pub fn check_user_may_book(
     now: DateTime<Utc>,
 ) -> Result<(), BookingError> {
     let suspended: Option<i64> = conn
-        .query_row("SELECT suspended_until FROM users WHERE userid = ?1", [user], |row| row.get(0))
+        .query_row(
+            "SELECT suspended_until FROM users WHERE userid = ?1",
+            [user],
+            |row| row.get(0),
+        )
         .optional()?
         .flatten();
     if let Some(until) = suspended.filter(|t| *t > now.timestamp()) {
-        return Err(BookingError::Suspended { until: Utc.timestamp_opt(until, 0).single().unwrap_or(now) });
+        return Err(BookingError::Suspended {
+            until: Utc.timestamp_opt(until, 0).single().unwrap_or(now),
+        });
     }
     let active: u32 = conn.query_row(
         &format!("SELECT count(*) FROM bookings WHERE userid = ?1 AND state IN {LIVE_STATES} AND ends_at > ?2"),
@@ -78,7 +99,9 @@ pub fn check_user_may_book(
         |row| row.get(0),
     )?;
     if active + adding > rules.config.max_active_per_user {
-        return Err(BookingError::OverLimit { limit: rules.config.max_active_per_user });
+        return Err(BookingError::OverLimit {
+            limit: rules.config.max_active_per_user,
+        });
     }
     let week = week_start(date);
     let this_week: u32 = conn.query_row(
@@ -94,7 +117,13 @@ pub fn check_user_may_book(
 }
 
 /// The member's live booking of this facility slot, if any.
-pub fn live_booking_of(conn: &Connection, user: &str, facility: &str, date: NaiveDate, slot: u32) -> rusqlite::Result<Option<i64>> {
+pub fn live_booking_of(
+    conn: &Connection,
+    user: &str,
+    facility: &str,
+    date: NaiveDate,
+    slot: u32,
+) -> rusqlite::Result<Option<i64>> {
     conn.query_row(
         &format!(
             "SELECT id FROM bookings WHERE userid = ?1 AND facility = ?2 AND date = ?3 AND slot = ?4 AND state IN {LIVE_STATES}"

@@ -86,7 +86,15 @@ fn insert_if_room(
     Ok((inserted == 1).then(|| tx.last_insert_rowid()))
 }
 
-fn record_demand(tx: &Transaction, kind: &str, user: &str, facility: &str, date: NaiveDate, slot: u32, now: i64) -> rusqlite::Result<()> {
+fn record_demand(
+    tx: &Transaction,
+    kind: &str,
+    user: &str,
+    facility: &str,
+    date: NaiveDate,
+    slot: u32,
+    now: i64,
+) -> rusqlite::Result<()> {
     tx.execute(
         "INSERT INTO demand_events (kind, userid, facility, date, slot, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![kind, user, facility, date.to_string(), slot, now],
@@ -122,18 +130,39 @@ pub fn book(
     let rollback = || tx.execute_batch("ROLLBACK TO booking_range; RELEASE booking_range");
     let mut ids = Vec::new();
     for slot in &slots {
-        match insert_if_room(tx, rules, user, facility, date, slot, "direct", now.timestamp()) {
+        match insert_if_room(
+            tx,
+            rules,
+            user,
+            facility,
+            date,
+            slot,
+            "direct",
+            now.timestamp(),
+        ) {
             Ok(Some(id)) => ids.push(id),
             Ok(None) => {
                 rollback()?;
-                record_demand(tx, "refused_full", user, &facility.code, date, slot.no, now.timestamp())?;
+                record_demand(
+                    tx,
+                    "refused_full",
+                    user,
+                    &facility.code,
+                    date,
+                    slot.no,
+                    now.timestamp(),
+                )?;
                 let alternatives = query::alternatives(tx, rules, user, facility, date, slot, now)?;
                 let waitlist_len = query::waitlist_len(tx, &facility.code, date, slot.no)?;
-                return Err(BookingError::SlotFull { alternatives, waitlist_len });
+                return Err(BookingError::SlotFull {
+                    alternatives,
+                    waitlist_len,
+                });
             }
             Err(e) if is_unique_violation(&e) => {
                 rollback()?;
-                let id = rules::live_booking_of(tx, user, &facility.code, date, slot.no)?.unwrap_or_default();
+                let id = rules::live_booking_of(tx, user, &facility.code, date, slot.no)?
+                    .unwrap_or_default();
                 return Err(BookingError::AlreadyBooked { id });
             }
             Err(e) => {
@@ -171,17 +200,36 @@ pub fn cancel(
     if booking.userid != actor && !actor_is_admin {
         return Err(BookingError::NotYours);
     }
-    if !matches!(booking.state, BookingState::Pending | BookingState::Confirmed) {
-        return Err(BookingError::NotActive { state: booking.state });
+    if !matches!(
+        booking.state,
+        BookingState::Pending | BookingState::Confirmed
+    ) {
+        return Err(BookingError::NotActive {
+            state: booking.state,
+        });
     }
     if booking.starts_at <= now.timestamp() {
         return Err(BookingError::InPast);
     }
-    set_state(tx, id, BookingState::Cancelled, Some(actor), None, now.timestamp())?;
+    set_state(
+        tx,
+        id,
+        BookingState::Cancelled,
+        Some(actor),
+        None,
+        now.timestamp(),
+    )?;
     if booking.userid != actor {
         notices::cancelled_by_admin(tx, rules, &booking, actor, now.timestamp())?;
     }
-    let promoted = promote(tx, rules, &booking.facility, booking.date, booking.slot, now)?;
+    let promoted = promote(
+        tx,
+        rules,
+        &booking.facility,
+        booking.date,
+        booking.slot,
+        now,
+    )?;
     let booking = booking_by_id(tx, id)?.ok_or(BookingError::NotFound)?;
     Ok(Cancelled { booking, promoted })
 }
@@ -214,7 +262,10 @@ pub fn promote(
     slot_no: u32,
     now: DateTime<Utc>,
 ) -> Result<Option<Booking>, BookingError> {
-    let (Some(facility), Some(slot)) = (rules.catalog.facility(facility_code), rules.catalog.slot(slot_no)) else {
+    let (Some(facility), Some(slot)) = (
+        rules.catalog.facility(facility_code),
+        rules.catalog.slot(slot_no),
+    ) else {
         return Ok(None);
     };
     if rules.catalog.slot_end(date, slot) <= now {
@@ -229,15 +280,34 @@ pub fn promote(
                 |row| Ok((row.get(0)?, row.get(1)?)),
             )
             .optional()?;
-        let Some((entry, waiter)) = next else { return Ok(None) };
-        match insert_if_room(tx, rules, &waiter, facility, date, slot, "waitlist", now.timestamp()) {
+        let Some((entry, waiter)) = next else {
+            return Ok(None);
+        };
+        match insert_if_room(
+            tx,
+            rules,
+            &waiter,
+            facility,
+            date,
+            slot,
+            "waitlist",
+            now.timestamp(),
+        ) {
             Ok(None) => return Ok(None), // still full (e.g. capacity shared by a pending request)
             Ok(Some(id)) => {
                 tx.execute(
                     "UPDATE waitlist SET state = 'promoted', booking_id = ?2, updated_at = ?3 WHERE id = ?1",
                     params![entry, id, now.timestamp()],
                 )?;
-                record_demand(tx, "promotion", &waiter, facility_code, date, slot_no, now.timestamp())?;
+                record_demand(
+                    tx,
+                    "promotion",
+                    &waiter,
+                    facility_code,
+                    date,
+                    slot_no,
+                    now.timestamp(),
+                )?;
                 let booking = booking_by_id(tx, id)?.ok_or(BookingError::NotFound)?;
                 notices::promoted(tx, rules, &booking, now.timestamp())?;
                 return Ok(Some(booking));
@@ -275,14 +345,19 @@ pub fn join_waitlist(
     slot_no: u32,
     now: DateTime<Utc>,
 ) -> Result<Waiting, BookingError> {
-    let slot = rules.catalog.slot(slot_no).ok_or(BookingError::NoSuchSlot)?;
+    let slot = rules
+        .catalog
+        .slot(slot_no)
+        .ok_or(BookingError::NoSuchSlot)?;
     rules::check_bookable(tx, rules, facility, date, slot, now)?;
     if let Some(id) = rules::live_booking_of(tx, user, &facility.code, date, slot_no)? {
         return Err(BookingError::AlreadyBooked { id });
     }
     let used = query::used_places(tx, &facility.code, date, slot_no)?;
     if used < facility.capacity {
-        return Err(BookingError::NotFull { free: facility.capacity - used });
+        return Err(BookingError::NotFull {
+            free: facility.capacity - used,
+        });
     }
     let inserted = tx.execute(
         "INSERT INTO waitlist (userid, facility, date, slot, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)
@@ -290,21 +365,43 @@ pub fn join_waitlist(
         params![user, facility.code, date.to_string(), slot_no, now.timestamp()],
     )?;
     if inserted == 1 {
-        record_demand(tx, "waitlist_join", user, &facility.code, date, slot_no, now.timestamp())?;
+        record_demand(
+            tx,
+            "waitlist_join",
+            user,
+            &facility.code,
+            date,
+            slot_no,
+            now.timestamp(),
+        )?;
     }
     let position = query::waitlist_position(tx, user, &facility.code, date, slot_no)?.unwrap_or(1);
-    Ok(Waiting { facility: facility.code.clone(), date, slot: slot_no, position, newly_joined: inserted == 1 })
+    Ok(Waiting {
+        facility: facility.code.clone(),
+        date,
+        slot: slot_no,
+        position,
+        newly_joined: inserted == 1,
+    })
 }
 
 /// `健身房 11月25日 周三 18:30-19:30`
 pub fn describe(catalog: &Catalog, facility: &str, date: NaiveDate, slot: u32) -> String {
-    let name = catalog.facility(facility).map_or(facility, |f| f.name.as_str());
+    let name = catalog
+        .facility(facility)
+        .map_or(facility, |f| f.name.as_str());
     let time = catalog.slot(slot).map(Slot::label).unwrap_or_default();
     format!("{name} {} {time}", date_label(date))
 }
 
 /// Open `week` (its Monday) for booking and tell everyone, once. False if already open.
-pub fn publish_week(tx: &Transaction, rules: &Rules, week: NaiveDate, by: &str, now: DateTime<Utc>) -> rusqlite::Result<bool> {
+pub fn publish_week(
+    tx: &Transaction,
+    rules: &Rules,
+    week: NaiveDate,
+    by: &str,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<bool> {
     let inserted = tx.execute(
         "INSERT INTO open_weeks (week_start, opened_at, opened_by) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
         params![week.to_string(), now.timestamp(), by],

@@ -86,16 +86,86 @@ pub struct Entry {
 /// The command table. Order matters for matching: longer, more specific words first
 /// (我的预约 before 预约, 取消预约 before 预约).
 pub const TABLE: &[Entry] = &[
-    Entry { kind: Kind::Help, words: &["帮助", "菜单", "?", "？"], english: "help", example: "帮助", what: "查看命令", admin_only: false },
-    Entry { kind: Kind::Facilities, words: &["设施", "场地列表"], english: "facilities", example: "设施", what: "设施列表与容量", admin_only: false },
-    Entry { kind: Kind::Free, words: &["空闲", "有空", "空位", "余量", "查询"], english: "free", example: "空闲 健身房 明天", what: "查空闲时段", admin_only: false },
-    Entry { kind: Kind::Book, words: &["预约", "预定", "预订", "订"], english: "book", example: "预约 健身房 明天 18:30", what: "预约（可写 17:30-19:30 订连续两节）", admin_only: false },
-    Entry { kind: Kind::Cancel, words: &["取消"], english: "cancel", example: "取消 12", what: "取消预约", admin_only: false },
-    Entry { kind: Kind::Mine, words: &["我的"], english: "mine", example: "我的", what: "我的预约与候补", admin_only: false },
-    Entry { kind: Kind::Waitlist, words: &["候补", "排队"], english: "waitlist", example: "候补 乒乓球 周五 19:30", what: "满员时排候补", admin_only: false },
-    Entry { kind: Kind::Confirm, words: &["确认"], english: "confirm", example: "确认 12", what: "确认参加", admin_only: false },
-    Entry { kind: Kind::Board, words: &["状态", "看板"], english: "board", example: "状态", what: "今日概况与实时看板", admin_only: false },
-    Entry { kind: Kind::Publish, words: &["发布"], english: "publish", example: "发布 下周", what: "开放下周预约", admin_only: true },
+    Entry {
+        kind: Kind::Help,
+        words: &["帮助", "菜单", "?", "？"],
+        english: "help",
+        example: "帮助",
+        what: "查看命令",
+        admin_only: false,
+    },
+    Entry {
+        kind: Kind::Facilities,
+        words: &["设施", "场地列表"],
+        english: "facilities",
+        example: "设施",
+        what: "设施列表与容量",
+        admin_only: false,
+    },
+    Entry {
+        kind: Kind::Free,
+        words: &["空闲", "有空", "空位", "余量", "查询"],
+        english: "free",
+        example: "空闲 健身房 明天",
+        what: "查空闲时段",
+        admin_only: false,
+    },
+    Entry {
+        kind: Kind::Book,
+        words: &["预约", "预定", "预订", "订"],
+        english: "book",
+        example: "预约 健身房 明天 18:30",
+        what: "预约（可写 17:30-19:30 订连续两节）",
+        admin_only: false,
+    },
+    Entry {
+        kind: Kind::Cancel,
+        words: &["取消"],
+        english: "cancel",
+        example: "取消 12",
+        what: "取消预约",
+        admin_only: false,
+    },
+    Entry {
+        kind: Kind::Mine,
+        words: &["我的"],
+        english: "mine",
+        example: "我的",
+        what: "我的预约与候补",
+        admin_only: false,
+    },
+    Entry {
+        kind: Kind::Waitlist,
+        words: &["候补", "排队"],
+        english: "waitlist",
+        example: "候补 乒乓球 周五 19:30",
+        what: "满员时排候补",
+        admin_only: false,
+    },
+    Entry {
+        kind: Kind::Confirm,
+        words: &["确认"],
+        english: "confirm",
+        example: "确认 12",
+        what: "确认参加",
+        admin_only: false,
+    },
+    Entry {
+        kind: Kind::Board,
+        words: &["状态", "看板"],
+        english: "board",
+        example: "状态",
+        what: "今日概况与实时看板",
+        admin_only: false,
+    },
+    Entry {
+        kind: Kind::Publish,
+        words: &["发布"],
+        english: "publish",
+        example: "发布 下周",
+        what: "开放下周预约",
+        admin_only: true,
+    },
 ];
 
 /// Matching order: the phrases that contain another command's word come first.
@@ -123,7 +193,11 @@ pub enum Parsed {
     /// No command word, but pieces a pending dialogue can use ("18:30", "明天 健身房").
     Fragment(SlotRequest),
     /// Not understood: what was understood, and the nearest valid command.
-    Unknown { understood: Vec<String>, suggestion: String, problem: Option<String> },
+    Unknown {
+        understood: Vec<String>,
+        suggestion: String,
+        problem: Option<String>,
+    },
 }
 
 /// Full-width to half-width, lower-case, one space between words.
@@ -141,17 +215,21 @@ pub fn normalize(text: &str) -> String {
     mapped.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-static BOOKING_NO_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"#?\s*(\d{1,9})").expect("static regex"));
-static BARE_NUMBER_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b(\d{1,2})\b").expect("static regex"));
+static BOOKING_NO_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"#?\s*(\d{1,9})").expect("static regex"));
+static BARE_NUMBER_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\b(\d{1,2})\b").expect("static regex"));
 
 /// Words that carry no meaning of their own in a request.
 const FILLERS: &[&str] = &[
-    "我的", "预约", "帮我", "我要", "我想", "想要", "请问", "一下", "还有", "时段", "时间", "一个", "场地", "场", "的",
-    "吗", "呢", "吧", "了", "啊", "呀", "我", "要", "想", "请", "有", "空", "个", "在", "去", "能", "可以", "下", "还",
-    "?", "？", ".", "!", ",", "~",
+    "我的", "预约", "帮我", "我要", "我想", "想要", "请问", "一下", "还有", "时段", "时间", "一个",
+    "场地", "场", "的", "吗", "呢", "吧", "了", "啊", "呀", "我", "要", "想", "请", "有", "空",
+    "个", "在", "去", "能", "可以", "下", "还", "?", "？", ".", "!", ",", "~",
 ];
 /// English fillers count only as whole words.
-const ENGLISH_FILLERS: &[&str] = &["please", "the", "a", "at", "on", "for", "is", "there", "any", "my", "me", "slot"];
+const ENGLISH_FILLERS: &[&str] = &[
+    "please", "the", "a", "at", "on", "for", "is", "there", "any", "my", "me", "slot",
+];
 
 fn strip_fillers(text: &str) -> String {
     let mut rest = text.to_string();
@@ -176,7 +254,9 @@ fn take_keyword(text: &str) -> Option<(Kind, String)> {
             }
         }
         let english = e.english;
-        let found = text.split(|c: char| !c.is_ascii_alphanumeric() && c != '-').any(|w| w == english);
+        let found = text
+            .split(|c: char| !c.is_ascii_alphanumeric() && c != '-')
+            .any(|w| w == english);
         if found {
             let rest = text
                 .split(' ')
@@ -199,7 +279,11 @@ fn take_booking_no(text: &mut String) -> Option<i64> {
 }
 
 /// Facility, date, slot and day part, cut from `text`.
-fn take_slot_request(text: &mut String, catalog: &Catalog, today: NaiveDate) -> Result<SlotRequest, BadPiece> {
+fn take_slot_request(
+    text: &mut String,
+    catalog: &Catalog,
+    today: NaiveDate,
+) -> Result<SlotRequest, BadPiece> {
     let mut request = SlotRequest::default();
     if let Some((facility, start, end)) = catalog.find_facility_in(text) {
         request.facility = Some(facility.code.clone());
@@ -213,7 +297,10 @@ fn take_slot_request(text: &mut String, catalog: &Catalog, today: NaiveDate) -> 
         // A bare small number is a slot number (预约 健身房 明天 9); a larger one an hour.
         if let Some(caps) = BARE_NUMBER_RE.captures(text) {
             let n = caps[1].parse::<u32>().unwrap_or(0);
-            let m = caps.get(0).map(|m| (m.start(), m.end())).unwrap_or_default();
+            let m = caps
+                .get(0)
+                .map(|m| (m.start(), m.end()))
+                .unwrap_or_default();
             if (1..=catalog.slots().len() as u32).contains(&n) {
                 request.slot = Some(SlotSpec::Number(n));
                 text.replace_range(m.0..m.1, " ");
@@ -250,7 +337,11 @@ pub fn parse(text: &str, catalog: &Catalog, today: NaiveDate) -> Parsed {
             let request = match take_slot_request(&mut rest, catalog, today) {
                 Ok(r) => r,
                 Err(BadPiece(piece)) => {
-                    return unknown(vec![entry(kind).words[0].into()], entry(kind).example, Some(format!("「{piece}」不是有效的日期或时间")))
+                    return unknown(
+                        vec![entry(kind).words[0].into()],
+                        entry(kind).example,
+                        Some(format!("「{piece}」不是有效的日期或时间")),
+                    )
                 }
             };
             match kind {
@@ -278,7 +369,13 @@ fn fragment_or_unknown(normalized: &str, catalog: &Catalog, today: NaiveDate) ->
     let mut rest = normalized.to_string();
     let request = match take_slot_request(&mut rest, catalog, today) {
         Ok(request) => request,
-        Err(BadPiece(piece)) => return unknown(vec![], "预约 健身房 明天 18:30", Some(format!("「{piece}」不是有效的日期或时间"))),
+        Err(BadPiece(piece)) => {
+            return unknown(
+                vec![],
+                "预约 健身房 明天 18:30",
+                Some(format!("「{piece}」不是有效的日期或时间")),
+            )
+        }
     };
     let leftover = strip_fillers(&rest);
     if !request.is_empty() && leftover.is_empty() {
@@ -287,7 +384,9 @@ fn fragment_or_unknown(normalized: &str, catalog: &Catalog, today: NaiveDate) ->
     let understood = describe_request(&request, catalog);
     let suggestion = match &request.facility {
         Some(code) => {
-            let name = catalog.facility(code).map_or(code.as_str(), |f| f.name.as_str());
+            let name = catalog
+                .facility(code)
+                .map_or(code.as_str(), |f| f.name.as_str());
             format!("空闲 {name} 明天 或 预约 {name} 明天 18:30")
         }
         None => nearest_english(&leftover).map_or("帮助".to_string(), |e| e.example.to_string()),
@@ -296,7 +395,11 @@ fn fragment_or_unknown(normalized: &str, catalog: &Catalog, today: NaiveDate) ->
 }
 
 fn unknown(understood: Vec<String>, suggestion: &str, problem: Option<String>) -> Parsed {
-    Parsed::Unknown { understood, suggestion: suggestion.to_string(), problem }
+    Parsed::Unknown {
+        understood,
+        suggestion: suggestion.to_string(),
+        problem,
+    }
 }
 
 /// The command whose English word is within two edits of what was typed ("hepl" → help).
@@ -344,7 +447,11 @@ fn describe(command: &Command, catalog: &Catalog) -> Vec<String> {
 
 fn describe_request(request: &SlotRequest, catalog: &Catalog) -> Vec<String> {
     let mut parts = Vec::new();
-    if let Some(f) = request.facility.as_deref().and_then(|c| catalog.facility(c)) {
+    if let Some(f) = request
+        .facility
+        .as_deref()
+        .and_then(|c| catalog.facility(c))
+    {
         parts.push(f.name.clone());
     }
     if let Some(date) = request.date {
@@ -353,7 +460,9 @@ fn describe_request(request: &SlotRequest, catalog: &Catalog) -> Vec<String> {
     match &request.slot {
         Some(SlotSpec::Number(n)) => parts.push(format!("第{n}节")),
         Some(SlotSpec::Time(t)) => parts.push(t.format("%H:%M").to_string()),
-        Some(SlotSpec::Range(a, b)) => parts.push(format!("{}-{}", a.format("%H:%M"), b.format("%H:%M"))),
+        Some(SlotSpec::Range(a, b)) => {
+            parts.push(format!("{}-{}", a.format("%H:%M"), b.format("%H:%M")))
+        }
         None => {}
     }
     if let Some(part) = request.part {

@@ -31,10 +31,21 @@ pub struct Turn<'a> {
 }
 
 /// The reply to one inbound message; its effects are written through `tx`.
-pub fn respond(ctx: &AppContext, tx: &Transaction, msg: &InboundMessage, now: DateTime<Utc>) -> rusqlite::Result<Reply> {
+pub fn respond(
+    ctx: &AppContext,
+    tx: &Transaction,
+    msg: &InboundMessage,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<Reply> {
     let user = msg.from_user_name.as_str();
     let role = users::role(tx, &ctx.config, user)?;
-    let turn = Turn { ctx, tx, user, role, now };
+    let turn = Turn {
+        ctx,
+        tx,
+        user,
+        role,
+        now,
+    };
     match &msg.inbound {
         Inbound::Text { content, .. } => turn.on_text(content).map(Reply::Text),
         Inbound::Click { key } => {
@@ -48,9 +59,9 @@ pub fn respond(ctx: &AppContext, tx: &Transaction, msg: &InboundMessage, now: Da
         Inbound::Subscribe => Ok(Reply::Text(ctx.replies.render("welcome", ()))),
         // Entering the app, opening a link, leaving: nothing to say.
         Inbound::EnterAgent | Inbound::View { .. } | Inbound::Unsubscribe => Ok(Reply::Empty),
-        Inbound::ScanCodePush { .. } | Inbound::ScanCodeWaitMsg { .. } | Inbound::TemplateCardEvent { .. } => {
-            Ok(Reply::Empty)
-        }
+        Inbound::ScanCodePush { .. }
+        | Inbound::ScanCodeWaitMsg { .. }
+        | Inbound::TemplateCardEvent { .. } => Ok(Reply::Empty),
         Inbound::Other { msg_type, event } => {
             tracing::info!(msg_type, event = ?event, "ignoring a message kind staffhome does not act on");
             Ok(Reply::Empty)

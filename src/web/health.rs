@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 pub async fn healthz(ctx: Ctx) -> HttpResponse {
     let ctx = Arc::clone(&ctx);
-    let db_ok = actix_web::web::block(move || ctx.store.ping()).await.unwrap_or(false);
+    let db_ok = actix_web::web::block(move || ctx.store.ping())
+        .await
+        .unwrap_or(false);
     let body = json!({
         "status": if db_ok { "ok" } else { "degraded" },
         "version": env!("CARGO_PKG_VERSION"),

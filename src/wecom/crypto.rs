@@ -175,7 +175,8 @@ impl WeComCrypto {
     ) -> Result<(), CryptoError> {
         let expected = self.sign(timestamp, nonce, encrypt);
         let given = msg_signature.to_ascii_lowercase();
-        if expected.len() == given.len() && bool::from(expected.as_bytes().ct_eq(given.as_bytes())) {
+        if expected.len() == given.len() && bool::from(expected.as_bytes().ct_eq(given.as_bytes()))
+        {
             Ok(())
         } else {
             Err(CryptoError::ValidateSignature)
@@ -235,7 +236,12 @@ impl WeComCrypto {
         let receive_id = String::from_utf8_lossy(&content[msg_end..]).into_owned();
         let mut random = [0u8; 16];
         random.copy_from_slice(&content[..RANDOM_LEN]);
-        Ok(Decrypted { random, msg, receive_id, pad })
+        Ok(Decrypted {
+            random,
+            msg,
+            receive_id,
+            pad,
+        })
     }
 
     /// Encrypt with a fresh random prefix (16 alphanumerics, as the PHP and Go libraries do).
@@ -243,7 +249,10 @@ impl WeComCrypto {
         use rand::distributions::Alphanumeric;
         use rand::Rng;
         let mut random = [0u8; 16];
-        for (slot, byte) in random.iter_mut().zip(rand::thread_rng().sample_iter(Alphanumeric)) {
+        for (slot, byte) in random
+            .iter_mut()
+            .zip(rand::thread_rng().sample_iter(Alphanumeric))
+        {
             *slot = byte;
         }
         self.encrypt_with_random(msg, &random, &self.receive_id)
@@ -276,7 +285,10 @@ mod tests {
 
     #[test]
     fn rejects_keys_of_wrong_shape() {
-        assert_eq!(EncodingAesKey::parse("short").unwrap_err(), CryptoError::IllegalAesKey);
+        assert_eq!(
+            EncodingAesKey::parse("short").unwrap_err(),
+            CryptoError::IllegalAesKey
+        );
         let with_plus = format!("{}+", &KEY[..42]);
         assert!(EncodingAesKey::parse(&with_plus).is_err());
         assert!(EncodingAesKey::parse(KEY).is_ok());
@@ -317,7 +329,10 @@ mod tests {
             .unwrap()
             .to_vec();
         let b64 = base64::engine::general_purpose::STANDARD.encode(cipher);
-        assert_eq!(crypto.decrypt(&b64).unwrap_err(), CryptoError::IllegalBuffer);
+        assert_eq!(
+            crypto.decrypt(&b64).unwrap_err(),
+            CryptoError::IllegalBuffer
+        );
     }
 
     #[test]
@@ -325,7 +340,10 @@ mod tests {
         let crypto = WeComCrypto::new("t", KEY, "corp").unwrap();
         let b64 = base64::engine::general_purpose::STANDARD.encode([1u8; 20]);
         assert_eq!(crypto.decrypt(&b64).unwrap_err(), CryptoError::DecryptAes);
-        assert_eq!(crypto.decrypt("!!!notbase64").unwrap_err(), CryptoError::DecodeBase64);
+        assert_eq!(
+            crypto.decrypt("!!!notbase64").unwrap_err(),
+            CryptoError::DecodeBase64
+        );
         assert_eq!(crypto.decrypt("").unwrap_err(), CryptoError::DecryptAes);
     }
 }

@@ -1,0 +1,207 @@
+//! Test support: start the real server on port 0 with a fresh database and the WeCom
+//! stand-in, and drive it only through the protocol.
+#![allow(dead_code)]
+
+use chrono::{DateTime, Duration, Utc};
+use staffhome::app::AppContext;
+use staffhome::clock::FixedClock;
+use staffhome::config::Config;
+use staffhome::startup::Application;
+use staffhome::wecom::sim::{SimApi, SimMember, SimReply};
+use staffhome::wecom::{Inbound, WeComCrypto};
+use std::sync::Arc;
+
+pub const CORP_ID: &str = "wwtest1234567890ab";
+pub const AGENT_ID: i64 = 1000002;
+pub const TOKEN: &str = "TestToken2026";
+pub const AES_KEY: &str = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C";
+pub const SECRET: &str = "test-secret";
+
+/// Monday 2026-11-23 10:00 in Shanghai.
+pub fn monday_10am() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-23T10:00:00+08:00")
+        .expect("time")
+        .with_timezone(&Utc)
+}
+
+pub fn config_text(api_base: &str, db: &std::path::Path) -> String {
+    format!(
+        r#"
+[server]
+bind = "127.0.0.1:0"
+public_url = "http://127.0.0.1:9"
+admin_token = "test-admin-token"
+
+[wecom]
+corp_id = "{CORP_ID}"
+agent_id = {AGENT_ID}
+secret = "{SECRET}"
+token = "{TOKEN}"
+encoding_aes_key = "{AES_KEY}"
+api_base = "{api_base}"
+
+[database]
+path = "{db}"
+
+[[facilities]]
+code = "gym"
+name = "健身房"
+aliases = ["健身", "gym"]
+capacity = 10
+
+[[facilities]]
+code = "room"
+name = "会议室"
+aliases = ["会议"]
+capacity = 1
+kind = "会议"
+approval = [["dept_head"], ["office_admin"]]
+
+[[facilities]]
+code = "squash"
+name = "壁球室"
+aliases = ["壁球"]
+capacity = 3
+
+[[facilities]]
+code = "pingpong"
+name = "乒乓球"
+aliases = ["乒乓"]
+capacity = 2
+kind = "球类"
+
+[[facilities]]
+code = "badminton"
+name = "羽毛球"
+aliases = ["羽毛"]
+capacity = 2
+kind = "球类"
+
+[[facilities]]
+code = "treadmill"
+name = "跑步机"
+capacity = 1
+
+[roles]
+admins = ["admin1"]
+"#,
+        db = db.display()
+    )
+}
+
+pub struct TestApp {
+    pub port: u16,
+    pub ctx: Arc<AppContext>,
+    pub member: SimMember,
+    pub api: SimApi,
+    pub clock: Arc<FixedClock>,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(|_| {}).await
+    }
+
+    /// Start with the test config, changed by `adjust` before the start.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let api = SimApi::start(CORP_ID, SECRET).expect("stand-in API");
+        let text = config_text(api.base_url(), &dir.path().join("staffhome.db"));
+        let mut config = Config::from_toml(&text, |_| None).expect("test config");
+        adjust(&mut config);
+        TestApp::start(config, api, dir, monday_10am()).await
+    }
+
+    /// Start a second server on the same database and stand-in (a restart).
+    pub async fn restart(self) -> TestApp {
+        let config = self.ctx.config.clone();
+        let now = self.clock.now_utc();
+        TestApp::start(config, self.api, self.dir, now).await
+    }
+
+    async fn start(
+        config: Config,
+        api: SimApi,
+        dir: tempfile::TempDir,
+        now: DateTime<Utc>,
+    ) -> TestApp {
+        let clock = Arc::new(FixedClock::new(now));
+        let ctx = Arc::new(AppContext::new(config, clock.clone()).expect("context"));
+        let app = Application::build(Arc::clone(&ctx)).expect("build");
+        let port = app.port();
+        tokio::spawn(app.run_until_stopped());
+        let crypto = WeComCrypto::new(TOKEN, AES_KEY, CORP_ID).expect("crypto");
+        let member = SimMember::new(
+            crypto,
+            CORP_ID,
+            AGENT_ID,
+            &format!("http://127.0.0.1:{port}/wecom/callback"),
+        );
+        TestApp {
+            port,
+            ctx,
+            member,
+            api,
+            clock,
+            dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now_utc().timestamp()
+    }
+
+    pub fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+    }
+
+    /// A member says `text`; the reply text (panics if there was no text reply).
+    pub async fn say(&self, user: &str, text: &str) -> String {
+        match self.member.say(user, self.now(), text).await {
+            SimReply::Message(m) => m.content,
+            other => panic!("{user} said {text:?} and got {other:?}"),
+        }
+    }
+
+    pub async fn send(&self, user: &str, inbound: Inbound) -> SimReply {
+        self.member.send(user, self.now(), inbound).await
+    }
+
+    /// Run a read query on the service's database.
+    pub fn db<T>(&self, f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>) -> T {
+        self.ctx.store.read(f).expect("db query")
+    }
+
+    pub fn count(&self, sql: &str) -> i64 {
+        self.db(|c| c.query_row(sql, [], |r| r.get(0)))
+    }
+}
+
+/// `FixedClock::now` through the trait, without importing it at every call site.
+pub trait NowUtc {
+    fn now_utc(&self) -> DateTime<Utc>;
+}
+
+impl NowUtc for FixedClock {
+    fn now_utc(&self) -> DateTime<Utc> {
+        staffhome::clock::Clock::now(self)
+    }
+}
+
+/// The first `#N` in a text.
+pub fn booking_no(text: &str) -> i64 {
+    let at = text
+        .find('#')
+        .unwrap_or_else(|| panic!("no booking number in {text:?}"));
+    text[at + 1..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect::<String>()
+        .parse()
+        .expect("number")
+}
