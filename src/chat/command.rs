@@ -104,7 +104,7 @@ pub const TABLE: &[Entry] = &[
     },
     Entry {
         kind: Kind::Free,
-        words: &["空闲", "有空", "空位", "余量", "查询"],
+        words: &["空闲", "空位", "有空", "余量", "查询"],
         english: "free",
         example: "空闲 健身房 明天",
         what: "查空闲时段",
@@ -285,6 +285,8 @@ fn take_slot_request(
     today: NaiveDate,
 ) -> Result<SlotRequest, BadPiece> {
     let mut request = SlotRequest::default();
+    // "订一下周五": 一下 is a filler, and must not leave 下周五 (next week's Friday) behind.
+    *text = text.replace("一下", " ");
     if let Some((facility, start, end)) = catalog.find_facility_in(text) {
         request.facility = Some(facility.code.clone());
         text.replace_range(start..end, " ");
