@@ -190,7 +190,7 @@ async fn refusals_say_what_to_do_instead() {
     assert!(app
         .say("a", "预约 健身房 明天 18:30")
         .await
-        .contains(&format!("你已预约了")));
+        .contains("你已预约了"));
     // Over the limit of 4 active bookings.
     for time in ["8:30", "9:30", "10:30"] {
         assert!(app
