@@ -6,6 +6,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::store::Store;
+use crate::wecom::api::WeComApi;
 use crate::wecom::WeComCrypto;
 use std::sync::Arc;
 
@@ -17,6 +18,7 @@ pub struct AppContext {
     pub catalog: Catalog,
     pub replies: Replies,
     pub metrics: Metrics,
+    pub api: WeComApi,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +49,12 @@ impl AppContext {
         let store = Store::open(&config.database.path)?;
         let catalog = Catalog::from_config(&config);
         let replies = Replies::new().map_err(|e| StartError::Templates(e.to_string()))?;
+        let api = WeComApi::new(
+            &config.wecom.api_base,
+            &config.wecom.corp_id,
+            config.wecom.secret.clone(),
+            config.wecom.agent_id,
+        );
         Ok(AppContext {
             config,
             store,
@@ -55,6 +63,7 @@ impl AppContext {
             catalog,
             replies,
             metrics: Metrics::new(),
+            api,
         })
     }
 }

@@ -88,7 +88,7 @@ fn serve(path: &std::path::Path) -> Result<(), String> {
     let clock = staffhome::clock::from_env()?;
     runtime()?.block_on(async move {
         let ctx = Arc::new(AppContext::new(config, clock).map_err(|e| e.to_string())?);
-        let app = Application::build(ctx).map_err(|e| e.to_string())?;
+        let app = Application::build(Arc::clone(&ctx)).map_err(|e| e.to_string())?;
         tracing::info!(port = app.port(), "staffhome is serving");
         let handle = app.handle();
         tokio::spawn(async move {
@@ -97,6 +97,16 @@ fn serve(path: &std::path::Path) -> Result<(), String> {
                 handle.stop(true).await;
             }
         });
-        app.run_until_stopped().await.map_err(|e| e.to_string())
+        // The server and the outbox worker side by side; the first to end is logged.
+        tokio::select! {
+            served = app.run_until_stopped() => {
+                tracing::info!(result = ?served, "HTTP server stopped");
+                served.map_err(|e| e.to_string())
+            }
+            worker = staffhome::outbox::worker::run(Arc::clone(&ctx)) => {
+                tracing::error!(result = ?worker, "outbox worker stopped");
+                worker.map_err(|e| e.to_string())
+            }
+        }
     })
 }

@@ -1,6 +1,7 @@
 //! The WeCom protocol only: crypto, callback XML, the API client and a stand-in for tests
 //! and the demo. Nothing here knows about bookings.
 
+pub mod api;
 pub mod crypto;
 pub mod sim;
 pub mod xml;

@@ -1,6 +1,8 @@
 //! The durable outbox: every message to send is a row written in the same transaction as
 //! the change that causes it, with a dedupe key so the same notice is never queued twice.
 
+pub mod worker;
+
 use crate::store::Store;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde_json::{json, Value};
@@ -16,7 +18,7 @@ pub enum Recipient {
 }
 
 impl Recipient {
-    fn encode(&self) -> String {
+    pub fn encode(&self) -> String {
         match self {
             Recipient::User(user) => user.clone(),
             Recipient::All => "@all".into(),

@@ -1,0 +1,227 @@
+//! Delivering the outbox: due rows go to WeCom; transient failures retry with capped
+//! exponential backoff and jitter; permanent ones are marked failed with the reason.
+//!
+//! Delivery is at least once: a crash after WeCom accepted a message but before the row is
+//! marked done sends it again on restart, at most once more, and WeCom drops that resend
+//! because notices carry `enable_duplicate_check`.
+
+use super::Recipient;
+use crate::app::AppContext;
+use crate::wecom::api::{ApiError, Audience};
+use rand::Rng;
+use rusqlite::params;
+use serde_json::Value;
+
+/// WeCom silently drops more than this per member per app.
+pub const PER_USER_PER_MINUTE: i64 = 30;
+pub const PER_USER_PER_HOUR: i64 = 1000;
+const BATCH: i64 = 50;
+const MAX_BACKOFF_SECONDS: i64 = 600;
+/// Transient failures for ~a day (at the 10-minute cap) before a row is given up on.
+const MAX_ATTEMPTS: i64 = 150;
+
+/// What one pass of the worker did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Delivered {
+    pub sent: u32,
+    pub retried: u32,
+    pub failed: u32,
+    /// Held back to respect the per-member rate limit.
+    pub deferred: u32,
+}
+
+impl Delivered {
+    pub fn is_idle(&self) -> bool {
+        *self == Delivered::default()
+    }
+}
+
+struct Row {
+    id: i64,
+    recipient: String,
+    body: Value,
+    attempts: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("database: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("blocking task failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+/// Exponential backoff with jitter: 2, 4, 8 … seconds, capped at 10 minutes.
+fn backoff_seconds(attempts: i64) -> i64 {
+    let base = 2i64
+        .saturating_pow(attempts.clamp(1, 20) as u32)
+        .min(MAX_BACKOFF_SECONDS);
+    let jitter = rand::thread_rng().gen_range(0..=base / 4 + 1);
+    (base + jitter).min(MAX_BACKOFF_SECONDS)
+}
+
+fn due_rows(ctx: &AppContext, now: i64) -> rusqlite::Result<Vec<Row>> {
+    ctx.store.read(|conn| {
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, recipient, payload, attempts FROM outbox
+             WHERE state = 'pending' AND next_attempt_at <= ?1 ORDER BY next_attempt_at, id LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![now, BATCH], |row| {
+            let payload: String = row.get(2)?;
+            Ok(Row {
+                id: row.get(0)?,
+                recipient: row.get(1)?,
+                body: serde_json::from_str(&payload).unwrap_or(Value::Null),
+                attempts: row.get(3)?,
+            })
+        })?;
+        rows.collect()
+    })
+}
+
+/// When a member may next receive a message (None = now), from what was sent to them in
+/// the last minute and hour.
+fn rate_limited_until(ctx: &AppContext, user: &str, now: i64) -> rusqlite::Result<Option<i64>> {
+    ctx.store.read(|conn| {
+        let window = |seconds: i64, limit: i64| -> rusqlite::Result<Option<i64>> {
+            let (count, oldest): (i64, Option<i64>) = conn.query_row(
+                "SELECT count(*), min(sent_at) FROM (SELECT sent_at FROM outbox
+                 WHERE recipient = ?1 AND sent_at > ?2 ORDER BY sent_at DESC LIMIT ?3)",
+                params![user, now - seconds, limit],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )?;
+            Ok((count >= limit).then(|| oldest.unwrap_or(now) + seconds))
+        };
+        Ok(window(60, PER_USER_PER_MINUTE)?.max(window(3600, PER_USER_PER_HOUR)?))
+    })
+}
+
+/// One pass: deliver what is due now. Tests call this directly instead of sleeping.
+pub async fn deliver_due(ctx: &std::sync::Arc<AppContext>) -> Result<Delivered, WorkerError> {
+    let api = &ctx.api;
+    let now = ctx.clock.now().timestamp();
+    let rows = {
+        let ctx = std::sync::Arc::clone(ctx);
+        tokio::task::spawn_blocking(move || due_rows(&ctx, now)).await??
+    };
+    let mut done = Delivered::default();
+    for row in rows {
+        let recipient = Recipient::decode(&row.recipient);
+        if let Recipient::User(user) = &recipient {
+            let limit = {
+                let (ctx, user) = (std::sync::Arc::clone(ctx), user.clone());
+                tokio::task::spawn_blocking(move || rate_limited_until(&ctx, &user, now)).await??
+            };
+            if let Some(until) = limit {
+                mark(ctx, row.id, Mark::Defer { until }).await?;
+                done.deferred += 1;
+                continue;
+            }
+        }
+        let users;
+        let audience = match &recipient {
+            Recipient::User(user) => {
+                users = [user.clone()];
+                Audience::Users(&users)
+            }
+            Recipient::All => Audience::All,
+            Recipient::Parties(parties) => Audience::Parties(parties),
+        };
+        let result = api.send(audience, &row.body, true).await;
+        let mark_as = match result {
+            Ok(sent) => {
+                ctx.metrics.outbox_sent.inc();
+                done.sent += 1;
+                Mark::Done {
+                    msgid: sent.msgid,
+                    response_code: sent.response_code,
+                }
+            }
+            Err(error) if error.is_transient() && row.attempts + 1 < MAX_ATTEMPTS => {
+                tracing::warn!(outbox = row.id, error = %error, "delivery failed; will retry");
+                ctx.metrics.outbox_retried.inc();
+                done.retried += 1;
+                Mark::Retry {
+                    error: error.to_string(),
+                    at: now + backoff_seconds(row.attempts + 1),
+                }
+            }
+            Err(error) => {
+                tracing::error!(outbox = row.id, error = %error, "delivery failed for good");
+                ctx.metrics.outbox_failed.inc();
+                done.failed += 1;
+                Mark::Failed {
+                    error: describe(&error),
+                }
+            }
+        };
+        mark(ctx, row.id, mark_as).await?;
+    }
+    Ok(done)
+}
+
+fn describe(error: &ApiError) -> String {
+    match error.errcode() {
+        Some(code) => format!("errcode {code}: {error}"),
+        None => error.to_string(),
+    }
+}
+
+enum Mark {
+    Done {
+        msgid: Option<String>,
+        response_code: Option<String>,
+    },
+    Retry {
+        error: String,
+        at: i64,
+    },
+    Failed {
+        error: String,
+    },
+    Defer {
+        until: i64,
+    },
+}
+
+async fn mark(ctx: &std::sync::Arc<AppContext>, id: i64, how: Mark) -> Result<(), WorkerError> {
+    let ctx = std::sync::Arc::clone(ctx);
+    tokio::task::spawn_blocking(move || {
+        let now = ctx.clock.now().timestamp();
+        ctx.store.write(|tx| {
+            match how {
+                Mark::Done { msgid, response_code } => tx.execute(
+                    "UPDATE outbox SET state = 'done', sent_at = ?2, msgid = ?3, response_code = ?4,
+                         attempts = attempts + 1, last_error = NULL WHERE id = ?1",
+                    params![id, now, msgid, response_code],
+                ),
+                Mark::Retry { error, at } => tx.execute(
+                    "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE id = ?1",
+                    params![id, at, error],
+                ),
+                Mark::Failed { error } => tx.execute(
+                    "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
+                    params![id, error],
+                ),
+                Mark::Defer { until } => {
+                    tx.execute("UPDATE outbox SET next_attempt_at = ?2 WHERE id = ?1", params![id, until])
+                }
+            }?;
+            Ok::<(), rusqlite::Error>(())
+        })
+    })
+    .await??;
+    Ok(())
+}
+
+/// The worker loop of `serve`: a pass, then a short pause when there was nothing to do.
+pub async fn run(ctx: std::sync::Arc<AppContext>) -> Result<(), WorkerError> {
+    loop {
+        match deliver_due(&ctx).await {
+            Ok(done) if !done.is_idle() => continue,
+            Ok(_) => {}
+            Err(error) => tracing::error!(error = %error, "outbox pass failed; retrying"),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}

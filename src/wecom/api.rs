@@ -1,0 +1,287 @@
+//! The WeCom active API (JSON over HTTPS): one cached access token shared by all senders,
+//! refreshed before expiry and at once on 40014 / 41001 / 42001 (then the call is retried
+//! once). Errors branch on `errcode`, never on `errmsg`.
+
+use crate::config::Secret;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
+
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// Refresh this long before WeCom says the token expires.
+const TOKEN_MARGIN: Duration = Duration::from_secs(300);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("HTTP request failed: {0}")]
+    Transport(String),
+    #[error("HTTP status {0}")]
+    Status(u16),
+    #[error("WeCom errcode {code}: {message}")]
+    ErrCode { code: i64, message: String },
+    #[error("unreadable answer: {0}")]
+    Garbage(String),
+}
+
+impl ApiError {
+    /// Worth trying again later (busy, rate limited, down, slow); otherwise permanent.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ApiError::Transport(_) | ApiError::Garbage(_) => true,
+            ApiError::Status(status) => *status >= 500 || *status == 429,
+            ApiError::ErrCode { code, .. } => {
+                matches!(code, -1 | 45009 | 45033 | 40014 | 41001 | 42001)
+            }
+        }
+    }
+
+    pub fn errcode(&self) -> Option<i64> {
+        match self {
+            ApiError::ErrCode { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}
+
+/// errcodes that mean the token must be fetched again.
+fn token_is_stale(code: i64) -> bool {
+    matches!(code, 40014 | 41001 | 42001)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SendResult {
+    pub msgid: Option<String>,
+    /// For interactive cards: the code update_template_card consumes (72 h, once).
+    pub response_code: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Answer {
+    #[serde(default)]
+    errcode: i64,
+    #[serde(default)]
+    errmsg: String,
+    #[serde(default)]
+    access_token: Option<String>,
+    #[serde(default)]
+    expires_in: Option<u64>,
+    #[serde(default)]
+    msgid: Option<String>,
+    #[serde(default)]
+    response_code: Option<String>,
+    #[serde(default)]
+    userid: Option<String>,
+}
+
+struct CachedToken {
+    value: String,
+    refresh_at: Instant,
+}
+
+/// Who a message/send goes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Audience<'a> {
+    Users(&'a [String]),
+    All,
+    Parties(&'a [String]),
+}
+
+pub struct WeComApi {
+    http: reqwest::Client,
+    base: String,
+    corp_id: String,
+    secret: Secret,
+    agent_id: i64,
+    token: Mutex<Option<CachedToken>>,
+}
+
+impl std::fmt::Debug for WeComApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WeComApi")
+            .field("base", &self.base)
+            .field("agent_id", &self.agent_id)
+            .finish()
+    }
+}
+
+impl WeComApi {
+    pub fn new(api_base: &str, corp_id: &str, secret: Secret, agent_id: i64) -> WeComApi {
+        let http = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .connect_timeout(Duration::from_secs(3))
+            .build()
+            .unwrap_or_default();
+        WeComApi {
+            http,
+            base: format!("{}/cgi-bin", api_base.trim_end_matches('/')),
+            corp_id: corp_id.to_string(),
+            secret,
+            agent_id,
+            token: Mutex::new(None),
+        }
+    }
+
+    pub fn agent_id(&self) -> i64 {
+        self.agent_id
+    }
+
+    /// The cached token, fetched when missing or near expiry. Holding the lock while
+    /// fetching means concurrent senders wait for one gettoken instead of each calling it.
+    async fn token(&self) -> Result<String, ApiError> {
+        let mut cached = self.token.lock().await;
+        if let Some(token) = cached.as_ref().filter(|t| t.refresh_at > Instant::now()) {
+            return Ok(token.value.clone());
+        }
+        let url = format!("{}/gettoken", self.base);
+        let response = self
+            .http
+            .get(url)
+            .query(&[
+                ("corpid", self.corp_id.as_str()),
+                ("corpsecret", self.secret.expose()),
+            ])
+            .send()
+            .await
+            .map_err(|e| ApiError::Transport(e.without_url().to_string()))?;
+        let answer = read_answer(response).await?;
+        let value = answer
+            .access_token
+            .filter(|t| !t.is_empty())
+            .ok_or(ApiError::Garbage("no access_token".into()))?;
+        let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(7200));
+        *cached = Some(CachedToken {
+            value: value.clone(),
+            refresh_at: Instant::now() + lifetime.saturating_sub(TOKEN_MARGIN),
+        });
+        Ok(value)
+    }
+
+    async fn forget_token(&self) {
+        *self.token.lock().await = None;
+    }
+
+    /// POST `path` with the token; on a stale-token errcode, refresh and retry once.
+    async fn post(&self, path: &str, body: &Value) -> Result<Answer, ApiError> {
+        match self.post_once(path, body).await {
+            Err(ApiError::ErrCode { code, .. }) if token_is_stale(code) => {
+                tracing::info!(code, "access token refused; fetching a new one");
+                self.forget_token().await;
+                self.post_once(path, body).await
+            }
+            other => other,
+        }
+    }
+
+    async fn post_once(&self, path: &str, body: &Value) -> Result<Answer, ApiError> {
+        let token = self.token().await?;
+        let response = self
+            .http
+            .post(format!("{}/{path}", self.base))
+            .query(&[("access_token", token.as_str())])
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| ApiError::Transport(e.without_url().to_string()))?;
+        read_answer(response).await
+    }
+
+    /// message/send: `message` is the body without touser/agentid (`msgtype` + its object).
+    pub async fn send(
+        &self,
+        to: Audience<'_>,
+        message: &Value,
+        duplicate_check: bool,
+    ) -> Result<SendResult, ApiError> {
+        let mut body = message.clone();
+        match to {
+            Audience::Users(users) => body["touser"] = json!(users.join("|")),
+            Audience::All => body["touser"] = json!("@all"),
+            Audience::Parties(parties) => body["toparty"] = json!(parties.join("|")),
+        }
+        body["agentid"] = json!(self.agent_id);
+        if duplicate_check {
+            // A resend after a crash between sending and marking is dropped by WeCom.
+            body["enable_duplicate_check"] = json!(1);
+            body["duplicate_check_interval"] = json!(1800);
+        }
+        let answer = self.post("message/send", &body).await?;
+        Ok(SendResult {
+            msgid: answer.msgid,
+            response_code: answer.response_code,
+        })
+    }
+
+    /// message/update_template_card: grey out the buttons of everyone's copy of a card.
+    pub async fn update_buttons(
+        &self,
+        response_code: &str,
+        users: &[String],
+        label: &str,
+    ) -> Result<(), ApiError> {
+        let body = json!({
+            "userids": users, "agentid": self.agent_id, "response_code": response_code,
+            "button": {"replace_name": label},
+        });
+        self.post("message/update_template_card", &body)
+            .await
+            .map(|_| ())
+    }
+
+    /// message/recall (within 24 h of sending).
+    pub async fn recall(&self, msgid: &str) -> Result<(), ApiError> {
+        self.post("message/recall", &json!({"msgid": msgid}))
+            .await
+            .map(|_| ())
+    }
+
+    /// menu/create for this app.
+    pub async fn create_menu(&self, menu: &Value) -> Result<(), ApiError> {
+        let token = self.token().await?;
+        let response = self
+            .http
+            .post(format!("{}/menu/create", self.base))
+            .query(&[
+                ("access_token", token.as_str()),
+                ("agentid", &self.agent_id.to_string()),
+            ])
+            .json(menu)
+            .send()
+            .await
+            .map_err(|e| ApiError::Transport(e.without_url().to_string()))?;
+        read_answer(response).await.map(|_| ())
+    }
+
+    /// auth/getuserinfo: the member behind an OAuth code (None for a non-member).
+    pub async fn user_of_code(&self, code: &str) -> Result<Option<String>, ApiError> {
+        let token = self.token().await?;
+        let response = self
+            .http
+            .get(format!("{}/auth/getuserinfo", self.base))
+            .query(&[("access_token", token.as_str()), ("code", code)])
+            .send()
+            .await
+            .map_err(|e| ApiError::Transport(e.without_url().to_string()))?;
+        Ok(read_answer(response).await?.userid)
+    }
+}
+
+async fn read_answer(response: reqwest::Response) -> Result<Answer, ApiError> {
+    let status = response.status();
+    if !status.is_success() {
+        return Err(ApiError::Status(status.as_u16()));
+    }
+    let text = response
+        .text()
+        .await
+        .map_err(|e| ApiError::Transport(e.without_url().to_string()))?;
+    let answer: Answer = serde_json::from_str(&text)
+        .map_err(|_| ApiError::Garbage(text.chars().take(80).collect()))?;
+    if answer.errcode != 0 {
+        return Err(ApiError::ErrCode {
+            code: answer.errcode,
+            message: answer.errmsg,
+        });
+    }
+    Ok(answer)
+}
