@@ -32,10 +32,7 @@ pub enum StartError {
     #[error("templates: {0}")]
     Templates(String),
     #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        addr: String,
-        source: std::io::Error,
-    },
+    Listen { addr: String, source: std::io::Error },
 }
 
 impl AppContext {
@@ -55,15 +52,6 @@ impl AppContext {
             config.wecom.secret.clone(),
             config.wecom.agent_id,
         );
-        Ok(AppContext {
-            config,
-            store,
-            clock,
-            crypto,
-            catalog,
-            replies,
-            metrics: Metrics::new(),
-            api,
-        })
+        Ok(AppContext { config, store, clock, crypto, catalog, replies, metrics: Metrics::new(), api })
     }
 }

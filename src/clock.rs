@@ -23,9 +23,7 @@ pub struct FixedClock {
 
 impl FixedClock {
     pub fn new(now: DateTime<Utc>) -> Self {
-        FixedClock {
-            now: Mutex::new(now),
-        }
+        FixedClock { now: Mutex::new(now) }
     }
 
     pub fn set(&self, now: DateTime<Utc>) {
@@ -65,9 +63,7 @@ mod tests {
 
     #[test]
     fn fixed_clock_moves_only_when_told() {
-        let start = DateTime::parse_from_rfc3339("2026-11-23T10:00:00+08:00")
-            .unwrap()
-            .with_timezone(&Utc);
+        let start = DateTime::parse_from_rfc3339("2026-11-23T10:00:00+08:00").unwrap().with_timezone(&Utc);
         let clock = FixedClock::new(start);
         assert_eq!(clock.now(), start);
         clock.advance(Duration::minutes(5));

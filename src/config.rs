@@ -37,10 +37,7 @@ impl std::fmt::Debug for Secret {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("{0}")]
     Parse(String),
     #[error("config key `{key}`: {message}")]
@@ -48,10 +45,7 @@ pub enum ConfigError {
 }
 
 fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        key: key.into(),
-        message: message.into(),
-    }
+    ConfigError::Invalid { key: key.into(), message: message.into() }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -122,9 +116,7 @@ pub struct DatabaseConfig {
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        DatabaseConfig {
-            path: PathBuf::from("data/staffhome.db"),
-        }
+        DatabaseConfig { path: PathBuf::from("data/staffhome.db") }
     }
 }
 
@@ -210,11 +202,7 @@ pub fn default_slots() -> Vec<SlotConfig> {
         ("19:30", "20:30", true),
     ]
     .into_iter()
-    .map(|(start, end, peak)| SlotConfig {
-        start: start.into(),
-        end: end.into(),
-        peak,
-    })
+    .map(|(start, end, peak)| SlotConfig { start: start.into(), end: end.into(), peak })
     .collect()
 }
 
@@ -243,20 +231,14 @@ pub struct RolesConfig {
 impl Config {
     /// Read, apply environment overrides, and validate.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
         Config::from_toml(&text, |name| std::env::var(name).ok())
     }
 
     /// Parse `text`, take secrets from `env` where set, and validate.
-    pub fn from_toml(
-        text: &str,
-        env: impl Fn(&str) -> Option<String>,
-    ) -> Result<Config, ConfigError> {
-        let mut config: Config =
-            toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
+    pub fn from_toml(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
         config.apply_env(env);
         config.validate()?;
         Ok(config)
@@ -289,19 +271,11 @@ impl Config {
     fn validate_server(&self) -> Result<(), ConfigError> {
         SocketAddr::from_str(&self.server.bind)
             .map_err(|_| invalid("server.bind", "must be an address like 127.0.0.1:8080"))?;
-        if !(self.server.public_url.starts_with("http://")
-            || self.server.public_url.starts_with("https://"))
-        {
-            return Err(invalid(
-                "server.public_url",
-                "must start with http:// or https://",
-            ));
+        if !(self.server.public_url.starts_with("http://") || self.server.public_url.starts_with("https://")) {
+            return Err(invalid("server.public_url", "must start with http:// or https://"));
         }
         if self.server.metrics_need_auth && self.server.admin_token.is_empty() {
-            return Err(invalid(
-                "server.admin_token",
-                "is required when metrics_need_auth = true",
-            ));
+            return Err(invalid("server.admin_token", "is required when metrics_need_auth = true"));
         }
         Ok(())
     }
@@ -315,18 +289,11 @@ impl Config {
             return Err(invalid("wecom.agent_id", "must be a positive number"));
         }
         if w.secret.is_empty() {
-            return Err(invalid(
-                "wecom.secret",
-                "is missing (set it or STAFFHOME_WECOM_SECRET)",
-            ));
+            return Err(invalid("wecom.secret", "is missing (set it or STAFFHOME_WECOM_SECRET)"));
         }
         let token = w.token.expose();
-        if token.is_empty() || token.len() > 32 || !token.bytes().all(|b| b.is_ascii_alphanumeric())
-        {
-            return Err(invalid(
-                "wecom.token",
-                "must be 1 to 32 letters or digits (set it or STAFFHOME_WECOM_TOKEN)",
-            ));
+        if token.is_empty() || token.len() > 32 || !token.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(invalid("wecom.token", "must be 1 to 32 letters or digits (set it or STAFFHOME_WECOM_TOKEN)"));
         }
         EncodingAesKey::parse(w.encoding_aes_key.expose()).map_err(|_| {
             invalid(
@@ -337,22 +304,15 @@ impl Config {
         if !(w.api_base.starts_with("http://") || w.api_base.starts_with("https://"))
             || w.api_base.trim_end_matches('/').contains("/cgi-bin")
         {
-            return Err(invalid(
-                "wecom.api_base",
-                "must be a scheme and host only, like https://qyapi.weixin.qq.com",
-            ));
+            return Err(invalid("wecom.api_base", "must be a scheme and host only, like https://qyapi.weixin.qq.com"));
         }
         Ok(())
     }
 
     fn validate_booking(&self) -> Result<(), ConfigError> {
         let b = &self.booking;
-        Tz::from_str(&b.timezone).map_err(|_| {
-            invalid(
-                "booking.timezone",
-                format!("unknown time zone {:?}", b.timezone),
-            )
-        })?;
+        Tz::from_str(&b.timezone)
+            .map_err(|_| invalid("booking.timezone", format!("unknown time zone {:?}", b.timezone)))?;
         if b.max_active_per_user == 0 {
             return Err(invalid("booking.max_active_per_user", "must be at least 1"));
         }
@@ -380,8 +340,7 @@ impl Config {
             ("schedule.publish_week", &s.publish_week),
             ("schedule.weekly_digest", &s.weekly_digest),
         ] {
-            cron::Schedule::from_str(expr)
-                .map_err(|e| invalid(key, format!("bad cron expression {expr:?}: {e}")))?;
+            cron::Schedule::from_str(expr).map_err(|e| invalid(key, format!("bad cron expression {expr:?}: {e}")))?;
         }
         Ok(())
     }
@@ -393,18 +352,15 @@ impl Config {
         let mut previous_end: Option<NaiveTime> = None;
         for (i, slot) in self.slots.iter().enumerate() {
             let key = |field: &str| format!("slots[{i}].{field}");
-            let start = NaiveTime::parse_from_str(&slot.start, "%H:%M")
-                .map_err(|_| invalid(key("start"), "must be HH:MM"))?;
-            let end = NaiveTime::parse_from_str(&slot.end, "%H:%M")
-                .map_err(|_| invalid(key("end"), "must be HH:MM"))?;
+            let start =
+                NaiveTime::parse_from_str(&slot.start, "%H:%M").map_err(|_| invalid(key("start"), "must be HH:MM"))?;
+            let end =
+                NaiveTime::parse_from_str(&slot.end, "%H:%M").map_err(|_| invalid(key("end"), "must be HH:MM"))?;
             if end <= start {
                 return Err(invalid(key("end"), "must be after start"));
             }
             if previous_end.is_some_and(|prev| start < prev) {
-                return Err(invalid(
-                    key("start"),
-                    "slots must be in order and must not overlap",
-                ));
+                return Err(invalid(key("start"), "slots must be in order and must not overlap"));
             }
             previous_end = Some(end);
         }
@@ -418,9 +374,7 @@ impl Config {
             let key = |field: &str| format!("facilities[{i}].{field}");
             let code_ok = !f.code.is_empty()
                 && f.code.len() <= 32
-                && f.code.bytes().all(|b| {
-                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
-                });
+                && f.code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
             if !code_ok {
                 return Err(invalid(key("code"), "must be 1 to 32 of a-z, 0-9, _ and -"));
             }
@@ -433,16 +387,10 @@ impl Config {
             for word in std::iter::once(&f.name).chain(f.aliases.iter()) {
                 let word = word.trim().to_lowercase();
                 if word.is_empty() || word.chars().all(|c| c.is_ascii_digit()) {
-                    return Err(invalid(
-                        key("aliases"),
-                        "names and aliases must not be empty or only digits",
-                    ));
+                    return Err(invalid(key("aliases"), "names and aliases must not be empty or only digits"));
                 }
                 if !names.insert(word.clone()) {
-                    return Err(invalid(
-                        key("aliases"),
-                        format!("{word:?} names two facilities"),
-                    ));
+                    return Err(invalid(key("aliases"), format!("{word:?} names two facilities")));
                 }
             }
             if f.capacity == 0 || f.capacity > 1000 {
@@ -504,17 +452,14 @@ capacity = 10
     fn secrets_come_from_the_environment_and_never_show() {
         let text = MINIMAL.replace("secret = \"s3cret-value\"\n", "");
         assert!(error_of(&text).contains("wecom.secret"));
-        let config = Config::from_toml(&text, |name| {
-            (name == "STAFFHOME_WECOM_SECRET").then(|| "from-env-secret".to_string())
-        })
-        .unwrap();
+        let config =
+            Config::from_toml(&text, |name| (name == "STAFFHOME_WECOM_SECRET").then(|| "from-env-secret".to_string()))
+                .unwrap();
         assert_eq!(config.wecom.secret.expose(), "from-env-secret");
         let shown = format!("{config:?}");
-        for secret in [
-            "from-env-secret",
-            "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo",
-            "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt",
-        ] {
+        for secret in
+            ["from-env-secret", "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo", "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt"]
+        {
             assert!(!shown.contains(secret), "{secret} leaked into Debug");
         }
     }
@@ -531,7 +476,12 @@ capacity = 10
             (format!("{MINIMAL}\n[booking]\ntimezone = \"Mars/Base\"\n"), "booking.timezone"),
             (format!("{MINIMAL}\n[[slots]]\nstart = \"10:00\"\nend = \"09:00\"\n"), "slots[0].end"),
             (format!("{MINIMAL}\n[[facilities]]\ncode = \"gym\"\nname = \"x\"\ncapacity = 1\n"), "facilities[1].code"),
-            (format!("{MINIMAL}\n[[facilities]]\ncode = \"room\"\nname = \"会议室\"\ncapacity = 1\napproval = [[]]\n"), "facilities[1].approval[0]"),
+            (
+                format!(
+                    "{MINIMAL}\n[[facilities]]\ncode = \"room\"\nname = \"会议室\"\ncapacity = 1\napproval = [[]]\n"
+                ),
+                "facilities[1].approval[0]",
+            ),
             (format!("{MINIMAL}\n[server]\nbind = \"nowhere\"\n"), "server.bind"),
         ];
         for (text, key) in cases {

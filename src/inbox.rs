@@ -30,18 +30,12 @@ pub fn handle(ctx: &AppContext, msg: &InboundMessage) -> Result<Handled, InboxEr
     ctx.store.write(|tx| {
         if let Some(reply) = stored_reply(tx, &key)? {
             tracing::info!(dedupe_key = %key, "retry of a handled callback: same reply, no effect");
-            return Ok(Handled {
-                reply,
-                duplicate: true,
-            });
+            return Ok(Handled { reply, duplicate: true });
         }
         users::touch(tx, &msg.from_user_name, now.timestamp())?;
         let reply = chat::respond(ctx, tx, msg, now)?;
         record(tx, &key, msg, &reply, now.timestamp())?;
-        Ok(Handled {
-            reply,
-            duplicate: false,
-        })
+        Ok(Handled { reply, duplicate: false })
     })
 }
 
@@ -77,21 +71,13 @@ fn decode(kind: &str, body: String) -> Reply {
 }
 
 fn stored_reply(tx: &Transaction, key: &str) -> rusqlite::Result<Option<Reply>> {
-    tx.query_row(
-        "SELECT reply_kind, reply FROM processed_callbacks WHERE dedupe_key = ?1",
-        [key],
-        |row| Ok(decode(&row.get::<_, String>(0)?, row.get(1)?)),
-    )
+    tx.query_row("SELECT reply_kind, reply FROM processed_callbacks WHERE dedupe_key = ?1", [key], |row| {
+        Ok(decode(&row.get::<_, String>(0)?, row.get(1)?))
+    })
     .optional()
 }
 
-fn record(
-    tx: &Transaction,
-    key: &str,
-    msg: &InboundMessage,
-    reply: &Reply,
-    now: i64,
-) -> rusqlite::Result<()> {
+fn record(tx: &Transaction, key: &str, msg: &InboundMessage, reply: &Reply, now: i64) -> rusqlite::Result<()> {
     let (kind, body) = encode(reply);
     tx.execute(
         "INSERT INTO processed_callbacks (dedupe_key, userid, kind, reply_kind, reply, created_at)

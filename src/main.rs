@@ -10,11 +10,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(
-    name = "staffhome",
-    version,
-    about = "Staff clubhouse (职工之家) booking through WeCom (企业微信)"
-)]
+#[command(name = "staffhome", version, about = "Staff clubhouse (职工之家) booking through WeCom (企业微信)")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -37,9 +33,7 @@ enum Command {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,actix_server=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     // People read a terminal; log collectors read JSON.
     if std::io::stderr().is_terminal() {
         builder.init();
@@ -77,10 +71,7 @@ fn check(path: &std::path::Path) -> Result<(), String> {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())
 }
 
 fn serve(path: &std::path::Path) -> Result<(), String> {

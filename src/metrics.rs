@@ -54,92 +54,36 @@ impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("staffhome");
         let callbacks = Family::<CallbackLabels, Counter>::default();
-        registry.register(
-            "callbacks",
-            "Callbacks handled, by kind and outcome",
-            callbacks.clone(),
-        );
+        registry.register("callbacks", "Callbacks handled, by kind and outcome", callbacks.clone());
         let rejected = Family::<ReasonLabels, Counter>::default();
-        registry.register(
-            "callbacks_rejected",
-            "Callbacks refused, by reason",
-            rejected.clone(),
-        );
-        let latency = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(
-            latency_histogram,
-        );
-        registry.register(
-            "request_seconds",
-            "Request latency by route",
-            latency.clone(),
-        );
+        registry.register("callbacks_rejected", "Callbacks refused, by reason", rejected.clone());
+        let latency = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        registry.register("request_seconds", "Request latency by route", latency.clone());
         let outbox_rows = Family::<StateLabels, Gauge>::default();
-        registry.register(
-            "outbox_rows",
-            "Outbox rows by state (pending = depth)",
-            outbox_rows.clone(),
-        );
+        registry.register("outbox_rows", "Outbox rows by state (pending = depth)", outbox_rows.clone());
         let outbox_sent = Counter::default();
-        registry.register(
-            "outbox_sent",
-            "Outbox messages delivered",
-            outbox_sent.clone(),
-        );
+        registry.register("outbox_sent", "Outbox messages delivered", outbox_sent.clone());
         let outbox_retried = Counter::default();
-        registry.register(
-            "outbox_retried",
-            "Outbox deliveries that will be retried",
-            outbox_retried.clone(),
-        );
+        registry.register("outbox_retried", "Outbox deliveries that will be retried", outbox_retried.clone());
         let outbox_failed = Counter::default();
-        registry.register(
-            "outbox_failed",
-            "Outbox messages given up on",
-            outbox_failed.clone(),
-        );
-        Metrics {
-            registry,
-            callbacks,
-            rejected,
-            latency,
-            outbox_rows,
-            outbox_sent,
-            outbox_retried,
-            outbox_failed,
-        }
+        registry.register("outbox_failed", "Outbox messages given up on", outbox_failed.clone());
+        Metrics { registry, callbacks, rejected, latency, outbox_rows, outbox_sent, outbox_retried, outbox_failed }
     }
 
     pub fn callback(&self, kind: &str, outcome: &str) {
-        self.callbacks
-            .get_or_create(&CallbackLabels {
-                kind: kind.into(),
-                outcome: outcome.into(),
-            })
-            .inc();
+        self.callbacks.get_or_create(&CallbackLabels { kind: kind.into(), outcome: outcome.into() }).inc();
     }
 
     pub fn reject(&self, reason: &str) {
-        self.rejected
-            .get_or_create(&ReasonLabels {
-                reason: reason.into(),
-            })
-            .inc();
+        self.rejected.get_or_create(&ReasonLabels { reason: reason.into() }).inc();
     }
 
     pub fn observe(&self, route: &str, seconds: f64) {
-        self.latency
-            .get_or_create(&RouteLabels {
-                route: route.into(),
-            })
-            .observe(seconds);
+        self.latency.get_or_create(&RouteLabels { route: route.into() }).observe(seconds);
     }
 
     pub fn set_outbox_rows(&self, state: &str, rows: i64) {
-        self.outbox_rows
-            .get_or_create(&StateLabels {
-                state: state.into(),
-            })
-            .set(rows);
+        self.outbox_rows.get_or_create(&StateLabels { state: state.into() }).set(rows);
     }
 
     /// The OpenMetrics text of every metric.

@@ -24,16 +24,7 @@ pub fn role(conn: &Connection, config: &Config, userid: &str) -> rusqlite::Resul
     if config.roles.admins.iter().any(|a| a == userid) {
         return Ok(Role::Admin);
     }
-    let stored: Option<String> = conn
-        .query_row(
-            "SELECT role FROM users WHERE userid = ?1",
-            [userid],
-            |row| row.get(0),
-        )
-        .optional()?;
-    Ok(if stored.as_deref() == Some("admin") {
-        Role::Admin
-    } else {
-        Role::Staff
-    })
+    let stored: Option<String> =
+        conn.query_row("SELECT role FROM users WHERE userid = ?1", [userid], |row| row.get(0)).optional()?;
+    Ok(if stored.as_deref() == Some("admin") { Role::Admin } else { Role::Staff })
 }

@@ -14,29 +14,17 @@ async fn book_list_mine_cancel() {
 
     let booked = app.say("zhang", "预约 健身房 明天 18:30").await;
     assert!(booked.contains("预约成功"), "{booked}");
-    assert!(
-        booked.contains("健身房 11月24日 周二 18:30-19:30"),
-        "{booked}"
-    );
+    assert!(booked.contains("健身房 11月24日 周二 18:30-19:30"), "{booked}");
     let id = booking_no(&booked);
 
-    assert!(app
-        .say("li", "空闲 健身房 明天")
-        .await
-        .contains("第10节 18:30-19:30★ 剩9"));
+    assert!(app.say("li", "空闲 健身房 明天").await.contains("第10节 18:30-19:30★ 剩9"));
     let mine = app.say("zhang", "我的").await;
-    assert!(
-        mine.contains(&format!("#{id}")) && mine.contains("已预约"),
-        "{mine}"
-    );
+    assert!(mine.contains(&format!("#{id}")) && mine.contains("已预约"), "{mine}");
 
     let cancelled = app.say("zhang", &format!("取消 {id}")).await;
     assert!(cancelled.contains("已取消"), "{cancelled}");
     assert!(app.say("zhang", "我的").await.contains("没有预约"));
-    assert_eq!(
-        app.count("SELECT count(*) FROM bookings WHERE state = 'cancelled'"),
-        1
-    );
+    assert_eq!(app.count("SELECT count(*) FROM bookings WHERE state = 'cancelled'"), 1);
 }
 
 #[tokio::test]
@@ -44,21 +32,12 @@ async fn overview_of_all_facilities_and_the_facility_list() {
     let app = TestApp::spawn().await;
     app.say("zhang", "预约 跑步机 明天 18:30").await;
     let overview = app.say("li", "空闲 明天").await;
-    assert!(
-        overview.contains("跑步机：1:1 2:1 3:1 4:1 5:1 6:1 7:1 8:1 9:1 10:满 11:1"),
-        "{overview}"
-    );
+    assert!(overview.contains("跑步机：1:1 2:1 3:1 4:1 5:1 6:1 7:1 8:1 9:1 10:满 11:1"), "{overview}");
     assert!(overview.len() <= 2048);
     let today = app.say("li", "空闲").await;
-    assert!(
-        today.contains("健身房：1:- 2:- 3:10"),
-        "past slots are marked: {today}"
-    );
+    assert!(today.contains("健身房：1:- 2:- 3:10"), "past slots are marked: {today}");
     let facilities = app.say("li", "设施").await;
-    assert!(
-        facilities.contains("会议室（room）每时段 1 人，需审批"),
-        "{facilities}"
-    );
+    assert!(facilities.contains("会议室（room）每时段 1 人，需审批"), "{facilities}");
     let board = app.say("li", "状态").await;
     assert!(board.contains("/board"), "{board}");
 }
@@ -70,51 +49,27 @@ async fn a_full_slot_offers_the_waitlist_and_alternatives_and_promotes_on_cancel
     app.say("b", "预约 乒乓球 明天 19:30").await;
     let full = app.say("c", "预约 乒乓球 明天 19:30").await;
     assert!(full.contains("已约满"), "{full}");
-    assert!(
-        full.contains("候补 乒乓球 11-24 19:30"),
-        "offers the waitlist: {full}"
-    );
-    assert!(
-        full.contains("预约 乒乓球 11-24 18:30"),
-        "nearest slot first: {full}"
-    );
-    assert!(
-        full.contains("预约 羽毛球 11-24 19:30"),
-        "a similar facility: {full}"
-    );
+    assert!(full.contains("候补 乒乓球 11-24 19:30"), "offers the waitlist: {full}");
+    assert!(full.contains("预约 乒乓球 11-24 18:30"), "nearest slot first: {full}");
+    assert!(full.contains("预约 羽毛球 11-24 19:30"), "a similar facility: {full}");
 
     let joined = app.say("c", "候补 乒乓球 明天 19:30").await;
     assert!(joined.contains("排第 1 位"), "{joined}");
     let again = app.say("c", "候补 乒乓球 明天 19:30").await;
-    assert!(
-        again.contains("已在候补") && again.contains("第 1 位"),
-        "joining is idempotent: {again}"
-    );
-    assert!(app
-        .say("d", "候补 乒乓球 明天 19:30")
-        .await
-        .contains("排第 2 位"));
+    assert!(again.contains("已在候补") && again.contains("第 1 位"), "joining is idempotent: {again}");
+    assert!(app.say("d", "候补 乒乓球 明天 19:30").await.contains("排第 2 位"));
     assert!(app.say("c", "我的").await.contains("第1位"));
 
     let cancelled = app.say("a", &format!("取消 {first}")).await;
     assert!(cancelled.contains("名额已转给候补的同事"), "{cancelled}");
     let mine = app.say("c", "我的").await;
-    assert!(
-        mine.contains("乒乓球 11月24日 周二 19:30-20:30【已预约】"),
-        "{mine}"
-    );
+    assert!(mine.contains("乒乓球 11月24日 周二 19:30-20:30【已预约】"), "{mine}");
     assert!(app.say("d", "我的").await.contains("第1位"), "d moves up");
     // The promotion notice waits in the outbox for c.
     let notices = app.db(|c| staffhome::outbox::queued_for(c, "c"));
     assert_eq!(notices.len(), 1);
-    assert!(notices[0].body["text"]["content"]
-        .as_str()
-        .unwrap_or_default()
-        .contains("已为你候补成功"));
-    assert_eq!(
-        app.count("SELECT count(*) FROM demand_events WHERE kind = 'promotion'"),
-        1
-    );
+    assert!(notices[0].body["text"]["content"].as_str().unwrap_or_default().contains("已为你候补成功"));
+    assert_eq!(app.count("SELECT count(*) FROM demand_events WHERE kind = 'promotion'"), 1);
 }
 
 #[tokio::test]
@@ -124,11 +79,8 @@ async fn fifty_members_racing_for_three_places() {
     for i in 0..50 {
         let member = app.member.clone();
         let now = app.now();
-        tasks.push(tokio::spawn(async move {
-            member
-                .say(&format!("racer{i}"), now, "预约 壁球室 明天 18:30")
-                .await
-        }));
+        tasks
+            .push(tokio::spawn(async move { member.say(&format!("racer{i}"), now, "预约 壁球室 明天 18:30").await }));
     }
     let mut booked = 0;
     let mut refused = 0;
@@ -137,24 +89,13 @@ async fn fifty_members_racing_for_three_places() {
         if reply.contains("预约成功") {
             booked += 1;
         } else {
-            assert!(
-                reply.contains("已约满") && reply.contains("候补"),
-                "a clear refusal with the waitlist: {reply}"
-            );
+            assert!(reply.contains("已约满") && reply.contains("候补"), "a clear refusal with the waitlist: {reply}");
             refused += 1;
         }
     }
     assert_eq!((booked, refused), (3, 47));
-    assert_eq!(
-        app.count(
-            "SELECT count(*) FROM bookings WHERE facility = 'squash' AND state = 'confirmed'"
-        ),
-        3
-    );
-    assert_eq!(
-        app.count("SELECT count(*) FROM demand_events WHERE kind = 'refused_full'"),
-        47
-    );
+    assert_eq!(app.count("SELECT count(*) FROM bookings WHERE facility = 'squash' AND state = 'confirmed'"), 3);
+    assert_eq!(app.count("SELECT count(*) FROM demand_events WHERE kind = 'refused_full'"), 47);
 }
 
 #[tokio::test]
@@ -162,41 +103,23 @@ async fn refusals_say_what_to_do_instead() {
     let app = TestApp::spawn().await;
     // In the past (it is 10:00; 09:30 has started).
     let past = app.say("a", "预约 健身房 今天 9:30").await;
-    assert!(
-        past.contains("已经开始或已过去") && past.contains("空闲 健身房"),
-        "{past}"
-    );
+    assert!(past.contains("已经开始或已过去") && past.contains("空闲 健身房"), "{past}");
     // Next week is not open until published.
     let closed_week = app.say("a", "预约 健身房 下周三 18:30").await;
     assert!(closed_week.contains("还没开放"), "{closed_week}");
     // Unknown facility.
     let unknown = app.say("a", "预约 游泳池 明天 18:30").await;
-    assert!(
-        unknown.contains("游泳池") && unknown.contains("可以试试"),
-        "{unknown}"
-    );
+    assert!(unknown.contains("游泳池") && unknown.contains("可以试试"), "{unknown}");
     // Not yours.
     let id = booking_no(&app.say("a", "预约 健身房 明天 18:30").await);
     let not_yours = app.say("b", &format!("取消 {id}")).await;
-    assert!(
-        not_yours.contains("不是你的") && not_yours.contains("我的"),
-        "{not_yours}"
-    );
-    assert!(app
-        .say("b", "取消 99999")
-        .await
-        .contains("没有找到预约 #99999"));
+    assert!(not_yours.contains("不是你的") && not_yours.contains("我的"), "{not_yours}");
+    assert!(app.say("b", "取消 99999").await.contains("没有找到预约 #99999"));
     // Twice the same slot.
-    assert!(app
-        .say("a", "预约 健身房 明天 18:30")
-        .await
-        .contains("你已预约了"));
+    assert!(app.say("a", "预约 健身房 明天 18:30").await.contains("你已预约了"));
     // Over the limit of 4 active bookings.
     for time in ["8:30", "9:30", "10:30"] {
-        assert!(app
-            .say("a", &format!("预约 健身房 明天 {time}"))
-            .await
-            .contains("预约成功"));
+        assert!(app.say("a", &format!("预约 健身房 明天 {time}")).await.contains("预约成功"));
     }
     let over = app.say("a", "预约 健身房 明天 12:00").await;
     assert!(over.contains("达到上限") && over.contains("我的"), "{over}");
@@ -212,10 +135,7 @@ async fn refusals_say_what_to_do_instead() {
         })
         .expect("closure");
     let closed = app.say("c", "预约 跑步机 明天 18:30").await;
-    assert!(
-        closed.contains("停用中：设备检修") && closed.contains("11-26"),
-        "{closed}"
-    );
+    assert!(closed.contains("停用中：设备检修") && closed.contains("11-26"), "{closed}");
     // A slot time that does not exist.
     let no_slot = app.say("c", "预约 健身房 明天 11:45").await;
     assert!(no_slot.contains("没有这个时段"), "{no_slot}");
@@ -231,15 +151,9 @@ async fn publishing_opens_next_week_for_admins_only() {
     let refused = app.say("staff1", "发布 下周").await;
     assert!(refused.contains("只有管理员"), "{refused}");
     let published = app.say("admin1", "发布 下周").await;
-    assert!(
-        published.contains("已开放") && published.contains("11月30日"),
-        "{published}"
-    );
+    assert!(published.contains("已开放") && published.contains("11月30日"), "{published}");
     assert!(app.say("admin1", "发布").await.contains("已经开放过了"));
-    assert!(app
-        .say("staff1", "预约 健身房 下周三 18:30")
-        .await
-        .contains("预约成功"));
+    assert!(app.say("staff1", "预约 健身房 下周三 18:30").await.contains("预约成功"));
     let broadcast = app.db(|c| staffhome::outbox::queued_for(c, "@all"));
     assert_eq!(broadcast.len(), 1, "one broadcast, not one per member");
 }
@@ -252,32 +166,20 @@ async fn a_range_books_both_slots_or_neither() {
     app.say("x", "预约 跑步机 明天 18:30").await;
     let neither = app.say("b", "预约 跑步机 明天 17:30-19:30").await;
     assert!(neither.contains("已约满"), "{neither}");
-    assert_eq!(
-        app.count("SELECT count(*) FROM bookings WHERE userid = 'b'"),
-        0
-    );
+    assert_eq!(app.count("SELECT count(*) FROM bookings WHERE userid = 'b'"), 0);
 }
 
 #[tokio::test]
 async fn missing_pieces_are_asked_for_and_the_next_message_fills_them() {
     let app = TestApp::spawn().await;
     let ask = app.say("a", "预约 健身房").await;
-    assert!(
-        ask.contains("哪个时段") && ask.contains("第9节 17:30-18:30 剩10"),
-        "{ask}"
-    );
+    assert!(ask.contains("哪个时段") && ask.contains("第9节 17:30-18:30 剩10"), "{ask}");
     let booked = app.say("a", "18:30").await;
-    assert!(
-        booked.contains("预约成功") && booked.contains("11月23日 周一 18:30"),
-        "{booked}"
-    );
+    assert!(booked.contains("预约成功") && booked.contains("11月23日 周一 18:30"), "{booked}");
 
     let which = app.say("b", "预约 明天 19:30").await;
     assert!(which.contains("哪个设施"), "{which}");
-    assert!(app
-        .say("b", "羽毛球")
-        .await
-        .contains("羽毛球 11月24日 周二 19:30-20:30"));
+    assert!(app.say("b", "羽毛球").await.contains("羽毛球 11月24日 周二 19:30-20:30"));
 
     // A dialogue is forgotten after 10 minutes.
     app.say("c", "预约 健身房").await;
@@ -292,10 +194,7 @@ async fn a_facility_with_approval_makes_pending_bookings_that_hold_the_place() {
     let pending = app.say("a", "预约 会议室 明天 第3节").await;
     assert!(pending.contains("等待审批"), "{pending}");
     assert!(app.say("a", "我的").await.contains("待审批"));
-    assert!(app
-        .say("b", "预约 会议室 明天 第3节")
-        .await
-        .contains("已约满"));
+    assert!(app.say("b", "预约 会议室 明天 第3节").await.contains("已约满"));
 }
 
 #[tokio::test]
@@ -305,8 +204,7 @@ async fn a_retry_of_a_booking_books_once_and_returns_the_first_reply() {
         "a",
         app.now(),
         staffhome::wecom::Inbound::Text {
-            content: "预约 跑步机 明天 18:30".into(),
-            msg_id: app.member.next_msg_id(),
+            content: "预约 跑步机 明天 18:30".into(), msg_id: app.member.next_msg_id()
         },
     );
     let callback = app.member.sign(&msg);

@@ -20,17 +20,9 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        (0u8..8, 0u8..3, 9u8..12).prop_map(|(user, facility, slot)| Op::Book {
-            user,
-            facility,
-            slot
-        }),
+        (0u8..8, 0u8..3, 9u8..12).prop_map(|(user, facility, slot)| Op::Book { user, facility, slot }),
         (0u8..8, any::<u8>()).prop_map(|(user, pick)| Op::Cancel { user, pick }),
-        (0u8..8, 0u8..3, 9u8..12).prop_map(|(user, facility, slot)| Op::Wait {
-            user,
-            facility,
-            slot
-        }),
+        (0u8..8, 0u8..3, 9u8..12).prop_map(|(user, facility, slot)| Op::Wait { user, facility, slot }),
     ]
 }
 
@@ -56,10 +48,8 @@ fn check_invariants(ctx: &AppContext) {
                 stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?;
             for (facility, date, slot) in waiting {
                 let capacity = ctx.catalog.facility(&facility).map_or(0, |f| f.capacity);
-                let used = rows
-                    .iter()
-                    .find(|(f, d, s, _)| *f == facility && *d == date && *s == slot)
-                    .map_or(0, |r| r.3);
+                let used =
+                    rows.iter().find(|(f, d, s, _)| *f == facility && *d == date && *s == slot).map_or(0, |r| r.3);
                 assert_eq!(used, capacity, "waiters for a slot that is not full: {facility} {date} #{slot}");
             }
             // No member twice in one slot (live), nor waiting for a slot they hold.
@@ -91,10 +81,7 @@ fn run(ops: Vec<Op>) {
     let ctx = AppContext::new(config, clock).expect("ctx");
     let now = common::monday_10am();
     let date = NaiveDate::from_ymd_opt(2026, 11, 24).expect("date");
-    let rules = Rules {
-        catalog: &ctx.catalog,
-        config: &ctx.config.booking,
-    };
+    let rules = Rules { catalog: &ctx.catalog, config: &ctx.config.booking, public_url: "http://127.0.0.1:9" };
     for (step, op) in ops.into_iter().enumerate() {
         let now = now + Duration::seconds(step as i64);
         let result: Result<(), BookingError> = ctx.store.write(|tx| {
@@ -103,17 +90,22 @@ fn run(ops: Vec<Op>) {
             match &op {
                 Op::Book { user, facility, slot } => {
                     let facility = ctx.catalog.facility(FACILITIES[*facility as usize]).expect("facility");
-                    ignore_refusal(service::book(tx, &rules, &format!("u{user}"), facility, date, &[*slot as u32], now).map(|_| ()))
+                    ignore_refusal(
+                        service::book(tx, &rules, &format!("u{user}"), facility, date, &[*slot as u32], now)
+                            .map(|_| ()),
+                    )
                 }
                 Op::Wait { user, facility, slot } => {
                     let facility = ctx.catalog.facility(FACILITIES[*facility as usize]).expect("facility");
                     ignore_refusal(
-                        service::join_waitlist(tx, &rules, &format!("u{user}"), facility, date, *slot as u32, now).map(|_| ()),
+                        service::join_waitlist(tx, &rules, &format!("u{user}"), facility, date, *slot as u32, now)
+                            .map(|_| ()),
                     )
                 }
                 Op::Cancel { user, pick } => {
                     let ids: Vec<i64> = {
-                        let mut stmt = tx.prepare("SELECT id FROM bookings WHERE userid = ?1 AND state = 'confirmed' ORDER BY id")?;
+                        let mut stmt = tx
+                            .prepare("SELECT id FROM bookings WHERE userid = ?1 AND state = 'confirmed' ORDER BY id")?;
                         let rows = stmt.query_map([format!("u{user}")], |r| r.get(0))?;
                         rows.collect::<Result<_, _>>()?
                     };

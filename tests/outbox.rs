@@ -42,18 +42,11 @@ async fn a_promotion_notice_is_delivered_exactly_once() {
     assert!(step(&app).await.is_idle());
     let sent = app.api.sent_to("b");
     assert_eq!(sent.len(), 1);
-    assert!(sent[0]["text"]["content"]
-        .as_str()
-        .unwrap_or_default()
-        .contains("已为你候补成功"));
+    assert!(sent[0]["text"]["content"].as_str().unwrap_or_default().contains("已为你候补成功"));
     assert_eq!(sent[0]["enable_duplicate_check"], 1);
     assert_eq!(sent[0]["agentid"], common::AGENT_ID);
     let (msgid, state): (Option<String>, String) = app.db(|c| {
-        c.query_row(
-            "SELECT msgid, state FROM outbox WHERE recipient = 'b'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        c.query_row("SELECT msgid, state FROM outbox WHERE recipient = 'b'", [], |r| Ok((r.get(0)?, r.get(1)?)))
     });
     assert_eq!(state, "done");
     assert!(msgid.is_some());
@@ -62,15 +55,11 @@ async fn a_promotion_notice_is_delivered_exactly_once() {
 #[tokio::test]
 async fn system_busy_three_times_then_delivered_once() {
     let app = TestApp::spawn().await;
-    app.api
-        .inject([Fault::ErrCode(-1), Fault::ErrCode(-1), Fault::ErrCode(-1)]);
+    app.api.inject([Fault::ErrCode(-1), Fault::ErrCode(-1), Fault::ErrCode(-1)]);
     queue(&app, "n1", "u1", "提醒");
     let first = step(&app).await;
     assert_eq!(first.retried, 1);
-    assert!(
-        step(&app).await.is_idle(),
-        "not due again before its backoff"
-    );
+    assert!(step(&app).await.is_idle(), "not due again before its backoff");
     drain(&app, Duration::minutes(11)).await;
     assert_eq!(app.api.sent_to("u1").len(), 1);
     let attempts: i64 = app.count("SELECT attempts FROM outbox WHERE dedupe_key = 'n1'");
@@ -94,8 +83,7 @@ async fn an_expired_token_is_refreshed_and_the_message_delivered_once() {
 #[tokio::test]
 async fn the_api_down_for_a_while_loses_nothing() {
     let app = TestApp::spawn().await;
-    app.api
-        .inject((0..6).map(|_| Fault::Status(502)).chain([Fault::Garbage]));
+    app.api.inject((0..6).map(|_| Fault::Status(502)).chain([Fault::Garbage]));
     for i in 0..3 {
         queue(&app, &format!("n{i}"), &format!("u{i}"), "停用通知");
     }
@@ -103,10 +91,7 @@ async fn the_api_down_for_a_while_loses_nothing() {
     for i in 0..3 {
         assert_eq!(app.api.sent_to(&format!("u{i}")).len(), 1);
     }
-    assert_eq!(
-        app.count("SELECT count(*) FROM outbox WHERE state = 'done'"),
-        3
-    );
+    assert_eq!(app.count("SELECT count(*) FROM outbox WHERE state = 'done'"), 3);
 }
 
 #[tokio::test]
@@ -115,28 +100,12 @@ async fn a_permanent_error_marks_the_row_failed_with_the_reason() {
     app.api.inject([Fault::ErrCode(81013)]);
     queue(&app, "n1", "ghost", "hello");
     assert_eq!(step(&app).await.failed, 1);
-    let error: String = app.db(|c| {
-        c.query_row(
-            "SELECT last_error FROM outbox WHERE dedupe_key = 'n1'",
-            [],
-            |r| r.get(0),
-        )
-    });
+    let error: String =
+        app.db(|c| c.query_row("SELECT last_error FROM outbox WHERE dedupe_key = 'n1'", [], |r| r.get(0)));
     assert!(error.contains("81013"), "{error}");
-    let metrics = reqwest::get(app.url("/metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    assert!(
-        metrics.contains("staffhome_outbox_failed_total 1"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("staffhome_outbox_rows{state=\"failed\"} 1"),
-        "{metrics}"
-    );
+    let metrics = reqwest::get(app.url("/metrics")).await.expect("metrics").text().await.expect("text");
+    assert!(metrics.contains("staffhome_outbox_failed_total 1"), "{metrics}");
+    assert!(metrics.contains("staffhome_outbox_rows{state=\"failed\"} 1"), "{metrics}");
 }
 
 #[tokio::test]
@@ -164,23 +133,15 @@ async fn a_burst_of_100_to_one_member_respects_30_a_minute() {
         queue(&app, &format!("burst{i}"), "busy", &format!("第{i}条"));
     }
     drain(&app, Duration::seconds(5)).await;
-    assert_eq!(
-        app.api.sent_to("busy").len(),
-        100,
-        "all delivered, none dropped"
-    );
+    assert_eq!(app.api.sent_to("busy").len(), 100, "all delivered, none dropped");
     let times: Vec<i64> = app.db(|c| {
-        let mut stmt =
-            c.prepare("SELECT sent_at FROM outbox WHERE recipient = 'busy' ORDER BY sent_at")?;
+        let mut stmt = c.prepare("SELECT sent_at FROM outbox WHERE recipient = 'busy' ORDER BY sent_at")?;
         let rows = stmt.query_map([], |r| r.get(0))?;
         rows.collect()
     });
     for (i, start) in times.iter().enumerate() {
         let in_minute = times[i..].iter().take_while(|t| **t < start + 60).count() as i64;
-        assert!(
-            in_minute <= PER_USER_PER_MINUTE,
-            "{in_minute} messages within a minute from {start}"
-        );
+        assert!(in_minute <= PER_USER_PER_MINUTE, "{in_minute} messages within a minute from {start}");
     }
 }
 
@@ -189,17 +150,9 @@ async fn a_broadcast_is_one_api_call() {
     let app = TestApp::spawn().await;
     app.say("admin1", "发布 下周").await;
     drain(&app, Duration::seconds(1)).await;
-    let calls: Vec<_> = app
-        .api
-        .calls()
-        .into_iter()
-        .filter(|c| c.body["touser"] == "@all")
-        .collect();
+    let calls: Vec<_> = app.api.calls().into_iter().filter(|c| c.body["touser"] == "@all").collect();
     assert_eq!(calls.len(), 1);
-    assert!(calls[0].body["text"]["content"]
-        .as_str()
-        .unwrap_or_default()
-        .contains("预约已开放"));
+    assert!(calls[0].body["text"]["content"].as_str().unwrap_or_default().contains("预约已开放"));
 }
 
 #[tokio::test]
@@ -209,22 +162,21 @@ async fn metrics_show_depth_sent_and_retried() {
     queue(&app, "n1", "u1", "a");
     queue(&app, "n2", "u2", "b");
     step(&app).await;
-    let metrics = reqwest::get(app.url("/metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    assert!(
-        metrics.contains("staffhome_outbox_sent_total 1"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("staffhome_outbox_retried_total 1"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("staffhome_outbox_rows{state=\"pending\"} 1"),
-        "{metrics}"
-    );
+    let metrics = reqwest::get(app.url("/metrics")).await.expect("metrics").text().await.expect("text");
+    assert!(metrics.contains("staffhome_outbox_sent_total 1"), "{metrics}");
+    assert!(metrics.contains("staffhome_outbox_retried_total 1"), "{metrics}");
+    assert!(metrics.contains("staffhome_outbox_rows{state=\"pending\"} 1"), "{metrics}");
+}
+
+#[tokio::test]
+async fn a_formal_notice_is_a_card_the_stand_in_accepts() {
+    let app = TestApp::spawn().await;
+    let id = booking_no(&app.say("a", "预约 健身房 明天 18:30").await);
+    let reply = app.say("admin1", &format!("取消 {id}")).await;
+    assert!(reply.contains("已取消"), "{reply}");
+    assert_eq!(step(&app).await.sent, 1);
+    let sent = app.api.sent_to("a");
+    assert_eq!(sent.len(), 1, "the stand-in validated and accepted the card");
+    assert_eq!(sent[0]["template_card"]["card_type"], "text_notice");
+    assert!(sent[0]["template_card"]["card_action"]["url"].as_str().unwrap_or_default().ends_with("/board"));
 }

@@ -25,18 +25,8 @@ fn t(h: u32, m: u32) -> NaiveTime {
     NaiveTime::from_hms_opt(h, m, 0).expect("time")
 }
 
-fn req(
-    facility: Option<&str>,
-    date: Option<NaiveDate>,
-    slot: Option<SlotSpec>,
-    part: Option<DayPart>,
-) -> SlotRequest {
-    SlotRequest {
-        facility: facility.map(str::to_string),
-        date,
-        slot,
-        part,
-    }
+fn req(facility: Option<&str>, date: Option<NaiveDate>, slot: Option<SlotSpec>, part: Option<DayPart>) -> SlotRequest {
+    SlotRequest { facility: facility.map(str::to_string), date, slot, part }
 }
 
 fn book(facility: &str, date: Option<NaiveDate>, slot: Option<SlotSpec>) -> Command {
@@ -63,177 +53,49 @@ fn what_people_type_becomes_the_right_command() {
         ("发布", Command::Publish),
         ("空闲", Command::Free(SlotRequest::default())),
         ("free", Command::Free(SlotRequest::default())),
-        (
-            "空闲 健身房",
-            Command::Free(req(Some("gym"), None, None, None)),
-        ),
-        (
-            "空闲 健身房 明天",
-            Command::Free(req(Some("gym"), d(11, 24), None, None)),
-        ),
-        (
-            "明天健身房有空吗",
-            Command::Free(req(Some("gym"), d(11, 24), None, None)),
-        ),
-        (
-            "明天晚上羽毛球还有空吗",
-            Command::Free(req(
-                Some("badminton"),
-                d(11, 24),
-                None,
-                Some(DayPart::Evening),
-            )),
-        ),
-        (
-            "今晚乒乓球有空位吗？",
-            Command::Free(req(
-                Some("pingpong"),
-                d(11, 23),
-                None,
-                Some(DayPart::Evening),
-            )),
-        ),
-        (
-            "free gym tomorrow",
-            Command::Free(req(Some("gym"), d(11, 24), None, None)),
-        ),
+        ("空闲 健身房", Command::Free(req(Some("gym"), None, None, None))),
+        ("空闲 健身房 明天", Command::Free(req(Some("gym"), d(11, 24), None, None))),
+        ("明天健身房有空吗", Command::Free(req(Some("gym"), d(11, 24), None, None))),
+        ("明天晚上羽毛球还有空吗", Command::Free(req(Some("badminton"), d(11, 24), None, Some(DayPart::Evening)))),
+        ("今晚乒乓球有空位吗？", Command::Free(req(Some("pingpong"), d(11, 23), None, Some(DayPart::Evening)))),
+        ("free gym tomorrow", Command::Free(req(Some("gym"), d(11, 24), None, None))),
         ("空闲 周五", Command::Free(req(None, d(11, 27), None, None))),
-        (
-            "预约 健身房 明天 18:30",
-            book("gym", d(11, 24), Some(Time(t(18, 30)))),
-        ),
-        (
-            "预约健身房明天18:30",
-            book("gym", d(11, 24), Some(Time(t(18, 30)))),
-        ),
-        (
-            "明天 18:30 预约 健身房",
-            book("gym", d(11, 24), Some(Time(t(18, 30)))),
-        ),
-        (
-            "预约　健身房　明天　１８：３０",
-            book("gym", d(11, 24), Some(Time(t(18, 30)))),
-        ),
-        (
-            "预约   健身房    明天   18:30",
-            book("gym", d(11, 24), Some(Time(t(18, 30)))),
-        ),
-        (
-            "预约 健身房 明天 18：30",
-            book("gym", d(11, 24), Some(Time(t(18, 30)))),
-        ),
-        (
-            "预约 健身 明天 18点半",
-            book("gym", d(11, 24), Some(Time(t(18, 30)))),
-        ),
-        (
-            "预约 健身房 明天 18点",
-            book("gym", d(11, 24), Some(Time(t(18, 0)))),
-        ),
-        (
-            "预约 健身房 明天 晚上7点半",
-            book("gym", d(11, 24), Some(Time(t(19, 30)))),
-        ),
-        (
-            "预约 健身房 后天 下午3点",
-            book("gym", d(11, 25), Some(Time(t(15, 0)))),
-        ),
-        (
-            "预约 会议室 11-25 第3节",
-            book("room", d(11, 25), Some(Number(3))),
-        ),
-        (
-            "预约 会议室 11/25 #3",
-            book("room", d(11, 25), Some(Number(3))),
-        ),
-        (
-            "预约 会议室 11月25日 第三节",
-            book("room", d(11, 25), Some(Number(3))),
-        ),
-        (
-            "预约 会议室 2026-11-25 9:30",
-            book("room", d(11, 25), Some(Time(t(9, 30)))),
-        ),
-        (
-            "预约 会议室 25号 10:30",
-            book("room", d(11, 25), Some(Time(t(10, 30)))),
-        ),
-        (
-            "预约 会议室 周三 14:30",
-            book("room", d(11, 25), Some(Time(t(14, 30)))),
-        ),
-        (
-            "预约 会议室 星期四 14:30",
-            book("room", d(11, 26), Some(Time(t(14, 30)))),
-        ),
-        (
-            "预约 会议室 礼拜五 14:30",
-            book("room", d(11, 27), Some(Time(t(14, 30)))),
-        ),
-        (
-            "预约 会议室 下周三 14:30",
-            book("room", d(12, 2), Some(Time(t(14, 30)))),
-        ),
-        (
-            "预约 健身房 明天 17:30-19:30",
-            book("gym", d(11, 24), Some(Range(t(17, 30), t(19, 30)))),
-        ),
-        (
-            "预约 健身房 明天 17点半到19点半",
-            book("gym", d(11, 24), Some(Range(t(17, 30), t(19, 30)))),
-        ),
-        (
-            "预约 健身房 明天 17:30~19:30",
-            book("gym", d(11, 24), Some(Range(t(17, 30), t(19, 30)))),
-        ),
-        (
-            "预约 健身房 明天 9",
-            book("gym", d(11, 24), Some(Number(9))),
-        ),
-        (
-            "book gym tomorrow 18:30",
-            book("gym", d(11, 24), Some(Time(t(18, 30)))),
-        ),
-        (
-            "预定 乒乓 周五 19:30",
-            book("pingpong", d(11, 27), Some(Time(t(19, 30)))),
-        ),
-        (
-            "我想预约明天晚上七点的羽毛球",
-            book("badminton", d(11, 24), Some(Time(t(19, 0)))),
-        ),
-        (
-            "帮我订一下周五的跑步机 第10节",
-            book("treadmill", d(11, 27), Some(Number(10))),
-        ),
+        ("预约 健身房 明天 18:30", book("gym", d(11, 24), Some(Time(t(18, 30))))),
+        ("预约健身房明天18:30", book("gym", d(11, 24), Some(Time(t(18, 30))))),
+        ("明天 18:30 预约 健身房", book("gym", d(11, 24), Some(Time(t(18, 30))))),
+        ("预约　健身房　明天　１８：３０", book("gym", d(11, 24), Some(Time(t(18, 30))))),
+        ("预约   健身房    明天   18:30", book("gym", d(11, 24), Some(Time(t(18, 30))))),
+        ("预约 健身房 明天 18：30", book("gym", d(11, 24), Some(Time(t(18, 30))))),
+        ("预约 健身 明天 18点半", book("gym", d(11, 24), Some(Time(t(18, 30))))),
+        ("预约 健身房 明天 18点", book("gym", d(11, 24), Some(Time(t(18, 0))))),
+        ("预约 健身房 明天 晚上7点半", book("gym", d(11, 24), Some(Time(t(19, 30))))),
+        ("预约 健身房 后天 下午3点", book("gym", d(11, 25), Some(Time(t(15, 0))))),
+        ("预约 会议室 11-25 第3节", book("room", d(11, 25), Some(Number(3)))),
+        ("预约 会议室 11/25 #3", book("room", d(11, 25), Some(Number(3)))),
+        ("预约 会议室 11月25日 第三节", book("room", d(11, 25), Some(Number(3)))),
+        ("预约 会议室 2026-11-25 9:30", book("room", d(11, 25), Some(Time(t(9, 30))))),
+        ("预约 会议室 25号 10:30", book("room", d(11, 25), Some(Time(t(10, 30))))),
+        ("预约 会议室 周三 14:30", book("room", d(11, 25), Some(Time(t(14, 30))))),
+        ("预约 会议室 星期四 14:30", book("room", d(11, 26), Some(Time(t(14, 30))))),
+        ("预约 会议室 礼拜五 14:30", book("room", d(11, 27), Some(Time(t(14, 30))))),
+        ("预约 会议室 下周三 14:30", book("room", d(12, 2), Some(Time(t(14, 30))))),
+        ("预约 健身房 明天 17:30-19:30", book("gym", d(11, 24), Some(Range(t(17, 30), t(19, 30))))),
+        ("预约 健身房 明天 17点半到19点半", book("gym", d(11, 24), Some(Range(t(17, 30), t(19, 30))))),
+        ("预约 健身房 明天 17:30~19:30", book("gym", d(11, 24), Some(Range(t(17, 30), t(19, 30))))),
+        ("预约 健身房 明天 9", book("gym", d(11, 24), Some(Number(9)))),
+        ("book gym tomorrow 18:30", book("gym", d(11, 24), Some(Time(t(18, 30))))),
+        ("预定 乒乓 周五 19:30", book("pingpong", d(11, 27), Some(Time(t(19, 30))))),
+        ("我想预约明天晚上七点的羽毛球", book("badminton", d(11, 24), Some(Time(t(19, 0))))),
+        ("帮我订一下周五的跑步机 第10节", book("treadmill", d(11, 27), Some(Number(10)))),
         ("预约 健身房", book("gym", None, None)),
-        (
-            "预约 明天 18:30",
-            Command::Book(req(None, d(11, 24), Some(Time(t(18, 30))), None)),
-        ),
+        ("预约 明天 18:30", Command::Book(req(None, d(11, 24), Some(Time(t(18, 30))), None))),
         ("预约", Command::Book(SlotRequest::default())),
-        (
-            "候补 乒乓球 周五 19:30",
-            Command::Waitlist(req(
-                Some("pingpong"),
-                d(11, 27),
-                Some(Time(t(19, 30))),
-                None,
-            )),
-        ),
+        ("候补 乒乓球 周五 19:30", Command::Waitlist(req(Some("pingpong"), d(11, 27), Some(Time(t(19, 30))), None))),
         (
             "waitlist pingpong tomorrow 19:30",
-            Command::Waitlist(req(
-                Some("pingpong"),
-                d(11, 24),
-                Some(Time(t(19, 30))),
-                None,
-            )),
+            Command::Waitlist(req(Some("pingpong"), d(11, 24), Some(Time(t(19, 30))), None)),
         ),
-        (
-            "排队 乒乓 明天 第11节",
-            Command::Waitlist(req(Some("pingpong"), d(11, 24), Some(Number(11)), None)),
-        ),
+        ("排队 乒乓 明天 第11节", Command::Waitlist(req(Some("pingpong"), d(11, 24), Some(Number(11)), None))),
         ("取消 12", Command::Cancel(Some(12))),
         ("取消 #12", Command::Cancel(Some(12))),
         ("取消#12", Command::Cancel(Some(12))),
@@ -247,11 +109,7 @@ fn what_people_type_becomes_the_right_command() {
     assert!(cases.len() >= 60, "{} cases", cases.len());
     let catalog = catalog();
     for (input, want) in cases {
-        assert_eq!(
-            parse(input, &catalog, today()),
-            Parsed::Command(want),
-            "input {input:?}"
-        );
+        assert_eq!(parse(input, &catalog, today()), Parsed::Command(want), "input {input:?}");
     }
 }
 
@@ -259,24 +117,14 @@ fn what_people_type_becomes_the_right_command() {
 fn fragments_continue_a_dialogue() {
     let catalog = catalog();
     let cases = vec![
-        (
-            "18:30",
-            req(None, None, Some(SlotSpec::Time(t(18, 30))), None),
-        ),
+        ("18:30", req(None, None, Some(SlotSpec::Time(t(18, 30))), None)),
         ("明天", req(None, d(11, 24), None, None)),
         ("健身房", req(Some("gym"), None, None, None)),
         ("第9节", req(None, None, Some(SlotSpec::Number(9)), None)),
-        (
-            "明天 晚上",
-            req(None, d(11, 24), None, Some(DayPart::Evening)),
-        ),
+        ("明天 晚上", req(None, d(11, 24), None, Some(DayPart::Evening))),
     ];
     for (input, want) in cases {
-        assert_eq!(
-            parse(input, &catalog, today()),
-            Parsed::Fragment(want),
-            "input {input:?}"
-        );
+        assert_eq!(parse(input, &catalog, today()), Parsed::Fragment(want), "input {input:?}");
     }
 }
 
@@ -306,12 +154,9 @@ fn what_cannot_be_understood_is_refused_politely() {
         }
     }
     // The closest command is suggested for a typo.
-    let Parsed::Unknown { suggestion, .. } = parse("hepl", &catalog, today()) else {
-        unreachable!()
-    };
+    let Parsed::Unknown { suggestion, .. } = parse("hepl", &catalog, today()) else { unreachable!() };
     assert_eq!(suggestion, "帮助");
-    let Parsed::Unknown { problem, .. } = parse("预约 游泳池 明天 18:30", &catalog, today())
-    else {
+    let Parsed::Unknown { problem, .. } = parse("预约 游泳池 明天 18:30", &catalog, today()) else {
         unreachable!()
     };
     assert!(problem.unwrap_or_default().contains("游泳池"));

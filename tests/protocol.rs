@@ -15,12 +15,7 @@ fn refused(reply: &SimReply) -> u16 {
 }
 
 async fn healthy(app: &TestApp) {
-    let body: serde_json::Value = reqwest::get(app.url("/healthz"))
-        .await
-        .expect("healthz")
-        .json()
-        .await
-        .expect("json");
+    let body: serde_json::Value = reqwest::get(app.url("/healthz")).await.expect("healthz").json().await.expect("json");
     assert_eq!(body["status"], "ok");
     assert_eq!(body["database"], "ok");
     assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
@@ -51,19 +46,14 @@ async fn url_verification_with_a_bad_signature_is_refused() {
 async fn help_round_trip_through_the_encrypted_protocol() {
     let app = TestApp::spawn().await;
     let reply = app.member.say("zhangsan", app.now(), "帮助").await;
-    let SimReply::Message(message) = reply else {
-        panic!("no reply: {reply:?}")
-    };
+    let SimReply::Message(message) = reply else { panic!("no reply: {reply:?}") };
     assert_eq!(message.to_user, "zhangsan");
     assert_eq!(message.msg_type, "text");
     assert!(message.content.contains("预约"), "{}", message.content);
     assert!(message.content.len() <= 2048);
     assert_eq!(app.say("zhangsan", "help").await, message.content);
     // The member now exists.
-    assert_eq!(
-        app.count("SELECT count(*) FROM users WHERE userid = 'zhangsan'"),
-        1
-    );
+    assert_eq!(app.count("SELECT count(*) FROM users WHERE userid = 'zhangsan'"), 1);
 }
 
 #[tokio::test]
@@ -72,10 +62,7 @@ async fn a_duplicate_delivery_gets_the_same_reply_and_one_effect() {
     let msg = app.member.message(
         "lisi",
         app.now(),
-        Inbound::Text {
-            content: "预约 健身房 明天 18:30".into(),
-            msg_id: app.member.next_msg_id(),
-        },
+        Inbound::Text { content: "预约 健身房 明天 18:30".into(), msg_id: app.member.next_msg_id() },
     );
     let callback = app.member.sign(&msg);
     let first = app.member.post(&callback).await;
@@ -84,26 +71,19 @@ async fn a_duplicate_delivery_gets_the_same_reply_and_one_effect() {
     assert!(first.text().contains("预约成功"), "{first:?}");
     assert_eq!(first, second);
     assert_eq!(first, third);
-    assert_eq!(
-        app.count("SELECT count(*) FROM bookings WHERE userid = 'lisi'"),
-        1
-    );
+    assert_eq!(app.count("SELECT count(*) FROM bookings WHERE userid = 'lisi'"), 1);
     assert_eq!(app.count("SELECT count(*) FROM processed_callbacks"), 1);
 }
 
 #[tokio::test]
 async fn duplicate_events_are_deduplicated_by_user_time_and_key() {
     let app = TestApp::spawn().await;
-    let msg = app
-        .member
-        .message("wang", app.now(), Inbound::Click { key: "mine".into() });
+    let msg = app.member.message("wang", app.now(), Inbound::Click { key: "mine".into() });
     let callback = app.member.sign(&msg);
     let first = app.member.post(&callback).await;
     assert_eq!(first, app.member.post(&callback).await);
     // The same click a second later is a new event.
-    let later = app
-        .member
-        .message("wang", app.now() + 1, Inbound::Click { key: "mine".into() });
+    let later = app.member.message("wang", app.now() + 1, Inbound::Click { key: "mine".into() });
     app.member.post(&app.member.sign(&later)).await;
     assert_eq!(app.count("SELECT count(*) FROM processed_callbacks"), 2);
 }
@@ -111,58 +91,20 @@ async fn duplicate_events_are_deduplicated_by_user_time_and_key() {
 #[tokio::test]
 async fn every_bad_input_gets_an_error_status_and_the_server_stays_healthy() {
     let app = TestApp::spawn().await;
-    let good = app.member.sign(&app.member.message(
-        "zhao",
-        app.now(),
-        Inbound::Text {
-            content: "帮助".into(),
-            msg_id: 1,
-        },
-    ));
+    let good =
+        app.member.sign(&app.member.message("zhao", app.now(), Inbound::Text { content: "帮助".into(), msg_id: 1 }));
     let (good_query, good_body) = (good.query.clone(), good.body.clone());
     let mut cases: Vec<(&str, String, String, u16)> = vec![
-        (
-            "missing signature",
-            "timestamp=1&nonce=2".into(),
-            good_body.clone(),
-            400,
-        ),
-        (
-            "wrong signature",
-            good_query.replacen("msg_signature=", "msg_signature=0", 1),
-            good_body.clone(),
-            403,
-        ),
-        (
-            "broken XML",
-            good_query.clone(),
-            "<xml><Encrypt>abc".into(),
-            400,
-        ),
-        (
-            "not XML at all",
-            good_query.clone(),
-            "hello there".into(),
-            400,
-        ),
-        (
-            "no Encrypt element",
-            good_query.clone(),
-            "<xml><ToUserName>x</ToUserName></xml>".into(),
-            400,
-        ),
-        (
-            "body over 64 KiB",
-            good_query.clone(),
-            format!("<xml><Encrypt>{}</Encrypt></xml>", "A".repeat(70_000)),
-            413,
-        ),
+        ("missing signature", "timestamp=1&nonce=2".into(), good_body.clone(), 400),
+        ("wrong signature", good_query.replacen("msg_signature=", "msg_signature=0", 1), good_body.clone(), 403),
+        ("broken XML", good_query.clone(), "<xml><Encrypt>abc".into(), 400),
+        ("not XML at all", good_query.clone(), "hello there".into(), 400),
+        ("no Encrypt element", good_query.clone(), "<xml><ToUserName>x</ToUserName></xml>".into(), 400),
+        ("body over 64 KiB", good_query.clone(), format!("<xml><Encrypt>{}</Encrypt></xml>", "A".repeat(70_000)), 413),
     ];
     // Well-signed payloads whose content is bad: the signature is right, so the refusal
     // comes from the later check.
-    let crypto =
-        staffhome::wecom::WeComCrypto::new(common::TOKEN, common::AES_KEY, common::CORP_ID)
-            .expect("crypto");
+    let crypto = staffhome::wecom::WeComCrypto::new(common::TOKEN, common::AES_KEY, common::CORP_ID).expect("crypto");
     let signed = |encrypt: &str| {
         let signature = crypto.sign("1700000000", "42", encrypt);
         (
@@ -171,8 +113,7 @@ async fn every_bad_input_gets_an_error_status_and_the_server_stays_healthy() {
         )
     };
     let other_corp =
-        staffhome::wecom::WeComCrypto::new(common::TOKEN, common::AES_KEY, "wwsomeoneelse")
-            .expect("crypto");
+        staffhome::wecom::WeComCrypto::new(common::TOKEN, common::AES_KEY, "wwsomeoneelse").expect("crypto");
     let for_other_corp = other_corp.encrypt("<xml><FromUserName>u</FromUserName><CreateTime>1</CreateTime><MsgType>text</MsgType><Content>hi</Content><MsgId>1</MsgId></xml>");
     let padding_out_of_range = {
         use base64::Engine;
@@ -191,11 +132,7 @@ async fn every_bad_input_gets_an_error_status_and_the_server_stays_healthy() {
         ("bad base64", "***not base64***".to_string(), 400),
         ("wrong receive id", for_other_corp, 403),
         ("padding out of range", padding_out_of_range, 400),
-        (
-            "inner XML not a message",
-            crypto.encrypt("<xml><Nothing/></xml>"),
-            400,
-        ),
+        ("inner XML not a message", crypto.encrypt("<xml><Nothing/></xml>"), 400),
         ("inner payload not XML", crypto.encrypt("just text"), 400),
     ] {
         let (query, body) = signed(&encrypt);
@@ -206,12 +143,7 @@ async fn every_bad_input_gets_an_error_status_and_the_server_stays_healthy() {
         assert_eq!(refused(&reply), status, "{name}: {reply:?}");
     }
     healthy(&app).await;
-    let metrics = reqwest::get(app.url("/metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = reqwest::get(app.url("/metrics")).await.expect("metrics").text().await.expect("text");
     for reason in [
         "bad_signature",
         "bad_xml",
@@ -222,10 +154,7 @@ async fn every_bad_input_gets_an_error_status_and_the_server_stays_healthy() {
         "bad_inner_xml",
         "missing_params",
     ] {
-        assert!(
-            metrics.contains(&format!("reason=\"{reason}\"")),
-            "metrics lack {reason}:\n{metrics}"
-        );
+        assert!(metrics.contains(&format!("reason=\"{reason}\"")), "metrics lack {reason}:\n{metrics}");
     }
     // Still serving real messages.
     assert!(app.say("zhao", "帮助").await.contains("预约"));
@@ -249,9 +178,7 @@ async fn a_length_field_past_the_buffer_is_refused() {
         .expect("encrypt")
         .to_vec();
     let encrypt = base64::engine::general_purpose::STANDARD.encode(ct);
-    let crypto =
-        staffhome::wecom::WeComCrypto::new(common::TOKEN, common::AES_KEY, common::CORP_ID)
-            .expect("crypto");
+    let crypto = staffhome::wecom::WeComCrypto::new(common::TOKEN, common::AES_KEY, common::CORP_ID).expect("crypto");
     let signature = crypto.sign("1", "2", &encrypt);
     let reply = app
         .member
@@ -267,25 +194,9 @@ async fn a_length_field_past_the_buffer_is_refused() {
 #[tokio::test]
 async fn unknown_message_kinds_get_an_empty_200() {
     let app = TestApp::spawn().await;
-    let reply = app
-        .send(
-            "qian",
-            Inbound::Other {
-                msg_type: "image".into(),
-                event: None,
-            },
-        )
-        .await;
+    let reply = app.send("qian", Inbound::Other { msg_type: "image".into(), event: None }).await;
     assert_eq!(reply, SimReply::Empty);
-    let reply = app
-        .send(
-            "qian",
-            Inbound::Other {
-                msg_type: "event".into(),
-                event: Some("LOCATION".into()),
-            },
-        )
-        .await;
+    let reply = app.send("qian", Inbound::Other { msg_type: "event".into(), event: Some("LOCATION".into()) }).await;
     assert_eq!(reply, SimReply::Empty);
     assert_eq!(app.send("qian", Inbound::EnterAgent).await, SimReply::Empty);
 }
@@ -297,9 +208,7 @@ async fn fifty_concurrent_callbacks_are_all_answered() {
     for i in 0..50 {
         let member = app.member.clone();
         let now = app.now();
-        tasks.push(tokio::spawn(async move {
-            member.say(&format!("user{i}"), now, "帮助").await
-        }));
+        tasks.push(tokio::spawn(async move { member.say(&format!("user{i}"), now, "帮助").await }));
     }
     for task in tasks {
         let reply = task.await.expect("task");
@@ -312,30 +221,12 @@ async fn fifty_concurrent_callbacks_are_all_answered() {
 async fn other_paths_are_not_found_and_metrics_are_prometheus_text() {
     let app = TestApp::spawn().await;
     for path in ["/", "/admin.php", "/wecom/callback/extra", "/.env"] {
-        let status = reqwest::get(app.url(path))
-            .await
-            .expect("get")
-            .status()
-            .as_u16();
+        let status = reqwest::get(app.url(path)).await.expect("get").status().as_u16();
         assert_eq!(status, 404, "{path}");
     }
     app.say("a", "帮助").await;
-    let metrics = reqwest::get(app.url("/metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    assert!(
-        metrics.contains("staffhome_callbacks_total{kind=\"text\",outcome=\"ok\"} 1"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("staffhome_request_seconds_bucket"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("staffhome_outbox_rows{state=\"pending\"}"),
-        "{metrics}"
-    );
+    let metrics = reqwest::get(app.url("/metrics")).await.expect("metrics").text().await.expect("text");
+    assert!(metrics.contains("staffhome_callbacks_total{kind=\"text\",outcome=\"ok\"} 1"), "{metrics}");
+    assert!(metrics.contains("staffhome_request_seconds_bucket"), "{metrics}");
+    assert!(metrics.contains("staffhome_outbox_rows{state=\"pending\"}"), "{metrics}");
 }

@@ -6,8 +6,7 @@ use staffhome::wecom::crypto::{signature, CryptoError, EncodingAesKey, WeComCryp
 use staffhome::wecom::xml;
 
 fn vector(name: &str) -> Value {
-    let all: Value =
-        serde_json::from_str(include_str!("data/wecom-vectors.json")).expect("vectors parse");
+    let all: Value = serde_json::from_str(include_str!("data/wecom-vectors.json")).expect("vectors parse");
     all["vectors"]
         .as_array()
         .expect("vector list")
@@ -26,71 +25,35 @@ fn check_common(v: &Value) -> WeComCrypto {
     let key = EncodingAesKey::parse(s(v, "encoding_aes_key")).expect("official key decodes");
     assert_eq!(hex::encode(key.bytes()), s(v, "aes_key_hex"));
     assert_eq!(&hex::encode(key.bytes())[..32], s(v, "iv_hex"));
-    assert_eq!(
-        signature(
-            s(v, "token"),
-            s(v, "timestamp"),
-            s(v, "nonce"),
-            s(v, "encrypt")
-        ),
-        s(v, "msg_signature")
-    );
-    let crypto = WeComCrypto::new(s(v, "token"), s(v, "encoding_aes_key"), s(v, "receive_id"))
-        .expect("crypto");
+    assert_eq!(signature(s(v, "token"), s(v, "timestamp"), s(v, "nonce"), s(v, "encrypt")), s(v, "msg_signature"));
+    let crypto = WeComCrypto::new(s(v, "token"), s(v, "encoding_aes_key"), s(v, "receive_id")).expect("crypto");
     crypto
-        .verify_signature(
-            s(v, "msg_signature"),
-            s(v, "timestamp"),
-            s(v, "nonce"),
-            s(v, "encrypt"),
-        )
+        .verify_signature(s(v, "msg_signature"), s(v, "timestamp"), s(v, "nonce"), s(v, "encrypt"))
         .expect("signature verifies");
     let expected = &v["expected"];
     let decrypted = crypto.decrypt(s(v, "encrypt")).expect("decrypts");
     assert_eq!(decrypted.msg, s(expected, "msg"));
-    assert_eq!(
-        decrypted.msg.len() as u64,
-        expected["msg_len"].as_u64().expect("msg_len")
-    );
+    assert_eq!(decrypted.msg.len() as u64, expected["msg_len"].as_u64().expect("msg_len"));
     assert_eq!(decrypted.receive_id, s(expected, "receive_id"));
-    assert_eq!(
-        decrypted.random.as_slice(),
-        s(expected, "random16").as_bytes()
-    );
-    assert_eq!(
-        u64::from(decrypted.pad),
-        expected["pad"].as_u64().expect("pad")
-    );
+    assert_eq!(decrypted.random.as_slice(), s(expected, "random16").as_bytes());
+    assert_eq!(u64::from(decrypted.pad), expected["pad"].as_u64().expect("pad"));
     crypto
 }
 
 fn check_encrypt(v: &Value) {
     let crypto = check_common(v);
     let expected = &v["expected"];
-    let random: [u8; 16] = s(expected, "random16")
-        .as_bytes()
-        .try_into()
-        .expect("16 bytes");
+    let random: [u8; 16] = s(expected, "random16").as_bytes().try_into().expect("16 bytes");
     let encrypt = crypto.encrypt_with_random(s(expected, "msg"), &random, s(v, "receive_id"));
     assert_eq!(encrypt, s(v, "encrypt"), "byte-exact encryption");
-    assert_eq!(
-        crypto.sign(s(v, "timestamp"), s(v, "nonce"), &encrypt),
-        s(v, "msg_signature")
-    );
+    assert_eq!(crypto.sign(s(v, "timestamp"), s(v, "nonce"), &encrypt), s(v, "msg_signature"));
 }
 
 fn check_post_body(v: &Value) {
     let envelope = xml::parse_envelope(s(v, "post_body")).expect("envelope parses");
     assert_eq!(envelope.encrypt, s(v, "encrypt"));
     let crypto = check_common(v);
-    let plain = crypto
-        .open(
-            s(v, "msg_signature"),
-            s(v, "timestamp"),
-            s(v, "nonce"),
-            &envelope.encrypt,
-        )
-        .expect("opens");
+    let plain = crypto.open(s(v, "msg_signature"), s(v, "timestamp"), s(v, "nonce"), &envelope.encrypt).expect("opens");
     let msg = xml::parse_inbound(&plain).expect("inner XML parses");
     assert!(matches!(msg.inbound, xml::Inbound::Text { .. }));
 }
@@ -101,20 +64,13 @@ fn official_get_2014() {
     check_common(&v);
     // The raw query, decoded once by a standard decoder, gives back the echostr.
     let query: Vec<(String, String)> = serde_urlencoded_pairs(s(&v, "raw_query"));
-    let echostr = &query
-        .iter()
-        .find(|(k, _)| k == "echostr")
-        .expect("echostr")
-        .1;
+    let echostr = &query.iter().find(|(k, _)| k == "echostr").expect("echostr").1;
     assert_eq!(echostr, s(&v, "encrypt"));
 }
 
 /// Percent-decoding of a query string (what actix's Query extractor does).
 fn serde_urlencoded_pairs(q: &str) -> Vec<(String, String)> {
-    q.split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .map(|(k, v)| (k.to_string(), percent_decode(v)))
-        .collect()
+    q.split('&').filter_map(|pair| pair.split_once('=')).map(|(k, v)| (k.to_string(), percent_decode(v))).collect()
 }
 
 fn percent_decode(s: &str) -> String {
@@ -157,19 +113,9 @@ fn wechatpy_check_signature() {
     check_common(&v);
     let negative = &v["negative"];
     let nonce = negative["nonce"].as_str().unwrap_or("437374424");
-    let crypto = WeComCrypto::new(
-        s(&v, "token"),
-        s(&v, "encoding_aes_key"),
-        s(&v, "receive_id"),
-    )
-    .expect("crypto");
+    let crypto = WeComCrypto::new(s(&v, "token"), s(&v, "encoding_aes_key"), s(&v, "receive_id")).expect("crypto");
     assert_eq!(
-        crypto.verify_signature(
-            s(&v, "msg_signature"),
-            s(&v, "timestamp"),
-            nonce,
-            s(&v, "encrypt")
-        ),
+        crypto.verify_signature(s(&v, "msg_signature"), s(&v, "timestamp"), nonce, s(&v, "encrypt")),
         Err(CryptoError::ValidateSignature)
     );
 }
@@ -201,50 +147,25 @@ fn official_json_robot_2016() {
 
 #[test]
 fn every_vector_in_the_file_has_a_named_test() {
-    let all: Value =
-        serde_json::from_str(include_str!("data/wecom-vectors.json")).expect("vectors parse");
-    let names: Vec<&str> = all["vectors"]
-        .as_array()
-        .expect("list")
-        .iter()
-        .filter_map(|v| v["name"].as_str())
-        .collect();
+    let all: Value = serde_json::from_str(include_str!("data/wecom-vectors.json")).expect("vectors parse");
+    let names: Vec<&str> = all["vectors"].as_array().expect("list").iter().filter_map(|v| v["name"].as_str()).collect();
     let this_file = include_str!("vectors.rs");
     for name in names {
-        assert!(
-            this_file.contains(&format!("fn {name}()")),
-            "vector {name} has no test"
-        );
+        assert!(this_file.contains(&format!("fn {name}()")), "vector {name} has no test");
     }
 }
 
 #[test]
 fn wrong_token_and_wrong_receive_id_are_refused() {
     let v = vector("official_post_2014");
-    let wrong_token =
-        WeComCrypto::new("QDG6eL", s(&v, "encoding_aes_key"), s(&v, "receive_id")).expect("crypto");
+    let wrong_token = WeComCrypto::new("QDG6eL", s(&v, "encoding_aes_key"), s(&v, "receive_id")).expect("crypto");
     assert_eq!(
-        wrong_token.open(
-            s(&v, "msg_signature"),
-            s(&v, "timestamp"),
-            s(&v, "nonce"),
-            s(&v, "encrypt")
-        ),
+        wrong_token.open(s(&v, "msg_signature"), s(&v, "timestamp"), s(&v, "nonce"), s(&v, "encrypt")),
         Err(CryptoError::ValidateSignature)
     );
-    let wrong_corp = WeComCrypto::new(
-        s(&v, "token"),
-        s(&v, "encoding_aes_key"),
-        "wx5823bf96d3bd56c8",
-    )
-    .expect("crypto");
+    let wrong_corp = WeComCrypto::new(s(&v, "token"), s(&v, "encoding_aes_key"), "wx5823bf96d3bd56c8").expect("crypto");
     assert_eq!(
-        wrong_corp.open(
-            s(&v, "msg_signature"),
-            s(&v, "timestamp"),
-            s(&v, "nonce"),
-            s(&v, "encrypt")
-        ),
+        wrong_corp.open(s(&v, "msg_signature"), s(&v, "timestamp"), s(&v, "nonce"), s(&v, "encrypt")),
         Err(CryptoError::ValidateReceiveId)
     );
     assert_eq!(CryptoError::ValidateReceiveId.code(), -40005);

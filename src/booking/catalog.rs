@@ -51,11 +51,7 @@ pub struct Slot {
 
 impl Slot {
     pub fn label(&self) -> String {
-        format!(
-            "{}-{}",
-            self.start.format("%H:%M"),
-            self.end.format("%H:%M")
-        )
+        format!("{}-{}", self.start.format("%H:%M"), self.end.format("%H:%M"))
     }
 }
 
@@ -117,11 +113,7 @@ impl Catalog {
                 })
             })
             .collect();
-        Catalog {
-            facilities,
-            slots,
-            tz: config.tz(),
-        }
+        Catalog { facilities, slots, tz: config.tz() }
     }
 
     pub fn facilities(&self) -> &[Facility] {
@@ -192,9 +184,7 @@ impl Catalog {
     pub fn instant(&self, date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
         let local = date.and_time(time);
         match self.tz.from_local_datetime(&local) {
-            chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => {
-                t.with_timezone(&Utc)
-            }
+            chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => t.with_timezone(&Utc),
             // A time skipped by a DST change: take it as UTC offset-free, an hour off at worst.
             chrono::LocalResult::None => Utc.from_utc_datetime(&local),
         }
@@ -220,23 +210,13 @@ fn find_word(haystack: &str, needle: &str) -> Option<usize> {
     if needle.is_empty() {
         return None;
     }
-    let ascii = needle
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    let ascii = needle.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     let mut from = 0;
     while let Some(pos) = haystack[from..].find(needle) {
         let at = from + pos;
         let end = at + needle.len();
-        let before_ok = !ascii
-            || !haystack[..at]
-                .chars()
-                .last()
-                .is_some_and(|c| c.is_ascii_alphanumeric());
-        let after_ok = !ascii
-            || !haystack[end..]
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphanumeric());
+        let before_ok = !ascii || !haystack[..at].chars().last().is_some_and(|c| c.is_ascii_alphanumeric());
+        let after_ok = !ascii || !haystack[end..].chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
         if before_ok && after_ok {
             return Some(at);
         }

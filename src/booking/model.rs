@@ -59,10 +59,7 @@ impl BookingState {
     }
 
     pub fn is_live(self) -> bool {
-        matches!(
-            self,
-            BookingState::Pending | BookingState::Confirmed | BookingState::CheckedIn
-        )
+        matches!(self, BookingState::Pending | BookingState::Confirmed | BookingState::CheckedIn)
     }
 }
 
@@ -117,19 +114,13 @@ pub struct Alternative {
 #[derive(Debug, thiserror::Error)]
 pub enum BookingError {
     #[error("slot full")]
-    SlotFull {
-        alternatives: Vec<Alternative>,
-        waitlist_len: u32,
-    },
+    SlotFull { alternatives: Vec<Alternative>, waitlist_len: u32 },
     #[error("slot already started or in the past")]
     InPast,
     #[error("week not open for booking")]
     WeekNotOpen { week_start: NaiveDate },
     #[error("facility closed")]
-    Closed {
-        reason: String,
-        until: Option<DateTime<Utc>>,
-    },
+    Closed { reason: String, until: Option<DateTime<Utc>> },
     #[error("too many active bookings")]
     OverLimit { limit: u32 },
     #[error("too many bookings this week")]

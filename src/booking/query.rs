@@ -9,39 +9,26 @@ use rusqlite::{params, Connection};
 use std::collections::HashMap;
 
 /// Places taken (pending, confirmed or checked in) in one facility slot.
-pub fn used_places(
-    conn: &Connection,
-    facility: &str,
-    date: NaiveDate,
-    slot: u32,
-) -> rusqlite::Result<u32> {
+pub fn used_places(conn: &Connection, facility: &str, date: NaiveDate, slot: u32) -> rusqlite::Result<u32> {
     conn.query_row(
-        &format!("SELECT count(*) FROM bookings WHERE facility = ?1 AND date = ?2 AND slot = ?3 AND state IN {LIVE_STATES}"),
+        &format!(
+            "SELECT count(*) FROM bookings WHERE facility = ?1 AND date = ?2 AND slot = ?3 AND state IN {LIVE_STATES}"
+        ),
         params![facility, date.to_string(), slot],
         |row| row.get(0),
     )
 }
 
 /// Places taken on `date`, by (facility, slot).
-pub fn usage_on(
-    conn: &Connection,
-    date: NaiveDate,
-) -> rusqlite::Result<HashMap<(String, u32), u32>> {
+pub fn usage_on(conn: &Connection, date: NaiveDate) -> rusqlite::Result<HashMap<(String, u32), u32>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT facility, slot, count(*) FROM bookings WHERE date = ?1 AND state IN {LIVE_STATES} GROUP BY facility, slot"
     ))?;
-    let rows = stmt.query_map([date.to_string()], |row| {
-        Ok(((row.get(0)?, row.get(1)?), row.get(2)?))
-    })?;
+    let rows = stmt.query_map([date.to_string()], |row| Ok(((row.get(0)?, row.get(1)?), row.get(2)?)))?;
     rows.collect()
 }
 
-pub fn waitlist_len(
-    conn: &Connection,
-    facility: &str,
-    date: NaiveDate,
-    slot: u32,
-) -> rusqlite::Result<u32> {
+pub fn waitlist_len(conn: &Connection, facility: &str, date: NaiveDate, slot: u32) -> rusqlite::Result<u32> {
     conn.query_row(
         "SELECT count(*) FROM waitlist WHERE facility = ?1 AND date = ?2 AND slot = ?3 AND state = 'waiting'",
         params![facility, date.to_string(), slot],
@@ -79,10 +66,7 @@ pub fn free_by_slot(
     let usage = usage_on(conn, date)?;
     let mut out = Vec::new();
     for slot in rules.catalog.slots() {
-        out.push((
-            *slot,
-            free_in(conn, rules, &usage, facility, date, slot, now)?,
-        ));
+        out.push((*slot, free_in(conn, rules, &usage, facility, date, slot, now)?));
     }
     Ok(out)
 }
@@ -105,10 +89,7 @@ pub fn free_in(
     if rules::closure_over(conn, &facility.code, start.timestamp(), end.timestamp())?.is_some() {
         return Ok(None);
     }
-    let used = usage
-        .get(&(facility.code.clone(), slot.no))
-        .copied()
-        .unwrap_or(0);
+    let used = usage.get(&(facility.code.clone(), slot.no)).copied().unwrap_or(0);
     Ok(Some(facility.capacity.saturating_sub(used)))
 }
 
@@ -127,51 +108,26 @@ pub fn alternatives(
     let usage = usage_on(conn, date)?;
     let mut nearby: Vec<(u32, Alternative)> = Vec::new();
     for other in rules.catalog.slots().iter().filter(|s| s.no != slot.no) {
-        if let Some(free) =
-            free_in(conn, rules, &usage, facility, date, other, now)?.filter(|f| *f > 0)
-        {
+        if let Some(free) = free_in(conn, rules, &usage, facility, date, other, now)?.filter(|f| *f > 0) {
             nearby.push((
                 other.no.abs_diff(slot.no),
-                Alternative {
-                    facility: facility.code.clone(),
-                    date,
-                    slot: other.no,
-                    free,
-                },
+                Alternative { facility: facility.code.clone(), date, slot: other.no, free },
             ));
         }
     }
     nearby.sort_by_key(|(distance, a)| (*distance, a.slot));
     let habits = usual_facilities(conn, user)?;
     let mut similar: Vec<(u32, Alternative)> = Vec::new();
-    for other in rules
-        .catalog
-        .facilities()
-        .iter()
-        .filter(|f| f.is_similar_to(facility))
-    {
-        if let Some(free) = free_in(conn, rules, &usage, other, date, slot, now)?.filter(|f| *f > 0)
-        {
+    for other in rules.catalog.facilities().iter().filter(|f| f.is_similar_to(facility)) {
+        if let Some(free) = free_in(conn, rules, &usage, other, date, slot, now)?.filter(|f| *f > 0) {
             let used_before = habits.get(&other.code).copied().unwrap_or(0);
-            similar.push((
-                used_before,
-                Alternative {
-                    facility: other.code.clone(),
-                    date,
-                    slot: slot.no,
-                    free,
-                },
-            ));
+            similar.push((used_before, Alternative { facility: other.code.clone(), date, slot: slot.no, free }));
         }
     }
     similar.sort_by_key(|(used_before, _)| std::cmp::Reverse(*used_before));
     // Keep room for one similar facility when there is one, so both kinds are offered.
     let same_facility = MAX - usize::from(!similar.is_empty()).min(MAX);
-    let mut out: Vec<Alternative> = nearby
-        .iter()
-        .take(same_facility)
-        .map(|(_, a)| a.clone())
-        .collect();
+    let mut out: Vec<Alternative> = nearby.iter().take(same_facility).map(|(_, a)| a.clone()).collect();
     out.extend(similar.into_iter().map(|(_, a)| a));
     out.extend(nearby.into_iter().skip(same_facility).map(|(_, a)| a));
     out.truncate(MAX);
@@ -180,19 +136,14 @@ pub fn alternatives(
 
 /// How often the member booked each facility before.
 fn usual_facilities(conn: &Connection, user: &str) -> rusqlite::Result<HashMap<String, u32>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT facility, count(*) FROM bookings WHERE userid = ?1 GROUP BY facility",
-    )?;
+    let mut stmt =
+        conn.prepare_cached("SELECT facility, count(*) FROM bookings WHERE userid = ?1 GROUP BY facility")?;
     let rows = stmt.query_map([user], |row| Ok((row.get(0)?, row.get(1)?)))?;
     rows.collect()
 }
 
 /// A member's live bookings that have not ended, soonest first.
-pub fn upcoming_bookings(
-    conn: &Connection,
-    user: &str,
-    now: DateTime<Utc>,
-) -> rusqlite::Result<Vec<Booking>> {
+pub fn upcoming_bookings(conn: &Connection, user: &str, now: DateTime<Utc>) -> rusqlite::Result<Vec<Booking>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {BOOKING_COLUMNS} FROM bookings WHERE userid = ?1 AND state IN {LIVE_STATES} AND ends_at > ?2
          ORDER BY starts_at, facility"
@@ -211,9 +162,7 @@ pub fn waiting_entries(
         "SELECT facility, date, slot FROM waitlist WHERE userid = ?1 AND state = 'waiting' AND date >= ?2 ORDER BY date, slot",
     )?;
     let rows: Vec<(String, String, u32)> = stmt
-        .query_map(params![user, today.to_string()], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-        })?
+        .query_map(params![user, today.to_string()], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
         .collect::<Result<_, _>>()?;
     let mut out = Vec::new();
     for (facility, date, slot) in rows {

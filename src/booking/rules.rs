@@ -24,32 +24,19 @@ pub fn check_bookable(
     if !week_is_open(conn, week, rules.catalog.today(now))? {
         return Err(BookingError::WeekNotOpen { week_start: week });
     }
-    if let Some((reason, until)) =
-        closure_over(conn, &facility.code, start.timestamp(), end.timestamp())?
-    {
-        return Err(BookingError::Closed {
-            reason,
-            until: until.and_then(|t| Utc.timestamp_opt(t, 0).single()),
-        });
+    if let Some((reason, until)) = closure_over(conn, &facility.code, start.timestamp(), end.timestamp())? {
+        return Err(BookingError::Closed { reason, until: until.and_then(|t| Utc.timestamp_opt(t, 0).single()) });
     }
     Ok(())
 }
 
 /// The current week is always open; later weeks once published.
-pub fn week_is_open(
-    conn: &Connection,
-    week: NaiveDate,
-    today: NaiveDate,
-) -> rusqlite::Result<bool> {
+pub fn week_is_open(conn: &Connection, week: NaiveDate, today: NaiveDate) -> rusqlite::Result<bool> {
     if week <= week_start(today) {
         return Ok(true);
     }
     let found: Option<i64> = conn
-        .query_row(
-            "SELECT 1 FROM open_weeks WHERE week_start = ?1",
-            [week.to_string()],
-            |row| row.get(0),
-        )
+        .query_row("SELECT 1 FROM open_weeks WHERE week_start = ?1", [week.to_string()], |row| row.get(0))
         .optional()?;
     Ok(found.is_some())
 }
@@ -81,17 +68,11 @@ pub fn check_user_may_book(
     now: DateTime<Utc>,
 ) -> Result<(), BookingError> {
     let suspended: Option<i64> = conn
-        .query_row(
-            "SELECT suspended_until FROM users WHERE userid = ?1",
-            [user],
-            |row| row.get(0),
-        )
+        .query_row("SELECT suspended_until FROM users WHERE userid = ?1", [user], |row| row.get(0))
         .optional()?
         .flatten();
     if let Some(until) = suspended.filter(|t| *t > now.timestamp()) {
-        return Err(BookingError::Suspended {
-            until: Utc.timestamp_opt(until, 0).single().unwrap_or(now),
-        });
+        return Err(BookingError::Suspended { until: Utc.timestamp_opt(until, 0).single().unwrap_or(now) });
     }
     let active: u32 = conn.query_row(
         &format!("SELECT count(*) FROM bookings WHERE userid = ?1 AND state IN {LIVE_STATES} AND ends_at > ?2"),
@@ -99,13 +80,13 @@ pub fn check_user_may_book(
         |row| row.get(0),
     )?;
     if active + adding > rules.config.max_active_per_user {
-        return Err(BookingError::OverLimit {
-            limit: rules.config.max_active_per_user,
-        });
+        return Err(BookingError::OverLimit { limit: rules.config.max_active_per_user });
     }
     let week = week_start(date);
     let this_week: u32 = conn.query_row(
-        &format!("SELECT count(*) FROM bookings WHERE userid = ?1 AND state IN {LIVE_STATES} AND date >= ?2 AND date < ?3"),
+        &format!(
+            "SELECT count(*) FROM bookings WHERE userid = ?1 AND state IN {LIVE_STATES} AND date >= ?2 AND date < ?3"
+        ),
         params![user, week.to_string(), (week + Duration::days(7)).to_string()],
         |row| row.get(0),
     )?;

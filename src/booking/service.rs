@@ -13,6 +13,8 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 pub struct Rules<'a> {
     pub catalog: &'a Catalog,
     pub config: &'a BookingConfig,
+    /// Where members open the board (links in formal notices).
+    pub public_url: &'a str,
 }
 
 fn is_unique_violation(error: &rusqlite::Error) -> bool {
@@ -30,12 +32,7 @@ fn new_codes() -> (String, String) {
 }
 
 pub fn booking_by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<Booking>> {
-    conn.query_row(
-        &format!("SELECT {BOOKING_COLUMNS} FROM bookings WHERE id = ?1"),
-        [id],
-        Booking::from_row,
-    )
-    .optional()
+    conn.query_row(&format!("SELECT {BOOKING_COLUMNS} FROM bookings WHERE id = ?1"), [id], Booking::from_row).optional()
 }
 
 /// Insert a booking only while the slot has room: the capacity check and the write are one
@@ -51,11 +48,8 @@ fn insert_if_room(
     source: &str,
     now: i64,
 ) -> Result<Option<i64>, rusqlite::Error> {
-    let (state, level) = if facility.needs_approval() {
-        (BookingState::Pending, Some(1))
-    } else {
-        (BookingState::Confirmed, None)
-    };
+    let (state, level) =
+        if facility.needs_approval() { (BookingState::Pending, Some(1)) } else { (BookingState::Confirmed, None) };
     let (checkin_code, pass_token) = new_codes();
     let starts = rules.catalog.slot_start(date, slot).timestamp();
     let ends = rules.catalog.slot_end(date, slot).timestamp();
@@ -112,10 +106,8 @@ pub fn book(
     slot_nos: &[u32],
     now: DateTime<Utc>,
 ) -> Result<Vec<Booking>, BookingError> {
-    let slots: Vec<&Slot> = slot_nos
-        .iter()
-        .map(|no| rules.catalog.slot(*no).ok_or(BookingError::NoSuchSlot))
-        .collect::<Result<_, _>>()?;
+    let slots: Vec<&Slot> =
+        slot_nos.iter().map(|no| rules.catalog.slot(*no).ok_or(BookingError::NoSuchSlot)).collect::<Result<_, _>>()?;
     for slot in &slots {
         rules::check_bookable(tx, rules, facility, date, slot, now)?;
     }
@@ -130,39 +122,18 @@ pub fn book(
     let rollback = || tx.execute_batch("ROLLBACK TO booking_range; RELEASE booking_range");
     let mut ids = Vec::new();
     for slot in &slots {
-        match insert_if_room(
-            tx,
-            rules,
-            user,
-            facility,
-            date,
-            slot,
-            "direct",
-            now.timestamp(),
-        ) {
+        match insert_if_room(tx, rules, user, facility, date, slot, "direct", now.timestamp()) {
             Ok(Some(id)) => ids.push(id),
             Ok(None) => {
                 rollback()?;
-                record_demand(
-                    tx,
-                    "refused_full",
-                    user,
-                    &facility.code,
-                    date,
-                    slot.no,
-                    now.timestamp(),
-                )?;
+                record_demand(tx, "refused_full", user, &facility.code, date, slot.no, now.timestamp())?;
                 let alternatives = query::alternatives(tx, rules, user, facility, date, slot, now)?;
                 let waitlist_len = query::waitlist_len(tx, &facility.code, date, slot.no)?;
-                return Err(BookingError::SlotFull {
-                    alternatives,
-                    waitlist_len,
-                });
+                return Err(BookingError::SlotFull { alternatives, waitlist_len });
             }
             Err(e) if is_unique_violation(&e) => {
                 rollback()?;
-                let id = rules::live_booking_of(tx, user, &facility.code, date, slot.no)?
-                    .unwrap_or_default();
+                let id = rules::live_booking_of(tx, user, &facility.code, date, slot.no)?.unwrap_or_default();
                 return Err(BookingError::AlreadyBooked { id });
             }
             Err(e) => {
@@ -200,36 +171,17 @@ pub fn cancel(
     if booking.userid != actor && !actor_is_admin {
         return Err(BookingError::NotYours);
     }
-    if !matches!(
-        booking.state,
-        BookingState::Pending | BookingState::Confirmed
-    ) {
-        return Err(BookingError::NotActive {
-            state: booking.state,
-        });
+    if !matches!(booking.state, BookingState::Pending | BookingState::Confirmed) {
+        return Err(BookingError::NotActive { state: booking.state });
     }
     if booking.starts_at <= now.timestamp() {
         return Err(BookingError::InPast);
     }
-    set_state(
-        tx,
-        id,
-        BookingState::Cancelled,
-        Some(actor),
-        None,
-        now.timestamp(),
-    )?;
+    set_state(tx, id, BookingState::Cancelled, Some(actor), None, now.timestamp())?;
     if booking.userid != actor {
         notices::cancelled_by_admin(tx, rules, &booking, actor, now.timestamp())?;
     }
-    let promoted = promote(
-        tx,
-        rules,
-        &booking.facility,
-        booking.date,
-        booking.slot,
-        now,
-    )?;
+    let promoted = promote(tx, rules, &booking.facility, booking.date, booking.slot, now)?;
     let booking = booking_by_id(tx, id)?.ok_or(BookingError::NotFound)?;
     Ok(Cancelled { booking, promoted })
 }
@@ -262,10 +214,7 @@ pub fn promote(
     slot_no: u32,
     now: DateTime<Utc>,
 ) -> Result<Option<Booking>, BookingError> {
-    let (Some(facility), Some(slot)) = (
-        rules.catalog.facility(facility_code),
-        rules.catalog.slot(slot_no),
-    ) else {
+    let (Some(facility), Some(slot)) = (rules.catalog.facility(facility_code), rules.catalog.slot(slot_no)) else {
         return Ok(None);
     };
     if rules.catalog.slot_end(date, slot) <= now {
@@ -283,31 +232,14 @@ pub fn promote(
         let Some((entry, waiter)) = next else {
             return Ok(None);
         };
-        match insert_if_room(
-            tx,
-            rules,
-            &waiter,
-            facility,
-            date,
-            slot,
-            "waitlist",
-            now.timestamp(),
-        ) {
+        match insert_if_room(tx, rules, &waiter, facility, date, slot, "waitlist", now.timestamp()) {
             Ok(None) => return Ok(None), // still full (e.g. capacity shared by a pending request)
             Ok(Some(id)) => {
                 tx.execute(
                     "UPDATE waitlist SET state = 'promoted', booking_id = ?2, updated_at = ?3 WHERE id = ?1",
                     params![entry, id, now.timestamp()],
                 )?;
-                record_demand(
-                    tx,
-                    "promotion",
-                    &waiter,
-                    facility_code,
-                    date,
-                    slot_no,
-                    now.timestamp(),
-                )?;
+                record_demand(tx, "promotion", &waiter, facility_code, date, slot_no, now.timestamp())?;
                 let booking = booking_by_id(tx, id)?.ok_or(BookingError::NotFound)?;
                 notices::promoted(tx, rules, &booking, now.timestamp())?;
                 return Ok(Some(booking));
@@ -345,19 +277,14 @@ pub fn join_waitlist(
     slot_no: u32,
     now: DateTime<Utc>,
 ) -> Result<Waiting, BookingError> {
-    let slot = rules
-        .catalog
-        .slot(slot_no)
-        .ok_or(BookingError::NoSuchSlot)?;
+    let slot = rules.catalog.slot(slot_no).ok_or(BookingError::NoSuchSlot)?;
     rules::check_bookable(tx, rules, facility, date, slot, now)?;
     if let Some(id) = rules::live_booking_of(tx, user, &facility.code, date, slot_no)? {
         return Err(BookingError::AlreadyBooked { id });
     }
     let used = query::used_places(tx, &facility.code, date, slot_no)?;
     if used < facility.capacity {
-        return Err(BookingError::NotFull {
-            free: facility.capacity - used,
-        });
+        return Err(BookingError::NotFull { free: facility.capacity - used });
     }
     let inserted = tx.execute(
         "INSERT INTO waitlist (userid, facility, date, slot, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)
@@ -365,31 +292,15 @@ pub fn join_waitlist(
         params![user, facility.code, date.to_string(), slot_no, now.timestamp()],
     )?;
     if inserted == 1 {
-        record_demand(
-            tx,
-            "waitlist_join",
-            user,
-            &facility.code,
-            date,
-            slot_no,
-            now.timestamp(),
-        )?;
+        record_demand(tx, "waitlist_join", user, &facility.code, date, slot_no, now.timestamp())?;
     }
     let position = query::waitlist_position(tx, user, &facility.code, date, slot_no)?.unwrap_or(1);
-    Ok(Waiting {
-        facility: facility.code.clone(),
-        date,
-        slot: slot_no,
-        position,
-        newly_joined: inserted == 1,
-    })
+    Ok(Waiting { facility: facility.code.clone(), date, slot: slot_no, position, newly_joined: inserted == 1 })
 }
 
 /// `健身房 11月25日 周三 18:30-19:30`
 pub fn describe(catalog: &Catalog, facility: &str, date: NaiveDate, slot: u32) -> String {
-    let name = catalog
-        .facility(facility)
-        .map_or(facility, |f| f.name.as_str());
+    let name = catalog.facility(facility).map_or(facility, |f| f.name.as_str());
     let time = catalog.slot(slot).map(Slot::label).unwrap_or_default();
     format!("{name} {} {time}", date_label(date))
 }

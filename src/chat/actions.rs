@@ -26,6 +26,7 @@ impl<'a> Turn<'a> {
         Rules {
             catalog: &self.ctx.catalog,
             config: &self.ctx.config.booking,
+            public_url: &self.ctx.config.server.public_url,
         }
     }
 
@@ -38,10 +39,7 @@ impl<'a> Turn<'a> {
     }
 
     fn facility_name(&self, code: &str) -> String {
-        self.ctx
-            .catalog
-            .facility(code)
-            .map_or(code.to_string(), |f| f.name.clone())
+        self.ctx.catalog.facility(code).map_or(code.to_string(), |f| f.name.clone())
     }
 
     fn what(&self, b: &Booking) -> String {
@@ -77,26 +75,18 @@ impl<'a> Turn<'a> {
 
     fn not_understood(&self, parsed: Parsed) -> String {
         let (understood, suggestion, problem) = match parsed {
-            Parsed::Unknown {
-                understood,
-                suggestion,
-                problem,
-            } => (understood, suggestion, problem),
+            Parsed::Unknown { understood, suggestion, problem } => (understood, suggestion, problem),
             Parsed::Fragment(request) => {
-                let name = request
-                    .facility
-                    .as_deref()
-                    .map(|c| self.facility_name(c))
-                    .unwrap_or_else(|| "健身房".into());
-                (
-                    vec![],
-                    format!("预约 {name} 明天 18:30 或 空闲 {name}"),
-                    Some("没说要做什么".into()),
-                )
+                let name =
+                    request.facility.as_deref().map(|c| self.facility_name(c)).unwrap_or_else(|| "健身房".into());
+                (vec![], format!("预约 {name} 明天 18:30 或 空闲 {name}"), Some("没说要做什么".into()))
             }
             Parsed::Command(_) => (vec![], "帮助".into(), None),
         };
-        self.render("unknown", json!({"understood": understood.join(" "), "suggestion": suggestion, "problem": problem}))
+        self.render(
+            "unknown",
+            json!({"understood": understood.join(" "), "suggestion": suggestion, "problem": problem}),
+        )
     }
 
     /// Run a command.
@@ -153,8 +143,7 @@ impl<'a> Turn<'a> {
             })
             .collect();
         let day = self.day_bounds(date);
-        let closed = booking::rules::closure_over(self.tx, &facility.code, day.0, day.1)?
-            .map(|(reason, _)| reason);
+        let closed = booking::rules::closure_over(self.tx, &facility.code, day.0, day.1)?.map(|(reason, _)| reason);
         let example = self
             .ctx
             .catalog
@@ -185,9 +174,7 @@ impl<'a> Turn<'a> {
         for facility in self.ctx.catalog.facilities() {
             let mut cells = Vec::new();
             for slot in self.ctx.catalog.slots() {
-                let cell = match query::free_in(
-                    self.tx, &rules, &usage, facility, date, slot, self.now,
-                )? {
+                let cell = match query::free_in(self.tx, &rules, &usage, facility, date, slot, self.now)? {
                     None => format!("{}:-", slot.no),
                     Some(0) => format!("{}:满", slot.no),
                     Some(n) => format!("{}:{n}", slot.no),
@@ -210,34 +197,18 @@ impl<'a> Turn<'a> {
     }
 
     /// Fill in what the member left out, or ask for it.
-    fn resolve(
-        &self,
-        request: &SlotRequest,
-        remember: fn(SlotRequest) -> Dialogue,
-    ) -> rusqlite::Result<Resolved<'a>> {
+    fn resolve(&self, request: &SlotRequest, remember: fn(SlotRequest) -> Dialogue) -> rusqlite::Result<Resolved<'a>> {
         let catalog = &self.ctx.catalog;
-        let ask = |missing: &str,
-                   options: Vec<Value>,
-                   request: SlotRequest|
-         -> rusqlite::Result<Resolved<'a>> {
+        let ask = |missing: &str, options: Vec<Value>, request: SlotRequest| -> rusqlite::Result<Resolved<'a>> {
             let understood = self.describe_request(&request);
             dialogue::save(self.tx, self.user, &remember(request), self.now.timestamp())?;
-            let facilities = catalog
-                .facilities()
-                .iter()
-                .map(|f| f.name.as_str())
-                .collect::<Vec<_>>()
-                .join("、");
+            let facilities = catalog.facilities().iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join("、");
             Ok(Resolved::Ask(self.render(
                 "ask",
                 json!({"missing": missing, "understood": understood, "options": options, "facilities": facilities}),
             )))
         };
-        let Some(facility) = request
-            .facility
-            .as_deref()
-            .and_then(|c| catalog.facility(c))
-        else {
+        let Some(facility) = request.facility.as_deref().and_then(|c| catalog.facility(c)) else {
             return ask("facility", vec![], request.clone());
         };
         let Some(spec) = &request.slot else {
@@ -253,16 +224,10 @@ impl<'a> Turn<'a> {
         let slots = match self.slot_numbers(spec) {
             Some(slots) => slots,
             None => {
-                let listing = catalog
-                    .slots()
-                    .iter()
-                    .map(|s| format!("{}={}", s.no, s.label()))
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                let text = self.render(
-                    "refused",
-                    json!({"kind": "no_slot", "facility": facility.name, "slots": listing}),
-                );
+                let listing =
+                    catalog.slots().iter().map(|s| format!("{}={}", s.no, s.label())).collect::<Vec<_>>().join(" ");
+                let text =
+                    self.render("refused", json!({"kind": "no_slot", "facility": facility.name, "slots": listing}));
                 return Ok(Resolved::Refuse(text));
             }
         };
@@ -279,11 +244,7 @@ impl<'a> Turn<'a> {
                 }
             }
         };
-        Ok(Resolved::Ready {
-            facility,
-            date,
-            slots,
-        })
+        Ok(Resolved::Ready { facility, date, slots })
     }
 
     fn slot_numbers(&self, spec: &SlotSpec) -> Option<Vec<u32>> {
@@ -302,22 +263,14 @@ impl<'a> Turn<'a> {
         part: Option<DayPart>,
     ) -> rusqlite::Result<Vec<Value>> {
         let rules = self.rules();
-        Ok(
-            query::free_by_slot(self.tx, &rules, facility, date, self.now)?
-                .into_iter()
-                .filter(|(slot, free)| {
-                    free.is_some() && part.is_none_or(|p| p.contains(slot.start))
-                })
-                .map(|(slot, free)| {
-                    let status = if free == Some(0) {
-                        "满".to_string()
-                    } else {
-                        format!("剩{}", free.unwrap_or(0))
-                    };
-                    json!({"no": slot.no, "label": slot.label(), "status": status})
-                })
-                .collect(),
-        )
+        Ok(query::free_by_slot(self.tx, &rules, facility, date, self.now)?
+            .into_iter()
+            .filter(|(slot, free)| free.is_some() && part.is_none_or(|p| p.contains(slot.start)))
+            .map(|(slot, free)| {
+                let status = if free == Some(0) { "满".to_string() } else { format!("剩{}", free.unwrap_or(0)) };
+                json!({"no": slot.no, "label": slot.label(), "status": status})
+            })
+            .collect())
     }
 
     fn describe_request(&self, request: &SlotRequest) -> String {
@@ -336,26 +289,12 @@ impl<'a> Turn<'a> {
 
     fn book(&self, request: SlotRequest) -> rusqlite::Result<String> {
         let (facility, date, slots) = match self.resolve(&request, Dialogue::Book)? {
-            Resolved::Ready {
-                facility,
-                date,
-                slots,
-            } => (facility, date, slots),
+            Resolved::Ready { facility, date, slots } => (facility, date, slots),
             Resolved::Ask(text) | Resolved::Refuse(text) => return Ok(text),
         };
-        match service::book(
-            self.tx,
-            &self.rules(),
-            self.user,
-            facility,
-            date,
-            &slots,
-            self.now,
-        ) {
+        match service::book(self.tx, &self.rules(), self.user, facility, date, &slots, self.now) {
             Ok(bookings) => {
-                let pending = bookings
-                    .iter()
-                    .any(|b| b.state == booking::BookingState::Pending);
+                let pending = bookings.iter().any(|b| b.state == booking::BookingState::Pending);
                 let items: Vec<Value> = bookings
                     .iter()
                     .map(|b| json!({"id": b.id, "what": self.what(b), "code": b.checkin_code}))
@@ -368,22 +307,10 @@ impl<'a> Turn<'a> {
 
     fn waitlist(&self, request: SlotRequest) -> rusqlite::Result<String> {
         let (facility, date, slots) = match self.resolve(&request, Dialogue::Waitlist)? {
-            Resolved::Ready {
-                facility,
-                date,
-                slots,
-            } => (facility, date, slots),
+            Resolved::Ready { facility, date, slots } => (facility, date, slots),
             Resolved::Ask(text) | Resolved::Refuse(text) => return Ok(text),
         };
-        match service::join_waitlist(
-            self.tx,
-            &self.rules(),
-            self.user,
-            facility,
-            date,
-            slots[0],
-            self.now,
-        ) {
+        match service::join_waitlist(self.tx, &self.rules(), self.user, facility, date, slots[0], self.now) {
             Ok(waiting) => Ok(self.render(
                 "waitlisted",
                 json!({
@@ -397,14 +324,7 @@ impl<'a> Turn<'a> {
 
     fn cancel(&self, id: Option<i64>) -> rusqlite::Result<String> {
         let Some(id) = id else { return self.mine() };
-        let result = service::cancel(
-            self.tx,
-            &self.rules(),
-            self.user,
-            self.role == Role::Admin,
-            id,
-            self.now,
-        );
+        let result = service::cancel(self.tx, &self.rules(), self.user, self.role == Role::Admin, id, self.now);
         match result {
             Ok(cancelled) => Ok(self.render(
                 "cancelled",
@@ -433,10 +353,7 @@ impl<'a> Turn<'a> {
             "UPDATE bookings SET user_confirmed_at = COALESCE(user_confirmed_at, ?2), updated_at = ?2 WHERE id = ?1",
             rusqlite::params![id, self.now.timestamp()],
         )?;
-        Ok(format!(
-            "已确认参加 #{id} {}。到场后记得签到。",
-            self.what(&b)
-        ))
+        Ok(format!("已确认参加 #{id} {}。到场后记得签到。", self.what(&b)))
     }
 
     fn mine(&self) -> rusqlite::Result<String> {
@@ -463,9 +380,7 @@ impl<'a> Turn<'a> {
             let mut next: Option<(String, u32)> = None;
             let mut open = false;
             for slot in self.ctx.catalog.slots() {
-                if let Some(free) =
-                    query::free_in(self.tx, &rules, &usage, facility, today, slot, self.now)?
-                {
+                if let Some(free) = query::free_in(self.tx, &rules, &usage, facility, today, slot, self.now)? {
                     open = true;
                     total += free;
                     if free > 0 && next.is_none() {
@@ -480,14 +395,8 @@ impl<'a> Turn<'a> {
             };
             rows.push(json!({"name": facility.name, "summary": summary}));
         }
-        let url = format!(
-            "{}/board",
-            self.ctx.config.server.public_url.trim_end_matches('/')
-        );
-        Ok(self.render(
-            "board",
-            json!({"date": booking::date_label(today), "rows": rows, "url": url}),
-        ))
+        let url = format!("{}/board", self.ctx.config.server.public_url.trim_end_matches('/'));
+        Ok(self.render("board", json!({"date": booking::date_label(today), "rows": rows, "url": url})))
     }
 
     fn publish(&self) -> rusqlite::Result<String> {
@@ -497,11 +406,7 @@ impl<'a> Turn<'a> {
         }
         let week = booking::week_start(self.today()) + Duration::days(7);
         let newly = service::publish_week(self.tx, &self.rules(), week, self.user, self.now)?;
-        let label = format!(
-            "{}—{}",
-            booking::date_label(week),
-            booking::date_label(week + Duration::days(6))
-        );
+        let label = format!("{}—{}", booking::date_label(week), booking::date_label(week + Duration::days(6)));
         Ok(self.render("published", json!({"week": label, "newly": newly})))
     }
 
@@ -515,19 +420,12 @@ impl<'a> Turn<'a> {
     ) -> rusqlite::Result<String> {
         let catalog = &self.ctx.catalog;
         let what = service::describe(catalog, &facility.code, date, slot);
-        let start = catalog
-            .slot(slot)
-            .map(|s| s.start.format("%H:%M").to_string())
-            .unwrap_or_default();
+        let start = catalog.slot(slot).map(|s| s.start.format("%H:%M").to_string()).unwrap_or_default();
         let waitlist_command = format!("{} {} {start}", facility.name, short_date(date));
         let tz = catalog.tz();
-        let local =
-            |t: chrono::DateTime<Utc>| t.with_timezone(&tz).format("%m-%d %H:%M").to_string();
+        let local = |t: chrono::DateTime<Utc>| t.with_timezone(&tz).format("%m-%d %H:%M").to_string();
         let ctx = match error {
-            BookingError::SlotFull {
-                alternatives,
-                waitlist_len,
-            } => {
+            BookingError::SlotFull { alternatives, waitlist_len } => {
                 let alternatives: Vec<Value> = alternatives
                     .iter()
                     .map(|a| {
@@ -567,12 +465,8 @@ impl<'a> Turn<'a> {
                 json!({"kind": "not_full", "what": what, "free": free, "waitlist_command": waitlist_command})
             }
             BookingError::NoSuchSlot => {
-                let listing = catalog
-                    .slots()
-                    .iter()
-                    .map(|s| format!("{}={}", s.no, s.label()))
-                    .collect::<Vec<_>>()
-                    .join(" ");
+                let listing =
+                    catalog.slots().iter().map(|s| format!("{}={}", s.no, s.label())).collect::<Vec<_>>().join(" ");
                 json!({"kind": "no_slot", "facility": facility.name, "slots": listing})
             }
             BookingError::Db(e) => return Err(e),

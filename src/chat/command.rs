@@ -215,31 +215,24 @@ pub fn normalize(text: &str) -> String {
     mapped.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-static BOOKING_NO_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"#?\s*(\d{1,9})").expect("static regex"));
-static BARE_NUMBER_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\b(\d{1,2})\b").expect("static regex"));
+static BOOKING_NO_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"#?\s*(\d{1,9})").expect("static regex"));
+static BARE_NUMBER_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b(\d{1,2})\b").expect("static regex"));
 
 /// Words that carry no meaning of their own in a request.
 const FILLERS: &[&str] = &[
-    "我的", "预约", "帮我", "我要", "我想", "想要", "请问", "一下", "还有", "时段", "时间", "一个",
-    "场地", "场", "的", "吗", "呢", "吧", "了", "啊", "呀", "我", "要", "想", "请", "有", "空",
-    "个", "在", "去", "能", "可以", "下", "还", "?", "？", ".", "!", ",", "~",
+    "我的", "预约", "帮我", "我要", "我想", "想要", "请问", "一下", "还有", "时段", "时间", "一个", "场地", "场", "的",
+    "吗", "呢", "吧", "了", "啊", "呀", "我", "要", "想", "请", "有", "空", "个", "在", "去", "能", "可以", "下", "还",
+    "?", "？", ".", "!", ",", "~",
 ];
 /// English fillers count only as whole words.
-const ENGLISH_FILLERS: &[&str] = &[
-    "please", "the", "a", "at", "on", "for", "is", "there", "any", "my", "me", "slot",
-];
+const ENGLISH_FILLERS: &[&str] = &["please", "the", "a", "at", "on", "for", "is", "there", "any", "my", "me", "slot"];
 
 fn strip_fillers(text: &str) -> String {
     let mut rest = text.to_string();
     for filler in FILLERS {
         rest = rest.replace(filler, " ");
     }
-    rest.split_whitespace()
-        .filter(|w| !ENGLISH_FILLERS.contains(w))
-        .collect::<Vec<_>>()
-        .join(" ")
+    rest.split_whitespace().filter(|w| !ENGLISH_FILLERS.contains(w)).collect::<Vec<_>>().join(" ")
 }
 
 /// Find the command word; returns its kind and the text without it.
@@ -254,15 +247,9 @@ fn take_keyword(text: &str) -> Option<(Kind, String)> {
             }
         }
         let english = e.english;
-        let found = text
-            .split(|c: char| !c.is_ascii_alphanumeric() && c != '-')
-            .any(|w| w == english);
+        let found = text.split(|c: char| !c.is_ascii_alphanumeric() && c != '-').any(|w| w == english);
         if found {
-            let rest = text
-                .split(' ')
-                .filter(|w| *w != english)
-                .collect::<Vec<_>>()
-                .join(" ");
+            let rest = text.split(' ').filter(|w| *w != english).collect::<Vec<_>>().join(" ");
             return Some((*kind, rest));
         }
     }
@@ -279,11 +266,7 @@ fn take_booking_no(text: &mut String) -> Option<i64> {
 }
 
 /// Facility, date, slot and day part, cut from `text`.
-fn take_slot_request(
-    text: &mut String,
-    catalog: &Catalog,
-    today: NaiveDate,
-) -> Result<SlotRequest, BadPiece> {
+fn take_slot_request(text: &mut String, catalog: &Catalog, today: NaiveDate) -> Result<SlotRequest, BadPiece> {
     let mut request = SlotRequest::default();
     // "订一下周五": 一下 is a filler, and must not leave 下周五 (next week's Friday) behind.
     *text = text.replace("一下", " ");
@@ -299,10 +282,7 @@ fn take_slot_request(
         // A bare small number is a slot number (预约 健身房 明天 9); a larger one an hour.
         if let Some(caps) = BARE_NUMBER_RE.captures(text) {
             let n = caps[1].parse::<u32>().unwrap_or(0);
-            let m = caps
-                .get(0)
-                .map(|m| (m.start(), m.end()))
-                .unwrap_or_default();
+            let m = caps.get(0).map(|m| (m.start(), m.end())).unwrap_or_default();
             if (1..=catalog.slots().len() as u32).contains(&n) {
                 request.slot = Some(SlotSpec::Number(n));
                 text.replace_range(m.0..m.1, " ");
@@ -372,11 +352,7 @@ fn fragment_or_unknown(normalized: &str, catalog: &Catalog, today: NaiveDate) ->
     let request = match take_slot_request(&mut rest, catalog, today) {
         Ok(request) => request,
         Err(BadPiece(piece)) => {
-            return unknown(
-                vec![],
-                "预约 健身房 明天 18:30",
-                Some(format!("「{piece}」不是有效的日期或时间")),
-            )
+            return unknown(vec![], "预约 健身房 明天 18:30", Some(format!("「{piece}」不是有效的日期或时间")))
         }
     };
     let leftover = strip_fillers(&rest);
@@ -386,9 +362,7 @@ fn fragment_or_unknown(normalized: &str, catalog: &Catalog, today: NaiveDate) ->
     let understood = describe_request(&request, catalog);
     let suggestion = match &request.facility {
         Some(code) => {
-            let name = catalog
-                .facility(code)
-                .map_or(code.as_str(), |f| f.name.as_str());
+            let name = catalog.facility(code).map_or(code.as_str(), |f| f.name.as_str());
             format!("空闲 {name} 明天 或 预约 {name} 明天 18:30")
         }
         None => nearest_english(&leftover).map_or("帮助".to_string(), |e| e.example.to_string()),
@@ -397,11 +371,7 @@ fn fragment_or_unknown(normalized: &str, catalog: &Catalog, today: NaiveDate) ->
 }
 
 fn unknown(understood: Vec<String>, suggestion: &str, problem: Option<String>) -> Parsed {
-    Parsed::Unknown {
-        understood,
-        suggestion: suggestion.to_string(),
-        problem,
-    }
+    Parsed::Unknown { understood, suggestion: suggestion.to_string(), problem }
 }
 
 /// The command whose English word is within two edits of what was typed ("hepl" → help).
@@ -449,11 +419,7 @@ fn describe(command: &Command, catalog: &Catalog) -> Vec<String> {
 
 fn describe_request(request: &SlotRequest, catalog: &Catalog) -> Vec<String> {
     let mut parts = Vec::new();
-    if let Some(f) = request
-        .facility
-        .as_deref()
-        .and_then(|c| catalog.facility(c))
-    {
+    if let Some(f) = request.facility.as_deref().and_then(|c| catalog.facility(c)) {
         parts.push(f.name.clone());
     }
     if let Some(date) = request.date {
@@ -462,9 +428,7 @@ fn describe_request(request: &SlotRequest, catalog: &Catalog) -> Vec<String> {
     match &request.slot {
         Some(SlotSpec::Number(n)) => parts.push(format!("第{n}节")),
         Some(SlotSpec::Time(t)) => parts.push(t.format("%H:%M").to_string()),
-        Some(SlotSpec::Range(a, b)) => {
-            parts.push(format!("{}-{}", a.format("%H:%M"), b.format("%H:%M")))
-        }
+        Some(SlotSpec::Range(a, b)) => parts.push(format!("{}-{}", a.format("%H:%M"), b.format("%H:%M"))),
         None => {}
     }
     if let Some(part) = request.part {

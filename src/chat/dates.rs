@@ -67,34 +67,27 @@ pub struct BadPiece(pub String);
 
 const TIME: &str = r"(?:(早上|上午|早晨|中午|下午|晚上|傍晚)\s*)?(\d{1,2}|[零一二两三四五六七八九十]{1,3})(?::(\d{2})|点(半|\d{1,2}分?|钟)?)";
 
-static RANGE_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(r"{TIME}\s*(?:-|~|到|至)\s*{TIME}")).expect("static regex")
-});
+static RANGE_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(&format!(r"{TIME}\s*(?:-|~|到|至)\s*{TIME}")).expect("static regex"));
 static TIME_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(TIME).expect("static regex"));
 static SLOT_NO_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"第\s*(\d{1,2}|[一二三四五六七八九十]{1,3})\s*[节场]|#\s*(\d{1,2})|(\d{1,2})\s*节")
         .expect("static regex")
 });
-static PART_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"早上|上午|早晨|中午|下午|晚上|傍晚|今晚|明晚").expect("static regex")
-});
+static PART_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"早上|上午|早晨|中午|下午|晚上|傍晚|今晚|明晚").expect("static regex"));
 static FULL_DATE_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?")
-        .expect("static regex")
+    Regex::new(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?").expect("static regex")
 });
 static MONTH_DAY_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]?|(\d{1,2})\s*[-/]\s*(\d{1,2})")
-        .expect("static regex")
+    Regex::new(r"(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]?|(\d{1,2})\s*[-/]\s*(\d{1,2})").expect("static regex")
 });
-static DAY_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(\d{1,2})\s*[号日]").expect("static regex"));
+static DAY_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(\d{1,2})\s*[号日]").expect("static regex"));
 static WEEKDAY_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(下下|下|这|本)?\s*(?:周|星期|礼拜)\s*([一二三四五六日天1-7])")
-        .expect("static regex")
+    Regex::new(r"(下下|下|这|本)?\s*(?:周|星期|礼拜)\s*([一二三四五六日天1-7])").expect("static regex")
 });
 static RELATIVE_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"大后天|后天|明天|明日|今天|今日|今晚|明晚|明早|today|tomorrow")
-        .expect("static regex")
+    Regex::new(r"大后天|后天|明天|明日|今天|今日|今晚|明晚|明早|today|tomorrow").expect("static regex")
 });
 
 /// 一 … 九十九 (and plain digits) as a number.
@@ -102,12 +95,7 @@ pub fn chinese_number(s: &str) -> Option<u32> {
     if let Ok(n) = s.parse::<u32>() {
         return Some(n);
     }
-    let digit = |c: char| {
-        "零一二三四五六七八九"
-            .find(c)
-            .map(|i| (i / 3) as u32)
-            .or((c == '两').then_some(2))
-    };
+    let digit = |c: char| "零一二三四五六七八九".find(c).map(|i| (i / 3) as u32).or((c == '两').then_some(2));
     let chars: Vec<char> = s.chars().collect();
     match chars.as_slice() {
         [c] if *c == '十' => Some(10),
@@ -125,26 +113,11 @@ fn cut(text: &mut String, start: usize, end: usize) {
 }
 
 fn time_from(caps: &regex::Captures, offset: usize) -> Result<NaiveTime, BadPiece> {
-    let whole = caps
-        .get(0)
-        .map(|m| m.as_str())
-        .unwrap_or_default()
-        .to_string();
-    let part = caps
-        .get(offset + 1)
-        .and_then(|m| DayPart::parse(m.as_str()));
-    let hour = caps
-        .get(offset + 2)
-        .and_then(|m| chinese_number(m.as_str()))
-        .ok_or_else(|| BadPiece(whole.clone()))?;
-    let minute = match (
-        caps.get(offset + 3),
-        caps.get(offset + 4).map(|m| m.as_str()),
-    ) {
-        (Some(m), _) => m
-            .as_str()
-            .parse::<u32>()
-            .map_err(|_| BadPiece(whole.clone()))?,
+    let whole = caps.get(0).map(|m| m.as_str()).unwrap_or_default().to_string();
+    let part = caps.get(offset + 1).and_then(|m| DayPart::parse(m.as_str()));
+    let hour = caps.get(offset + 2).and_then(|m| chinese_number(m.as_str())).ok_or_else(|| BadPiece(whole.clone()))?;
+    let minute = match (caps.get(offset + 3), caps.get(offset + 4).map(|m| m.as_str())) {
+        (Some(m), _) => m.as_str().parse::<u32>().map_err(|_| BadPiece(whole.clone()))?,
         (None, Some("半")) => 30,
         (None, Some(s)) if s != "钟" => s.trim_end_matches('分').parse::<u32>().unwrap_or(0),
         _ => 0,
@@ -164,32 +137,19 @@ pub fn take_slot(text: &mut String) -> Result<Option<SlotSpec>, BadPiece> {
     if let Some(caps) = RANGE_RE.captures(text) {
         let from = time_from(&caps, 0)?;
         let to = time_from(&caps, 4)?;
-        let m = caps
-            .get(0)
-            .map(|m| (m.start(), m.end()))
-            .unwrap_or_default();
+        let m = caps.get(0).map(|m| (m.start(), m.end())).unwrap_or_default();
         cut(text, m.0, m.1);
         return Ok(Some(SlotSpec::Range(from, to)));
     }
     if let Some(caps) = SLOT_NO_RE.captures(text) {
-        let no = [1, 2, 3]
-            .iter()
-            .find_map(|i| caps.get(*i))
-            .and_then(|m| chinese_number(m.as_str()))
-            .unwrap_or(0);
-        let m = caps
-            .get(0)
-            .map(|m| (m.start(), m.end()))
-            .unwrap_or_default();
+        let no = [1, 2, 3].iter().find_map(|i| caps.get(*i)).and_then(|m| chinese_number(m.as_str())).unwrap_or(0);
+        let m = caps.get(0).map(|m| (m.start(), m.end())).unwrap_or_default();
         cut(text, m.0, m.1);
         return Ok(Some(SlotSpec::Number(no)));
     }
     if let Some(caps) = TIME_RE.captures(text) {
         let time = time_from(&caps, 0)?;
-        let m = caps
-            .get(0)
-            .map(|m| (m.start(), m.end()))
-            .unwrap_or_default();
+        let m = caps.get(0).map(|m| (m.start(), m.end())).unwrap_or_default();
         cut(text, m.0, m.1);
         return Ok(Some(SlotSpec::Time(time)));
     }
@@ -221,18 +181,12 @@ fn weekday_of(c: &str) -> Option<Weekday> {
 }
 
 /// A date, resolved against `today`. Also reports the day part implied by 今晚/明晚/明早.
-pub fn take_date(
-    text: &mut String,
-    today: NaiveDate,
-) -> Result<(Option<NaiveDate>, Option<DayPart>), BadPiece> {
+pub fn take_date(text: &mut String, today: NaiveDate) -> Result<(Option<NaiveDate>, Option<DayPart>), BadPiece> {
     if let Some(caps) = FULL_DATE_RE.captures(text) {
         let whole = caps[0].to_string();
         let n = |i: usize| caps[i].parse::<u32>().unwrap_or(0);
         let date = NaiveDate::from_ymd_opt(n(1) as i32, n(2), n(3)).ok_or(BadPiece(whole))?;
-        let m = caps
-            .get(0)
-            .map(|m| (m.start(), m.end()))
-            .unwrap_or_default();
+        let m = caps.get(0).map(|m| (m.start(), m.end())).unwrap_or_default();
         cut(text, m.0, m.1);
         return Ok((Some(date), None));
     }
@@ -240,20 +194,11 @@ pub fn take_date(
         let whole = caps[0].to_string();
         let (month, day) = match (caps.get(1), caps.get(2)) {
             (Some(m), Some(d)) => (m.as_str(), d.as_str()),
-            _ => (
-                caps.get(3).map_or("", |m| m.as_str()),
-                caps.get(4).map_or("", |m| m.as_str()),
-            ),
+            _ => (caps.get(3).map_or("", |m| m.as_str()), caps.get(4).map_or("", |m| m.as_str())),
         };
-        let (month, day) = (
-            month.parse::<u32>().unwrap_or(0),
-            day.parse::<u32>().unwrap_or(0),
-        );
+        let (month, day) = (month.parse::<u32>().unwrap_or(0), day.parse::<u32>().unwrap_or(0));
         let date = nearest_year(today, month, day).ok_or(BadPiece(whole))?;
-        let m = caps
-            .get(0)
-            .map(|m| (m.start(), m.end()))
-            .unwrap_or_default();
+        let m = caps.get(0).map(|m| (m.start(), m.end())).unwrap_or_default();
         cut(text, m.0, m.1);
         return Ok((Some(date), None));
     }
@@ -261,29 +206,19 @@ pub fn take_date(
         let weekday = weekday_of(&caps[2]).ok_or(BadPiece(caps[0].to_string()))?;
         let date = match caps.get(1).map(|m| m.as_str()) {
             Some("下") => {
-                crate::booking::week_start(today)
-                    + Duration::days(7 + weekday.num_days_from_monday() as i64)
+                crate::booking::week_start(today) + Duration::days(7 + weekday.num_days_from_monday() as i64)
             }
             Some("下下") => {
-                crate::booking::week_start(today)
-                    + Duration::days(14 + weekday.num_days_from_monday() as i64)
+                crate::booking::week_start(today) + Duration::days(14 + weekday.num_days_from_monday() as i64)
             }
-            Some(_) => {
-                crate::booking::week_start(today)
-                    + Duration::days(weekday.num_days_from_monday() as i64)
-            }
+            Some(_) => crate::booking::week_start(today) + Duration::days(weekday.num_days_from_monday() as i64),
             // Plain 周三: the next one from today (today included).
             None => {
-                let ahead = (weekday.num_days_from_monday() + 7
-                    - today.weekday().num_days_from_monday())
-                    % 7;
+                let ahead = (weekday.num_days_from_monday() + 7 - today.weekday().num_days_from_monday()) % 7;
                 today + Duration::days(ahead as i64)
             }
         };
-        let m = caps
-            .get(0)
-            .map(|m| (m.start(), m.end()))
-            .unwrap_or_default();
+        let m = caps.get(0).map(|m| (m.start(), m.end())).unwrap_or_default();
         cut(text, m.0, m.1);
         return Ok((Some(date), None));
     }
@@ -309,19 +244,13 @@ pub fn take_date(
         let date = match this_month {
             Some(d) if d >= today => Some(d),
             _ => {
-                let (y, mo) = if today.month() == 12 {
-                    (today.year() + 1, 1)
-                } else {
-                    (today.year(), today.month() + 1)
-                };
+                let (y, mo) =
+                    if today.month() == 12 { (today.year() + 1, 1) } else { (today.year(), today.month() + 1) };
                 NaiveDate::from_ymd_opt(y, mo, day)
             }
         }
         .ok_or(BadPiece(whole))?;
-        let m = caps
-            .get(0)
-            .map(|m| (m.start(), m.end()))
-            .unwrap_or_default();
+        let m = caps.get(0).map(|m| (m.start(), m.end())).unwrap_or_default();
         cut(text, m.0, m.1);
         return Ok((Some(date), None));
     }
@@ -348,15 +277,8 @@ mod tests {
 
     #[test]
     fn chinese_numbers() {
-        for (s, n) in [
-            ("七", 7),
-            ("十", 10),
-            ("十一", 11),
-            ("二十", 20),
-            ("二十五", 25),
-            ("两", 2),
-            ("12", 12),
-        ] {
+        for (s, n) in [("七", 7), ("十", 10), ("十一", 11), ("二十", 20), ("二十五", 25), ("两", 2), ("12", 12)]
+        {
             assert_eq!(chinese_number(s), Some(n), "{s}");
         }
         assert_eq!(chinese_number("百"), None);
@@ -378,11 +300,7 @@ mod tests {
         ];
         for (input, want) in cases {
             let mut text = input.to_string();
-            assert_eq!(
-                take_slot(&mut text),
-                Ok(Some(SlotSpec::Time(want))),
-                "{input}"
-            );
+            assert_eq!(take_slot(&mut text), Ok(Some(SlotSpec::Time(want))), "{input}");
             assert!(text.trim().is_empty(), "{input} left {text:?}");
         }
     }
@@ -390,22 +308,12 @@ mod tests {
     #[test]
     fn ranges_and_slot_numbers() {
         let mut text = "17:30-19:30".to_string();
-        assert_eq!(
-            take_slot(&mut text),
-            Ok(Some(SlotSpec::Range(t(17, 30), t(19, 30))))
-        );
+        assert_eq!(take_slot(&mut text), Ok(Some(SlotSpec::Range(t(17, 30), t(19, 30)))));
         let mut text = "17点半到19点半".to_string();
-        assert_eq!(
-            take_slot(&mut text),
-            Ok(Some(SlotSpec::Range(t(17, 30), t(19, 30))))
-        );
+        assert_eq!(take_slot(&mut text), Ok(Some(SlotSpec::Range(t(17, 30), t(19, 30)))));
         for input in ["第9节", "#9", "第九节", "9节"] {
             let mut text = input.to_string();
-            assert_eq!(
-                take_slot(&mut text),
-                Ok(Some(SlotSpec::Number(9))),
-                "{input}"
-            );
+            assert_eq!(take_slot(&mut text), Ok(Some(SlotSpec::Number(9))), "{input}");
         }
         let mut text = "25:00".to_string();
         assert!(take_slot(&mut text).is_err());
@@ -432,11 +340,7 @@ mod tests {
         ];
         for (input, want) in cases {
             let mut text = input.to_string();
-            assert_eq!(
-                take_date(&mut text, today).map(|r| r.0),
-                Ok(Some(want)),
-                "{input}"
-            );
+            assert_eq!(take_date(&mut text, today).map(|r| r.0), Ok(Some(want)), "{input}");
             assert!(text.trim().is_empty(), "{input} left {text:?}");
         }
         let mut bad = "2026-02-30".to_string();

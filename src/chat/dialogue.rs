@@ -16,15 +16,11 @@ pub enum Dialogue {
 
 pub fn load(conn: &Connection, user: &str, now: i64) -> rusqlite::Result<Option<Dialogue>> {
     let row: Option<(String, i64)> = conn
-        .query_row(
-            "SELECT state, updated_at FROM dialogues WHERE userid = ?1",
-            [user],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
+        .query_row("SELECT state, updated_at FROM dialogues WHERE userid = ?1", [user], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
         .optional()?;
-    Ok(row
-        .filter(|(_, at)| now - at <= EXPIRES_AFTER_SECONDS)
-        .and_then(|(state, _)| serde_json::from_str(&state).ok()))
+    Ok(row.filter(|(_, at)| now - at <= EXPIRES_AFTER_SECONDS).and_then(|(state, _)| serde_json::from_str(&state).ok()))
 }
 
 pub fn save(conn: &Connection, user: &str, dialogue: &Dialogue, now: i64) -> rusqlite::Result<()> {

@@ -39,13 +39,7 @@ pub fn respond(
 ) -> rusqlite::Result<Reply> {
     let user = msg.from_user_name.as_str();
     let role = users::role(tx, &ctx.config, user)?;
-    let turn = Turn {
-        ctx,
-        tx,
-        user,
-        role,
-        now,
-    };
+    let turn = Turn { ctx, tx, user, role, now };
     match &msg.inbound {
         Inbound::Text { content, .. } => turn.on_text(content).map(Reply::Text),
         Inbound::Click { key } => {
@@ -59,9 +53,9 @@ pub fn respond(
         Inbound::Subscribe => Ok(Reply::Text(ctx.replies.render("welcome", ()))),
         // Entering the app, opening a link, leaving: nothing to say.
         Inbound::EnterAgent | Inbound::View { .. } | Inbound::Unsubscribe => Ok(Reply::Empty),
-        Inbound::ScanCodePush { .. }
-        | Inbound::ScanCodeWaitMsg { .. }
-        | Inbound::TemplateCardEvent { .. } => Ok(Reply::Empty),
+        Inbound::ScanCodePush { .. } | Inbound::ScanCodeWaitMsg { .. } | Inbound::TemplateCardEvent { .. } => {
+            Ok(Reply::Empty)
+        }
         Inbound::Other { msg_type, event } => {
             tracing::info!(msg_type, event = ?event, "ignoring a message kind staffhome does not act on");
             Ok(Reply::Empty)

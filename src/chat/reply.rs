@@ -5,36 +5,18 @@ use serde::Serialize;
 
 const TEMPLATES: &[(&str, &str)] = &[
     ("help", include_str!("../../templates/chat/help.txt")),
-    (
-        "facilities",
-        include_str!("../../templates/chat/facilities.txt"),
-    ),
-    (
-        "free_overview",
-        include_str!("../../templates/chat/free_overview.txt"),
-    ),
-    (
-        "free_facility",
-        include_str!("../../templates/chat/free_facility.txt"),
-    ),
+    ("facilities", include_str!("../../templates/chat/facilities.txt")),
+    ("free_overview", include_str!("../../templates/chat/free_overview.txt")),
+    ("free_facility", include_str!("../../templates/chat/free_facility.txt")),
     ("booked", include_str!("../../templates/chat/booked.txt")),
-    (
-        "cancelled",
-        include_str!("../../templates/chat/cancelled.txt"),
-    ),
+    ("cancelled", include_str!("../../templates/chat/cancelled.txt")),
     ("mine", include_str!("../../templates/chat/mine.txt")),
-    (
-        "waitlisted",
-        include_str!("../../templates/chat/waitlisted.txt"),
-    ),
+    ("waitlisted", include_str!("../../templates/chat/waitlisted.txt")),
     ("refused", include_str!("../../templates/chat/refused.txt")),
     ("ask", include_str!("../../templates/chat/ask.txt")),
     ("unknown", include_str!("../../templates/chat/unknown.txt")),
     ("board", include_str!("../../templates/chat/board.txt")),
-    (
-        "published",
-        include_str!("../../templates/chat/published.txt"),
-    ),
+    ("published", include_str!("../../templates/chat/published.txt")),
     ("welcome", include_str!("../../templates/chat/welcome.txt")),
 ];
 

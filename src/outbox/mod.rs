@@ -56,12 +56,7 @@ pub struct Outgoing {
 }
 
 impl Outgoing {
-    pub fn text(
-        dedupe_key: impl Into<String>,
-        user: &str,
-        weight: Weight,
-        content: &str,
-    ) -> Outgoing {
+    pub fn text(dedupe_key: impl Into<String>, user: &str, weight: Weight, content: &str) -> Outgoing {
         Outgoing {
             dedupe_key: dedupe_key.into(),
             recipient: Recipient::User(user.to_string()),
@@ -98,10 +93,7 @@ pub fn counts_by_state(store: &Store) -> rusqlite::Result<Vec<(String, i64)>> {
     store.read(|conn| {
         let mut stmt = conn.prepare("SELECT state, count(*) FROM outbox GROUP BY state")?;
         let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
-        let mut counts: Vec<(String, i64)> = ["pending", "done", "failed"]
-            .iter()
-            .map(|s| (s.to_string(), 0))
-            .collect();
+        let mut counts: Vec<(String, i64)> = ["pending", "done", "failed"].iter().map(|s| (s.to_string(), 0)).collect();
         for row in rows {
             let (state, n): (String, i64) = row?;
             if let Some(entry) = counts.iter_mut().find(|(s, _)| *s == state) {
@@ -124,9 +116,8 @@ pub struct QueuedMessage {
 
 /// Messages queued for `recipient`, oldest first.
 pub fn queued_for(conn: &Connection, recipient: &str) -> rusqlite::Result<Vec<QueuedMessage>> {
-    let mut stmt = conn.prepare(
-        "SELECT id, dedupe_key, recipient, state, payload FROM outbox WHERE recipient = ?1 ORDER BY id",
-    )?;
+    let mut stmt =
+        conn.prepare("SELECT id, dedupe_key, recipient, state, payload FROM outbox WHERE recipient = ?1 ORDER BY id")?;
     let rows = stmt.query_map([recipient], |row| {
         let payload: String = row.get(4)?;
         Ok(QueuedMessage {
@@ -142,10 +133,5 @@ pub fn queued_for(conn: &Connection, recipient: &str) -> rusqlite::Result<Vec<Qu
 
 /// The message a dedupe key queued, if any.
 pub fn find(conn: &Connection, dedupe_key: &str) -> rusqlite::Result<Option<i64>> {
-    conn.query_row(
-        "SELECT id FROM outbox WHERE dedupe_key = ?1",
-        [dedupe_key],
-        |row| row.get(0),
-    )
-    .optional()
+    conn.query_row("SELECT id FROM outbox WHERE dedupe_key = ?1", [dedupe_key], |row| row.get(0)).optional()
 }

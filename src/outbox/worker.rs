@@ -53,9 +53,7 @@ pub enum WorkerError {
 
 /// Exponential backoff with jitter: 2, 4, 8 … seconds, capped at 10 minutes.
 fn backoff_seconds(attempts: i64) -> i64 {
-    let base = 2i64
-        .saturating_pow(attempts.clamp(1, 20) as u32)
-        .min(MAX_BACKOFF_SECONDS);
+    let base = 2i64.saturating_pow(attempts.clamp(1, 20) as u32).min(MAX_BACKOFF_SECONDS);
     let jitter = rand::thread_rng().gen_range(0..=base / 4 + 1);
     (base + jitter).min(MAX_BACKOFF_SECONDS)
 }
@@ -132,27 +130,19 @@ pub async fn deliver_due(ctx: &std::sync::Arc<AppContext>) -> Result<Delivered, 
             Ok(sent) => {
                 ctx.metrics.outbox_sent.inc();
                 done.sent += 1;
-                Mark::Done {
-                    msgid: sent.msgid,
-                    response_code: sent.response_code,
-                }
+                Mark::Done { msgid: sent.msgid, response_code: sent.response_code }
             }
             Err(error) if error.is_transient() && row.attempts + 1 < MAX_ATTEMPTS => {
                 tracing::warn!(outbox = row.id, error = %error, "delivery failed; will retry");
                 ctx.metrics.outbox_retried.inc();
                 done.retried += 1;
-                Mark::Retry {
-                    error: error.to_string(),
-                    at: now + backoff_seconds(row.attempts + 1),
-                }
+                Mark::Retry { error: error.to_string(), at: now + backoff_seconds(row.attempts + 1) }
             }
             Err(error) => {
                 tracing::error!(outbox = row.id, error = %error, "delivery failed for good");
                 ctx.metrics.outbox_failed.inc();
                 done.failed += 1;
-                Mark::Failed {
-                    error: describe(&error),
-                }
+                Mark::Failed { error: describe(&error) }
             }
         };
         mark(ctx, row.id, mark_as).await?;
@@ -168,20 +158,10 @@ fn describe(error: &ApiError) -> String {
 }
 
 enum Mark {
-    Done {
-        msgid: Option<String>,
-        response_code: Option<String>,
-    },
-    Retry {
-        error: String,
-        at: i64,
-    },
-    Failed {
-        error: String,
-    },
-    Defer {
-        until: i64,
-    },
+    Done { msgid: Option<String>, response_code: Option<String> },
+    Retry { error: String, at: i64 },
+    Failed { error: String },
+    Defer { until: i64 },
 }
 
 async fn mark(ctx: &std::sync::Arc<AppContext>, id: i64, how: Mark) -> Result<(), WorkerError> {

@@ -23,10 +23,7 @@ pub enum StoreError {
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("cannot create the database folder {path}: {source}")]
-    Folder {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Folder { path: PathBuf, source: std::io::Error },
     #[error("the database schema version {found} is newer than this program's {supported}")]
     TooNew { found: i64, supported: i64 },
 }
@@ -52,9 +49,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 fn open_connection(path: &Path) -> Result<Connection, rusqlite::Error> {
     let conn = Connection::open_with_flags(
         path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -69,21 +64,13 @@ impl Store {
     /// Open (creating if needed) the database at `path` and apply pending migrations.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|source| StoreError::Folder {
-                path: parent.to_path_buf(),
-                source,
-            })?;
+            std::fs::create_dir_all(parent)
+                .map_err(|source| StoreError::Folder { path: parent.to_path_buf(), source })?;
         }
         let mut writer = open_connection(path)?;
         migrations::apply(&mut writer)?;
-        let readers = (0..READERS)
-            .map(|_| open_connection(path))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Store {
-            writer: Mutex::new(writer),
-            readers: Mutex::new(readers),
-            path: path.to_path_buf(),
-        })
+        let readers = (0..READERS).map(|_| open_connection(path)).collect::<Result<Vec<_>, _>>()?;
+        Ok(Store { writer: Mutex::new(writer), readers: Mutex::new(readers), path: path.to_path_buf() })
     }
 
     pub fn path(&self) -> &Path {
@@ -123,8 +110,7 @@ impl Store {
 
     /// Is the database answering? (for /healthz)
     pub fn ping(&self) -> bool {
-        self.read(|conn| conn.query_row("SELECT 1", [], |row| row.get::<_, i64>(0)))
-            .is_ok()
+        self.read(|conn| conn.query_row("SELECT 1", [], |row| row.get::<_, i64>(0))).is_ok()
     }
 
     /// Copy the live database to `to` with SQLite's online backup (safe while serving).
@@ -144,9 +130,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/test.db");
         let store = Store::open(&path).unwrap();
-        let version: i64 = store
-            .read(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0)))
-            .unwrap();
+        let version: i64 = store.read(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0))).unwrap();
         assert_eq!(version, SCHEMA_VERSION);
         drop(store);
         let store = Store::open(&path).unwrap();
@@ -158,16 +142,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("t.db")).unwrap();
         let result: Result<(), rusqlite::Error> = store.write(|tx| {
-            tx.execute(
-                "INSERT INTO users (userid, created_at, last_seen_at) VALUES ('a', 0, 0)",
-                [],
-            )?;
+            tx.execute("INSERT INTO users (userid, created_at, last_seen_at) VALUES ('a', 0, 0)", [])?;
             Err(rusqlite::Error::QueryReturnedNoRows)
         });
         assert!(result.is_err());
-        let count: i64 = store
-            .read(|c| c.query_row("SELECT count(*) FROM users", [], |r| r.get(0)))
-            .unwrap();
+        let count: i64 = store.read(|c| c.query_row("SELECT count(*) FROM users", [], |r| r.get(0))).unwrap();
         assert_eq!(count, 0);
     }
 }

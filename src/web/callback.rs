@@ -37,18 +37,12 @@ struct Rejection {
 
 impl Rejection {
     fn new(status: StatusCode, reason: &'static str, detail: impl Into<String>) -> Self {
-        Rejection {
-            status,
-            reason,
-            detail: detail.into(),
-        }
+        Rejection { status, reason, detail: detail.into() }
     }
 
     fn crypto(error: CryptoError) -> Self {
         let status = match error {
-            CryptoError::ValidateSignature | CryptoError::ValidateReceiveId => {
-                StatusCode::FORBIDDEN
-            }
+            CryptoError::ValidateSignature | CryptoError::ValidateReceiveId => StatusCode::FORBIDDEN,
             _ => StatusCode::BAD_REQUEST,
         };
         Rejection::new(status, error.reason(), error.to_string())
@@ -57,9 +51,7 @@ impl Rejection {
     fn respond(self, ctx: &AppContext) -> HttpResponse {
         tracing::warn!(reason = self.reason, detail = %self.detail, status = self.status.as_u16(), "callback refused");
         ctx.metrics.reject(self.reason);
-        HttpResponse::build(self.status)
-            .content_type("text/plain; charset=utf-8")
-            .body(self.reason)
+        HttpResponse::build(self.status).content_type("text/plain; charset=utf-8").body(self.reason)
     }
 }
 
@@ -71,11 +63,7 @@ struct Signed<'a> {
 
 fn signed(query: &CallbackQuery) -> Result<Signed<'_>, Rejection> {
     match (&query.msg_signature, &query.timestamp, &query.nonce) {
-        (Some(signature), Some(timestamp), Some(nonce)) => Ok(Signed {
-            signature,
-            timestamp,
-            nonce,
-        }),
+        (Some(signature), Some(timestamp), Some(nonce)) => Ok(Signed { signature, timestamp, nonce }),
         _ => Err(Rejection::new(
             StatusCode::BAD_REQUEST,
             "missing_params",
@@ -85,10 +73,7 @@ fn signed(query: &CallbackQuery) -> Result<Signed<'_>, Rejection> {
 }
 
 /// GET: answer the decrypted echostr exactly (no quotes, no newline).
-pub async fn verify_url(
-    ctx: web::Data<Arc<AppContext>>,
-    query: web::Query<CallbackQuery>,
-) -> HttpResponse {
+pub async fn verify_url(ctx: web::Data<Arc<AppContext>>, query: web::Query<CallbackQuery>) -> HttpResponse {
     let started = Instant::now();
     let response = match verify_url_inner(&ctx, &query) {
         Ok(echo) => {
@@ -97,26 +82,20 @@ pub async fn verify_url(
         }
         Err(rejection) => rejection.respond(&ctx),
     };
-    ctx.metrics
-        .observe("callback_get", started.elapsed().as_secs_f64());
+    ctx.metrics.observe("callback_get", started.elapsed().as_secs_f64());
     response
 }
 
 fn verify_url_inner(ctx: &AppContext, query: &CallbackQuery) -> Result<String, Rejection> {
     let s = signed(query)?;
-    let echostr = query.echostr.as_deref().ok_or_else(|| {
-        Rejection::new(
-            StatusCode::BAD_REQUEST,
-            "missing_params",
-            "echostr is required",
-        )
-    })?;
+    let echostr = query
+        .echostr
+        .as_deref()
+        .ok_or_else(|| Rejection::new(StatusCode::BAD_REQUEST, "missing_params", "echostr is required"))?;
     let open = |echo: &str| ctx.crypto.open(s.signature, s.timestamp, s.nonce, echo);
     match open(echostr) {
         // Some proxies decode '+' to ' ' once more; try the base64 form back (wecom-protocol §9.3).
-        Err(CryptoError::ValidateSignature) if echostr.contains(' ') => {
-            open(&echostr.replace(' ', "+"))
-        }
+        Err(CryptoError::ValidateSignature) if echostr.contains(' ') => open(&echostr.replace(' ', "+")),
         other => other,
     }
     .map_err(Rejection::crypto)
@@ -135,8 +114,7 @@ pub async fn receive(
         Ok(response) => response,
         Err(rejection) => rejection.respond(&ctx),
     };
-    ctx.metrics
-        .observe("callback_post", started.elapsed().as_secs_f64());
+    ctx.metrics.observe("callback_post", started.elapsed().as_secs_f64());
     response
 }
 
@@ -150,12 +128,9 @@ async fn receive_inner(
     let body = read_body(request, payload).await?;
     let body = std::str::from_utf8(&body)
         .map_err(|_| Rejection::new(StatusCode::BAD_REQUEST, "bad_xml", "body is not UTF-8"))?;
-    let envelope = xml::parse_envelope(body)
-        .map_err(|e| Rejection::new(StatusCode::BAD_REQUEST, "bad_xml", e.to_string()))?;
-    let plain = ctx
-        .crypto
-        .open(s.signature, s.timestamp, s.nonce, &envelope.encrypt)
-        .map_err(Rejection::crypto)?;
+    let envelope =
+        xml::parse_envelope(body).map_err(|e| Rejection::new(StatusCode::BAD_REQUEST, "bad_xml", e.to_string()))?;
+    let plain = ctx.crypto.open(s.signature, s.timestamp, s.nonce, &envelope.encrypt).map_err(Rejection::crypto)?;
     let message = xml::parse_inbound(&plain)
         .map_err(|e| Rejection::new(StatusCode::BAD_REQUEST, "bad_inner_xml", e.to_string()))?;
     let kind = message.inbound.kind();
@@ -171,34 +146,22 @@ async fn receive_inner(
             // Nothing was committed; WeCom retries on a non-200 and the retry starts afresh.
             tracing::error!(error = %error, "callback handling failed");
             ctx.metrics.callback(kind, "error");
-            return Err(Rejection::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                error.to_string(),
-            ));
+            return Err(Rejection::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", error.to_string()));
         }
         Ok(Err(join_error)) => {
             tracing::error!(error = %join_error, "callback handler panicked");
             ctx.metrics.callback(kind, "error");
-            return Err(Rejection::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "handler failed",
-            ));
+            return Err(Rejection::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "handler failed"));
         }
         Err(_elapsed) => {
-            tracing::warn!(
-                "callback is slow; answering empty, its reply will go out through the outbox"
-            );
+            tracing::warn!("callback is slow; answering empty, its reply will go out through the outbox");
             ctx.metrics.callback(kind, "late");
             let late_ctx = Arc::clone(ctx);
             tokio::spawn(async move {
                 if let Ok(Ok(handled)) = work.await {
                     let store_ctx = Arc::clone(&late_ctx);
-                    let queued = tokio::task::spawn_blocking(move || {
-                        inbox::send_late_reply(&store_ctx, &user, &handled)
-                    })
-                    .await;
+                    let queued =
+                        tokio::task::spawn_blocking(move || inbox::send_late_reply(&store_ctx, &user, &handled)).await;
                     if !matches!(queued, Ok(Ok(()))) {
                         tracing::error!("could not queue a late reply");
                     }
@@ -207,20 +170,13 @@ async fn receive_inner(
             return Ok(HttpResponse::Ok().finish());
         }
     };
-    ctx.metrics
-        .callback(kind, if handled.duplicate { "duplicate" } else { "ok" });
+    ctx.metrics.callback(kind, if handled.duplicate { "duplicate" } else { "ok" });
     Ok(encrypted_reply(ctx, &handled.reply, &user))
 }
 
 /// Read the body, refusing anything over the limit without reading it all.
 async fn read_body(request: &HttpRequest, mut payload: web::Payload) -> Result<Vec<u8>, Rejection> {
-    let too_large = || {
-        Rejection::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            "body over 64 KiB",
-        )
-    };
+    let too_large = || Rejection::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "body over 64 KiB");
     let declared = request
         .headers()
         .get(actix_web::http::header::CONTENT_LENGTH)
@@ -231,8 +187,7 @@ async fn read_body(request: &HttpRequest, mut payload: web::Payload) -> Result<V
     }
     let mut body = Vec::with_capacity(declared.unwrap_or(1024).min(MAX_BODY_BYTES));
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk
-            .map_err(|e| Rejection::new(StatusCode::BAD_REQUEST, "bad_body", e.to_string()))?;
+        let chunk = chunk.map_err(|e| Rejection::new(StatusCode::BAD_REQUEST, "bad_body", e.to_string()))?;
         if body.len() + chunk.len() > MAX_BODY_BYTES {
             return Err(too_large());
         }
@@ -252,7 +207,5 @@ fn encrypted_reply(ctx: &AppContext, reply: &Reply, user: &str) -> HttpResponse 
     let signature = ctx.crypto.sign(&timestamp, &nonce, &encrypt);
     HttpResponse::Ok()
         .content_type("application/xml; charset=utf-8")
-        .body(xml::encrypted_reply_xml(
-            &encrypt, &signature, &timestamp, &nonce,
-        ))
+        .body(xml::encrypted_reply_xml(&encrypt, &signature, &timestamp, &nonce))
 }

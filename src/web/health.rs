@@ -7,9 +7,7 @@ use std::sync::Arc;
 
 pub async fn healthz(ctx: Ctx) -> HttpResponse {
     let ctx = Arc::clone(&ctx);
-    let db_ok = actix_web::web::block(move || ctx.store.ping())
-        .await
-        .unwrap_or(false);
+    let db_ok = actix_web::web::block(move || ctx.store.ping()).await.unwrap_or(false);
     let body = json!({
         "status": if db_ok { "ok" } else { "degraded" },
         "version": env!("CARGO_PKG_VERSION"),
@@ -39,7 +37,5 @@ pub async fn metrics(ctx: Ctx, request: HttpRequest) -> HttpResponse {
     })
     .await
     .unwrap_or_default();
-    HttpResponse::Ok()
-        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
-        .body(body)
+    HttpResponse::Ok().content_type("application/openmetrics-text; version=1.0.0; charset=utf-8").body(body)
 }

@@ -98,10 +98,7 @@ pub struct WeComApi {
 
 impl std::fmt::Debug for WeComApi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WeComApi")
-            .field("base", &self.base)
-            .field("agent_id", &self.agent_id)
-            .finish()
+        f.debug_struct("WeComApi").field("base", &self.base).field("agent_id", &self.agent_id).finish()
     }
 }
 
@@ -137,18 +134,12 @@ impl WeComApi {
         let response = self
             .http
             .get(url)
-            .query(&[
-                ("corpid", self.corp_id.as_str()),
-                ("corpsecret", self.secret.expose()),
-            ])
+            .query(&[("corpid", self.corp_id.as_str()), ("corpsecret", self.secret.expose())])
             .send()
             .await
             .map_err(|e| ApiError::Transport(e.without_url().to_string()))?;
         let answer = read_answer(response).await?;
-        let value = answer
-            .access_token
-            .filter(|t| !t.is_empty())
-            .ok_or(ApiError::Garbage("no access_token".into()))?;
+        let value = answer.access_token.filter(|t| !t.is_empty()).ok_or(ApiError::Garbage("no access_token".into()))?;
         let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(7200));
         *cached = Some(CachedToken {
             value: value.clone(),
@@ -187,12 +178,7 @@ impl WeComApi {
     }
 
     /// message/send: `message` is the body without touser/agentid (`msgtype` + its object).
-    pub async fn send(
-        &self,
-        to: Audience<'_>,
-        message: &Value,
-        duplicate_check: bool,
-    ) -> Result<SendResult, ApiError> {
+    pub async fn send(&self, to: Audience<'_>, message: &Value, duplicate_check: bool) -> Result<SendResult, ApiError> {
         let mut body = message.clone();
         match to {
             Audience::Users(users) => body["touser"] = json!(users.join("|")),
@@ -206,33 +192,21 @@ impl WeComApi {
             body["duplicate_check_interval"] = json!(1800);
         }
         let answer = self.post("message/send", &body).await?;
-        Ok(SendResult {
-            msgid: answer.msgid,
-            response_code: answer.response_code,
-        })
+        Ok(SendResult { msgid: answer.msgid, response_code: answer.response_code })
     }
 
     /// message/update_template_card: grey out the buttons of everyone's copy of a card.
-    pub async fn update_buttons(
-        &self,
-        response_code: &str,
-        users: &[String],
-        label: &str,
-    ) -> Result<(), ApiError> {
+    pub async fn update_buttons(&self, response_code: &str, users: &[String], label: &str) -> Result<(), ApiError> {
         let body = json!({
             "userids": users, "agentid": self.agent_id, "response_code": response_code,
             "button": {"replace_name": label},
         });
-        self.post("message/update_template_card", &body)
-            .await
-            .map(|_| ())
+        self.post("message/update_template_card", &body).await.map(|_| ())
     }
 
     /// message/recall (within 24 h of sending).
     pub async fn recall(&self, msgid: &str) -> Result<(), ApiError> {
-        self.post("message/recall", &json!({"msgid": msgid}))
-            .await
-            .map(|_| ())
+        self.post("message/recall", &json!({"msgid": msgid})).await.map(|_| ())
     }
 
     /// menu/create for this app.
@@ -241,10 +215,7 @@ impl WeComApi {
         let response = self
             .http
             .post(format!("{}/menu/create", self.base))
-            .query(&[
-                ("access_token", token.as_str()),
-                ("agentid", &self.agent_id.to_string()),
-            ])
+            .query(&[("access_token", token.as_str()), ("agentid", &self.agent_id.to_string())])
             .json(menu)
             .send()
             .await
@@ -271,17 +242,10 @@ async fn read_answer(response: reqwest::Response) -> Result<Answer, ApiError> {
     if !status.is_success() {
         return Err(ApiError::Status(status.as_u16()));
     }
-    let text = response
-        .text()
-        .await
-        .map_err(|e| ApiError::Transport(e.without_url().to_string()))?;
-    let answer: Answer = serde_json::from_str(&text)
-        .map_err(|_| ApiError::Garbage(text.chars().take(80).collect()))?;
+    let text = response.text().await.map_err(|e| ApiError::Transport(e.without_url().to_string()))?;
+    let answer: Answer = serde_json::from_str(&text).map_err(|_| ApiError::Garbage(text.chars().take(80).collect()))?;
     if answer.errcode != 0 {
-        return Err(ApiError::ErrCode {
-            code: answer.errcode,
-            message: answer.errmsg,
-        });
+        return Err(ApiError::ErrCode { code: answer.errcode, message: answer.errmsg });
     }
     Ok(answer)
 }

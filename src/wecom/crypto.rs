@@ -91,9 +91,7 @@ impl EncodingAesKey {
         if encoded.len() != 43 || !encoded.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(CryptoError::IllegalAesKey);
         }
-        let bytes = LENIENT_B64
-            .decode(format!("{encoded}="))
-            .map_err(|_| CryptoError::IllegalAesKey)?;
+        let bytes = LENIENT_B64.decode(format!("{encoded}=")).map_err(|_| CryptoError::IllegalAesKey)?;
         let key: [u8; 32] = bytes.try_into().map_err(|_| CryptoError::IllegalAesKey)?;
         Ok(EncodingAesKey { key })
     }
@@ -175,8 +173,7 @@ impl WeComCrypto {
     ) -> Result<(), CryptoError> {
         let expected = self.sign(timestamp, nonce, encrypt);
         let given = msg_signature.to_ascii_lowercase();
-        if expected.len() == given.len() && bool::from(expected.as_bytes().ct_eq(given.as_bytes()))
-        {
+        if expected.len() == given.len() && bool::from(expected.as_bytes().ct_eq(given.as_bytes())) {
             Ok(())
         } else {
             Err(CryptoError::ValidateSignature)
@@ -206,9 +203,7 @@ impl WeComCrypto {
 
     /// Decrypt without checking whom the payload was for (the stand-in reads replies with it).
     pub fn decrypt_any_receiver(&self, encrypt: &str) -> Result<Decrypted, CryptoError> {
-        let mut buf = LENIENT_B64
-            .decode(encrypt.as_bytes())
-            .map_err(|_| CryptoError::DecodeBase64)?;
+        let mut buf = LENIENT_B64.decode(encrypt.as_bytes()).map_err(|_| CryptoError::DecodeBase64)?;
         if buf.is_empty() || buf.len() % 16 != 0 {
             return Err(CryptoError::DecryptAes);
         }
@@ -226,22 +221,14 @@ impl WeComCrypto {
         let mut len_bytes = [0u8; 4];
         len_bytes.copy_from_slice(&content[RANDOM_LEN..HEADER_LEN]);
         let msg_len = u32::from_be_bytes(len_bytes) as usize;
-        let msg_end = HEADER_LEN
-            .checked_add(msg_len)
-            .filter(|end| *end <= content.len())
-            .ok_or(CryptoError::IllegalBuffer)?;
-        let msg = std::str::from_utf8(&content[HEADER_LEN..msg_end])
-            .map_err(|_| CryptoError::IllegalBuffer)?
-            .to_string();
+        let msg_end =
+            HEADER_LEN.checked_add(msg_len).filter(|end| *end <= content.len()).ok_or(CryptoError::IllegalBuffer)?;
+        let msg =
+            std::str::from_utf8(&content[HEADER_LEN..msg_end]).map_err(|_| CryptoError::IllegalBuffer)?.to_string();
         let receive_id = String::from_utf8_lossy(&content[msg_end..]).into_owned();
         let mut random = [0u8; 16];
         random.copy_from_slice(&content[..RANDOM_LEN]);
-        Ok(Decrypted {
-            random,
-            msg,
-            receive_id,
-            pad,
-        })
+        Ok(Decrypted { random, msg, receive_id, pad })
     }
 
     /// Encrypt with a fresh random prefix (16 alphanumerics, as the PHP and Go libraries do).
@@ -249,10 +236,7 @@ impl WeComCrypto {
         use rand::distributions::Alphanumeric;
         use rand::Rng;
         let mut random = [0u8; 16];
-        for (slot, byte) in random
-            .iter_mut()
-            .zip(rand::thread_rng().sample_iter(Alphanumeric))
-        {
+        for (slot, byte) in random.iter_mut().zip(rand::thread_rng().sample_iter(Alphanumeric)) {
             *slot = byte;
         }
         self.encrypt_with_random(msg, &random, &self.receive_id)
@@ -285,10 +269,7 @@ mod tests {
 
     #[test]
     fn rejects_keys_of_wrong_shape() {
-        assert_eq!(
-            EncodingAesKey::parse("short").unwrap_err(),
-            CryptoError::IllegalAesKey
-        );
+        assert_eq!(EncodingAesKey::parse("short").unwrap_err(), CryptoError::IllegalAesKey);
         let with_plus = format!("{}+", &KEY[..42]);
         assert!(EncodingAesKey::parse(&with_plus).is_err());
         assert!(EncodingAesKey::parse(KEY).is_ok());
@@ -329,10 +310,7 @@ mod tests {
             .unwrap()
             .to_vec();
         let b64 = base64::engine::general_purpose::STANDARD.encode(cipher);
-        assert_eq!(
-            crypto.decrypt(&b64).unwrap_err(),
-            CryptoError::IllegalBuffer
-        );
+        assert_eq!(crypto.decrypt(&b64).unwrap_err(), CryptoError::IllegalBuffer);
     }
 
     #[test]
@@ -340,10 +318,7 @@ mod tests {
         let crypto = WeComCrypto::new("t", KEY, "corp").unwrap();
         let b64 = base64::engine::general_purpose::STANDARD.encode([1u8; 20]);
         assert_eq!(crypto.decrypt(&b64).unwrap_err(), CryptoError::DecryptAes);
-        assert_eq!(
-            crypto.decrypt("!!!notbase64").unwrap_err(),
-            CryptoError::DecodeBase64
-        );
+        assert_eq!(crypto.decrypt("!!!notbase64").unwrap_err(), CryptoError::DecodeBase64);
         assert_eq!(crypto.decrypt("").unwrap_err(), CryptoError::DecryptAes);
     }
 }

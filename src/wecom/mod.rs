@@ -2,6 +2,7 @@
 //! and the demo. Nothing here knows about bookings.
 
 pub mod api;
+pub mod card;
 pub mod crypto;
 pub mod sim;
 pub mod xml;

@@ -61,10 +61,7 @@ impl SimMember {
             corp_id: corp_id.to_string(),
             agent_id,
             callback_url: callback_url.to_string(),
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .unwrap_or_default(),
+            http: reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default(),
             next_msg_id: Arc::new(AtomicU64::new(7_000_000_000_000_000_001)),
         }
     }
@@ -95,10 +92,7 @@ impl SimMember {
             "<xml><ToUserName><![CDATA[{}]]></ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt><AgentID><![CDATA[{}]]></AgentID></xml>",
             self.corp_id, self.agent_id
         );
-        SignedCallback {
-            query: format!("msg_signature={signature}&timestamp={timestamp}&nonce={nonce}"),
-            body,
-        }
+        SignedCallback { query: format!("msg_signature={signature}&timestamp={timestamp}&nonce={nonce}"), body }
     }
 
     /// Post a signed callback and read the reply.
@@ -111,12 +105,7 @@ impl SimMember {
         let url = format!("{}?{query}", self.callback_url);
         let response = match self.http.post(url).body(body).send().await {
             Ok(r) => r,
-            Err(e) => {
-                return SimReply::Refused {
-                    status: 0,
-                    body: e.to_string(),
-                }
-            }
+            Err(e) => return SimReply::Refused { status: 0, body: e.to_string() },
         };
         let status = response.status().as_u16();
         let body = response.text().await.unwrap_or_default();
@@ -128,10 +117,7 @@ impl SimMember {
         }
         match self.open_reply(&body) {
             Ok(reply) => SimReply::Message(reply),
-            Err(problem) => SimReply::Refused {
-                status,
-                body: format!("unreadable reply ({problem}): {body}"),
-            },
+            Err(problem) => SimReply::Refused { status, body: format!("unreadable reply ({problem}): {body}") },
         }
     }
 
@@ -139,17 +125,9 @@ impl SimMember {
     pub fn open_reply(&self, body: &str) -> Result<PlainReply, String> {
         let envelope = xml::parse_encrypted_reply(body).map_err(|e| e.to_string())?;
         self.crypto
-            .verify_signature(
-                &envelope.msg_signature,
-                &envelope.timestamp,
-                &envelope.nonce,
-                &envelope.encrypt,
-            )
+            .verify_signature(&envelope.msg_signature, &envelope.timestamp, &envelope.nonce, &envelope.encrypt)
             .map_err(|e| e.to_string())?;
-        let decrypted = self
-            .crypto
-            .decrypt_any_receiver(&envelope.encrypt)
-            .map_err(|e| e.to_string())?;
+        let decrypted = self.crypto.decrypt_any_receiver(&envelope.encrypt).map_err(|e| e.to_string())?;
         // A reply is encrypted for the corp (the receive id is the CorpID).
         if decrypted.receive_id != self.corp_id {
             return Err(format!("reply receive id {:?}", decrypted.receive_id));
@@ -159,21 +137,13 @@ impl SimMember {
 
     /// A member's text message, signed and posted.
     pub async fn say(&self, user: &str, create_time: i64, text: &str) -> SimReply {
-        let msg = self.message(
-            user,
-            create_time,
-            Inbound::Text {
-                content: text.into(),
-                msg_id: self.next_msg_id(),
-            },
-        );
+        let msg = self.message(user, create_time, Inbound::Text { content: text.into(), msg_id: self.next_msg_id() });
         self.post(&self.sign(&msg)).await
     }
 
     /// Any inbound message or event, signed and posted.
     pub async fn send(&self, user: &str, create_time: i64, inbound: Inbound) -> SimReply {
-        self.post(&self.sign(&self.message(user, create_time, inbound)))
-            .await
+        self.post(&self.sign(&self.message(user, create_time, inbound))).await
     }
 
     /// The URL-verification GET WeCom sends when the callback URL is saved.
@@ -182,21 +152,14 @@ impl SimMember {
         let timestamp = "1409659589";
         let nonce = "263014780";
         let signature = self.crypto.sign(timestamp, nonce, &echostr);
-        let query = format!(
-            "msg_signature={signature}&timestamp={timestamp}&nonce={nonce}&echostr={}",
-            urlencode(&echostr)
-        );
+        let query =
+            format!("msg_signature={signature}&timestamp={timestamp}&nonce={nonce}&echostr={}", urlencode(&echostr));
         self.get_raw(&query).await
     }
 
     /// A GET with any query (for bad-input tests).
     pub async fn get_raw(&self, query: &str) -> (u16, String) {
-        match self
-            .http
-            .get(format!("{}?{query}", self.callback_url))
-            .send()
-            .await
-        {
+        match self.http.get(format!("{}?{query}", self.callback_url)).send().await {
             Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
             Err(e) => (0, e.to_string()),
         }
@@ -304,11 +267,7 @@ impl SimApi {
         self.calls()
             .into_iter()
             .filter(|c| c.path == "message/send")
-            .filter(|c| {
-                c.body["touser"]
-                    .as_str()
-                    .is_some_and(|to| to.split('|').any(|u| u == user))
-            })
+            .filter(|c| c.body["touser"].as_str().is_some_and(|to| to.split('|').any(|u| u == user)))
             .map(|c| c.body)
             .collect()
     }
@@ -330,9 +289,7 @@ impl SimApi {
 
     /// Register an OAuth code that `auth/getuserinfo` resolves to `user`.
     pub fn add_oauth_code(&self, code: &str, user: &str) {
-        self.lock()
-            .oauth_codes
-            .push((code.to_string(), user.to_string()));
+        self.lock().oauth_codes.push((code.to_string(), user.to_string()));
     }
 
     fn next_fault(&self) -> Option<Fault> {
@@ -359,8 +316,7 @@ async fn apply_fault(api: &SimApi) -> Option<HttpResponse> {
         Fault::ErrCode(code) => Some(errcode(code)),
         Fault::Status(status) => Some(
             HttpResponse::build(
-                actix_web::http::StatusCode::from_u16(status)
-                    .unwrap_or(actix_web::http::StatusCode::BAD_GATEWAY),
+                actix_web::http::StatusCode::from_u16(status).unwrap_or(actix_web::http::StatusCode::BAD_GATEWAY),
             )
             .body("stand-in failure"),
         ),
@@ -368,11 +324,7 @@ async fn apply_fault(api: &SimApi) -> Option<HttpResponse> {
             tokio::time::sleep(delay).await;
             None
         }
-        Fault::Garbage => Some(
-            HttpResponse::Ok()
-                .content_type("application/json")
-                .body("<html>not json"),
-        ),
+        Fault::Garbage => Some(HttpResponse::Ok().content_type("application/json").body("<html>not json")),
     }
 }
 
@@ -402,8 +354,7 @@ async fn gettoken(api: web::Data<SimApi>, query: web::Query<TokenQuery>) -> Http
             token
         }
     };
-    HttpResponse::Ok()
-        .json(json!({"errcode": 0, "errmsg": "ok", "access_token": token, "expires_in": 7200}))
+    HttpResponse::Ok().json(json!({"errcode": 0, "errmsg": "ok", "access_token": token, "expires_in": 7200}))
 }
 
 #[derive(serde::Deserialize)]
@@ -454,26 +405,19 @@ async fn post_api(
     }
     let mut state = api.lock();
     if path == "message/update_template_card" {
-        let code = body["response_code"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let code = body["response_code"].as_str().unwrap_or_default().to_string();
         if code.is_empty() || state.used_response_codes.contains(&code) {
             return errcode(60140);
         }
         state.used_response_codes.push(code);
     }
-    state.calls.push(ApiCall {
-        path: path.clone(),
-        body: body.clone(),
-    });
+    state.calls.push(ApiCall { path: path.clone(), body: body.clone() });
     state.response_serial += 1;
     let serial = state.response_serial;
     match path.as_str() {
         "message/send" => {
             let interactive = body["msgtype"] == "template_card";
-            let mut answer =
-                json!({"errcode": 0, "errmsg": "ok", "msgid": format!("simmsg-{serial}")});
+            let mut answer = json!({"errcode": 0, "errmsg": "ok", "msgid": format!("simmsg-{serial}")});
             if interactive {
                 answer["response_code"] = json!(format!("simrc-{serial}"));
             }
@@ -501,9 +445,7 @@ fn validate_send(body: &Value) -> Result<(), i64> {
     if body["agentid"].as_i64().is_none() {
         return Err(40056);
     }
-    let to = ["touser", "toparty", "totag"]
-        .iter()
-        .any(|k| body[*k].as_str().is_some_and(|s| !s.is_empty()));
+    let to = ["touser", "toparty", "totag"].iter().any(|k| body[*k].as_str().is_some_and(|s| !s.is_empty()));
     if !to {
         return Err(82001);
     }
@@ -513,11 +455,7 @@ fn validate_send(body: &Value) -> Result<(), i64> {
         Some("textcard") => {
             let card = &body["textcard"];
             let url_ok = card["url"].as_str().is_some_and(|u| u.starts_with("http"));
-            if card["title"]
-                .as_str()
-                .is_none_or(|t| t.chars().count() > 128)
-                || !url_ok
-            {
+            if card["title"].as_str().is_none_or(|t| t.chars().count() > 128) || !url_ok {
                 return Err(45002);
             }
             Ok(())
@@ -539,9 +477,7 @@ fn validate_card(card: &Value) -> Result<(), i64> {
     let task_id = card["task_id"].as_str().unwrap_or_default();
     let task_ok = !task_id.is_empty()
         && task_id.len() <= 128
-        && task_id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'@'));
+        && task_id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'@'));
     match card["card_type"].as_str() {
         Some("button_interaction") => {
             if !task_ok {

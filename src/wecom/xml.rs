@@ -113,14 +113,10 @@ impl InboundMessage {
         let t = self.create_time;
         match &self.inbound {
             Inbound::Text { msg_id, .. } => format!("msg:{msg_id}"),
-            Inbound::TemplateCardEvent {
-                event_key, task_id, ..
-            } => {
+            Inbound::TemplateCardEvent { event_key, task_id, .. } => {
                 format!("evt:{user}:{t}:template_card_event:{event_key}:{task_id}")
             }
-            Inbound::Click { key }
-            | Inbound::ScanCodePush { key, .. }
-            | Inbound::ScanCodeWaitMsg { key, .. } => {
+            Inbound::Click { key } | Inbound::ScanCodePush { key, .. } | Inbound::ScanCodeWaitMsg { key, .. } => {
                 format!("evt:{user}:{t}:{}:{key}", self.inbound.kind())
             }
             Inbound::View { url } => format!("evt:{user}:{t}:view:{url}"),
@@ -157,9 +153,7 @@ fn flatten(xml: &str) -> Result<Flat, XmlError> {
     let mut text = String::new();
     let mut saw_root = false;
     loop {
-        let event = reader
-            .read_event()
-            .map_err(|e| XmlError::Malformed(e.to_string()))?;
+        let event = reader.read_event().map_err(|e| XmlError::Malformed(e.to_string()))?;
         match event {
             Event::Start(start) => {
                 if path.is_empty() && saw_root {
@@ -188,15 +182,12 @@ fn flatten(xml: &str) -> Result<Flat, XmlError> {
                 flat.leaves.entry(key).or_default();
             }
             Event::Text(t) => {
-                let unescaped = t
-                    .unescape()
-                    .map_err(|e| XmlError::Malformed(e.to_string()))?;
+                let unescaped = t.unescape().map_err(|e| XmlError::Malformed(e.to_string()))?;
                 text.push_str(&unescaped);
             }
             Event::CData(c) => {
                 let raw = c.into_inner();
-                let s =
-                    std::str::from_utf8(&raw).map_err(|e| XmlError::Malformed(e.to_string()))?;
+                let s = std::str::from_utf8(&raw).map_err(|e| XmlError::Malformed(e.to_string()))?;
                 text.push_str(s);
             }
             Event::End(_) => {
@@ -255,9 +246,7 @@ pub fn parse_inbound(xml: &str) -> Result<InboundMessage, XmlError> {
         .trim()
         .parse::<i64>()
         .map_err(|_| XmlError::Invalid("CreateTime"))?;
-    let from_user_name = flat
-        .required("xml/FromUserName", "FromUserName")?
-        .to_string();
+    let from_user_name = flat.required("xml/FromUserName", "FromUserName")?.to_string();
     if from_user_name.is_empty() {
         return Err(XmlError::Invalid("FromUserName"));
     }
@@ -265,10 +254,7 @@ pub fn parse_inbound(xml: &str) -> Result<InboundMessage, XmlError> {
         None | Some("") => None,
         Some(s) => Some(s.parse::<i64>().map_err(|_| XmlError::Invalid("AgentID"))?),
     };
-    let msg_type = flat
-        .required("xml/MsgType", "MsgType")?
-        .trim()
-        .to_ascii_lowercase();
+    let msg_type = flat.required("xml/MsgType", "MsgType")?.trim().to_ascii_lowercase();
     let inbound = match msg_type.as_str() {
         "text" => Inbound::Text {
             content: flat.text("xml/Content"),
@@ -279,48 +265,26 @@ pub fn parse_inbound(xml: &str) -> Result<InboundMessage, XmlError> {
                 .map_err(|_| XmlError::Invalid("MsgId"))?,
         },
         "event" => parse_event(&flat)?,
-        _ => Inbound::Other {
-            msg_type,
-            event: None,
-        },
+        _ => Inbound::Other { msg_type, event: None },
     };
-    Ok(InboundMessage {
-        to_user_name: flat.text("xml/ToUserName"),
-        from_user_name,
-        create_time,
-        agent_id,
-        inbound,
-    })
+    Ok(InboundMessage { to_user_name: flat.text("xml/ToUserName"), from_user_name, create_time, agent_id, inbound })
 }
 
 fn parse_event(flat: &Flat) -> Result<Inbound, XmlError> {
     let event = flat.required("xml/Event", "Event")?.trim().to_string();
     let key = flat.text("xml/EventKey");
-    let scan = || {
-        (
-            flat.text("xml/ScanCodeInfo/ScanType"),
-            flat.text("xml/ScanCodeInfo/ScanResult"),
-        )
-    };
+    let scan = || (flat.text("xml/ScanCodeInfo/ScanType"), flat.text("xml/ScanCodeInfo/ScanResult"));
     Ok(match event.to_ascii_lowercase().as_str() {
         "enter_agent" => Inbound::EnterAgent,
         "click" => Inbound::Click { key },
         "view" => Inbound::View { url: key },
         "scancode_push" => {
             let (scan_type, scan_result) = scan();
-            Inbound::ScanCodePush {
-                key,
-                scan_type,
-                scan_result,
-            }
+            Inbound::ScanCodePush { key, scan_type, scan_result }
         }
         "scancode_waitmsg" => {
             let (scan_type, scan_result) = scan();
-            Inbound::ScanCodeWaitMsg {
-                key,
-                scan_type,
-                scan_result,
-            }
+            Inbound::ScanCodeWaitMsg { key, scan_type, scan_result }
         }
         "template_card_event" => Inbound::TemplateCardEvent {
             event_key: key,
@@ -331,10 +295,7 @@ fn parse_event(flat: &Flat) -> Result<Inbound, XmlError> {
         },
         "subscribe" => Inbound::Subscribe,
         "unsubscribe" => Inbound::Unsubscribe,
-        _ => Inbound::Other {
-            msg_type: "event".into(),
-            event: Some(event),
-        },
+        _ => Inbound::Other { msg_type: "event".into(), event: Some(event) },
     })
 }
 
@@ -369,12 +330,7 @@ pub enum Reply {
 }
 
 /// The plaintext reply XML; `to_user` is the member, `from_corp` the CorpID.
-pub fn reply_xml(
-    reply: &Reply,
-    to_user: &str,
-    from_corp: &str,
-    create_time: i64,
-) -> Option<String> {
+pub fn reply_xml(reply: &Reply, to_user: &str, from_corp: &str, create_time: i64) -> Option<String> {
     let head = format!(
         "<xml><ToUserName>{}</ToUserName><FromUserName>{}</FromUserName><CreateTime>{create_time}</CreateTime>",
         cdata(to_user),
@@ -416,13 +372,8 @@ pub fn parse_encrypted_reply(body: &str) -> Result<EncryptedReply, XmlError> {
     let flat = flatten(body)?;
     Ok(EncryptedReply {
         encrypt: flat.required("xml/Encrypt", "Encrypt")?.to_string(),
-        msg_signature: flat
-            .required("xml/MsgSignature", "MsgSignature")?
-            .to_string(),
-        timestamp: flat
-            .required("xml/TimeStamp", "TimeStamp")?
-            .trim()
-            .to_string(),
+        msg_signature: flat.required("xml/MsgSignature", "MsgSignature")?.to_string(),
+        timestamp: flat.required("xml/TimeStamp", "TimeStamp")?.trim().to_string(),
         nonce: flat.required("xml/Nonce", "Nonce")?.to_string(),
     })
 }
@@ -438,16 +389,9 @@ pub struct PlainReply {
 pub fn parse_plain_reply(xml: &str) -> Result<PlainReply, XmlError> {
     let flat = flatten(xml)?;
     let msg_type = flat.required("xml/MsgType", "MsgType")?.to_string();
-    let content = if msg_type == "update_button" {
-        flat.text("xml/Button/ReplaceName")
-    } else {
-        flat.text("xml/Content")
-    };
-    Ok(PlainReply {
-        to_user: flat.text("xml/ToUserName"),
-        msg_type,
-        content,
-    })
+    let content =
+        if msg_type == "update_button" { flat.text("xml/Button/ReplaceName") } else { flat.text("xml/Content") };
+    Ok(PlainReply { to_user: flat.text("xml/ToUserName"), msg_type, content })
 }
 
 /// Build a decrypted inbound payload as WeCom would (used by the stand-in and tests).
@@ -459,11 +403,7 @@ pub fn inbound_xml(msg: &InboundMessage) -> String {
         msg.create_time
     );
     let event = |name: &str, key: &str| {
-        format!(
-            "<MsgType><![CDATA[event]]></MsgType><Event>{}</Event><EventKey>{}</EventKey>",
-            cdata(name),
-            cdata(key)
-        )
+        format!("<MsgType><![CDATA[event]]></MsgType><Event>{}</Event><EventKey>{}</EventKey>", cdata(name), cdata(key))
     };
     let scan = |name: &str, key: &str, scan_type: &str, result: &str| {
         format!(
@@ -474,30 +414,17 @@ pub fn inbound_xml(msg: &InboundMessage) -> String {
         )
     };
     body.push_str(&match &msg.inbound {
-        Inbound::Text { content, msg_id } => format!(
-            "<MsgType><![CDATA[text]]></MsgType><Content>{}</Content><MsgId>{msg_id}</MsgId>",
-            cdata(content)
-        ),
+        Inbound::Text { content, msg_id } => {
+            format!("<MsgType><![CDATA[text]]></MsgType><Content>{}</Content><MsgId>{msg_id}</MsgId>", cdata(content))
+        }
         Inbound::EnterAgent => event("enter_agent", ""),
         Inbound::Click { key } => event("click", key),
         Inbound::View { url } => event("view", url),
-        Inbound::ScanCodePush {
-            key,
-            scan_type,
-            scan_result,
-        } => scan("scancode_push", key, scan_type, scan_result),
-        Inbound::ScanCodeWaitMsg {
-            key,
-            scan_type,
-            scan_result,
-        } => scan("scancode_waitmsg", key, scan_type, scan_result),
-        Inbound::TemplateCardEvent {
-            event_key,
-            task_id,
-            card_type,
-            response_code,
-            selected_items,
-        } => {
+        Inbound::ScanCodePush { key, scan_type, scan_result } => scan("scancode_push", key, scan_type, scan_result),
+        Inbound::ScanCodeWaitMsg { key, scan_type, scan_result } => {
+            scan("scancode_waitmsg", key, scan_type, scan_result)
+        }
+        Inbound::TemplateCardEvent { event_key, task_id, card_type, response_code, selected_items } => {
             let mut s = event("template_card_event", event_key);
             s.push_str(&format!(
                 "<TaskId>{}</TaskId><CardType>{}</CardType><ResponseCode>{}</ResponseCode>",
@@ -521,26 +448,12 @@ pub fn inbound_xml(msg: &InboundMessage) -> String {
             }
             s
         }
-        Inbound::Subscribe => {
-            "<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[subscribe]]></Event>".into()
+        Inbound::Subscribe => "<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[subscribe]]></Event>".into(),
+        Inbound::Unsubscribe => "<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[unsubscribe]]></Event>".into(),
+        Inbound::Other { msg_type, event: Some(e) } => {
+            format!("<MsgType>{}</MsgType><Event>{}</Event>", cdata(msg_type), cdata(e))
         }
-        Inbound::Unsubscribe => {
-            "<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[unsubscribe]]></Event>".into()
-        }
-        Inbound::Other {
-            msg_type,
-            event: Some(e),
-        } => {
-            format!(
-                "<MsgType>{}</MsgType><Event>{}</Event>",
-                cdata(msg_type),
-                cdata(e)
-            )
-        }
-        Inbound::Other {
-            msg_type,
-            event: None,
-        } => format!("<MsgType>{}</MsgType>", cdata(msg_type)),
+        Inbound::Other { msg_type, event: None } => format!("<MsgType>{}</MsgType>", cdata(msg_type)),
     });
     if let Some(agent) = msg.agent_id {
         body.push_str(&format!("<AgentID>{agent}</AgentID>"));
@@ -556,7 +469,10 @@ mod tests {
     #[test]
     fn envelope_in_any_order_with_or_without_cdata() {
         let a = parse_envelope("<xml><Encrypt><![CDATA[abc]]></Encrypt><ToUserName>corp</ToUserName><AgentID><![CDATA[218]]></AgentID></xml>").unwrap();
-        let b = parse_envelope("<xml>\n<ToUserName><![CDATA[corp]]></ToUserName>\n<AgentID>218</AgentID>\n<Encrypt>abc</Encrypt>\n</xml>").unwrap();
+        let b = parse_envelope(
+            "<xml>\n<ToUserName><![CDATA[corp]]></ToUserName>\n<AgentID>218</AgentID>\n<Encrypt>abc</Encrypt>\n</xml>",
+        )
+        .unwrap();
         assert_eq!(a, b);
         assert_eq!(a.encrypt, "abc");
         assert_eq!(a.agent_id.as_deref(), Some("218"));
@@ -564,18 +480,9 @@ mod tests {
 
     #[test]
     fn envelope_without_encrypt_is_refused() {
-        assert_eq!(
-            parse_envelope("<xml><ToUserName>c</ToUserName></xml>"),
-            Err(XmlError::Missing("Encrypt"))
-        );
-        assert!(matches!(
-            parse_envelope("<xml><Encrypt>abc</xml>"),
-            Err(XmlError::Malformed(_))
-        ));
-        assert!(matches!(
-            parse_envelope("not xml"),
-            Err(XmlError::Malformed(_)) | Err(XmlError::Missing(_))
-        ));
+        assert_eq!(parse_envelope("<xml><ToUserName>c</ToUserName></xml>"), Err(XmlError::Missing("Encrypt")));
+        assert!(matches!(parse_envelope("<xml><Encrypt>abc</xml>"), Err(XmlError::Malformed(_))));
+        assert!(matches!(parse_envelope("not xml"), Err(XmlError::Malformed(_)) | Err(XmlError::Missing(_))));
         assert!(parse_envelope("").is_err());
     }
 
@@ -583,22 +490,13 @@ mod tests {
     fn msg_id_above_two_pow_53_is_kept_exactly() {
         let xml = "<xml><ToUserName>c</ToUserName><FromUserName>u</FromUserName><CreateTime>1</CreateTime><MsgType>text</MsgType><Content>hi</Content><MsgId>18446744073709551615</MsgId><AgentID>1</AgentID></xml>";
         let msg = parse_inbound(xml).unwrap();
-        assert_eq!(
-            msg.inbound,
-            Inbound::Text {
-                content: "hi".into(),
-                msg_id: u64::MAX
-            }
-        );
+        assert_eq!(msg.inbound, Inbound::Text { content: "hi".into(), msg_id: u64::MAX });
     }
 
     #[test]
     fn events_compare_case_insensitively() {
         let xml = "<xml><ToUserName>c</ToUserName><FromUserName>u</FromUserName><CreateTime>1</CreateTime><MsgType>event</MsgType><Event>CLICK</Event><EventKey>free</EventKey></xml>";
-        assert_eq!(
-            parse_inbound(xml).unwrap().inbound,
-            Inbound::Click { key: "free".into() }
-        );
+        assert_eq!(parse_inbound(xml).unwrap().inbound, Inbound::Click { key: "free".into() });
     }
 
     #[test]
@@ -640,35 +538,16 @@ mod tests {
     #[test]
     fn every_inbound_kind_round_trips_through_its_xml() {
         let kinds = vec![
-            Inbound::Text {
-                content: "预约 ]]> 健身房".into(),
-                msg_id: 42,
-            },
+            Inbound::Text { content: "预约 ]]> 健身房".into(), msg_id: 42 },
             Inbound::EnterAgent,
             Inbound::Click { key: "free".into() },
-            Inbound::View {
-                url: "http://x/board".into(),
-            },
-            Inbound::ScanCodePush {
-                key: "scan".into(),
-                scan_type: "qrcode".into(),
-                scan_result: "gym".into(),
-            },
-            Inbound::ScanCodeWaitMsg {
-                key: "scan".into(),
-                scan_type: "qrcode".into(),
-                scan_result: "gym".into(),
-            },
+            Inbound::View { url: "http://x/board".into() },
+            Inbound::ScanCodePush { key: "scan".into(), scan_type: "qrcode".into(), scan_result: "gym".into() },
+            Inbound::ScanCodeWaitMsg { key: "scan".into(), scan_type: "qrcode".into(), scan_result: "gym".into() },
             Inbound::Subscribe,
             Inbound::Unsubscribe,
-            Inbound::Other {
-                msg_type: "image".into(),
-                event: None,
-            },
-            Inbound::Other {
-                msg_type: "event".into(),
-                event: Some("LOCATION".into()),
-            },
+            Inbound::Other { msg_type: "image".into(), event: None },
+            Inbound::Other { msg_type: "event".into(), event: Some("LOCATION".into()) },
         ];
         for inbound in kinds {
             let msg = InboundMessage {

@@ -19,9 +19,7 @@ pub const SECRET: &str = "test-secret";
 
 /// Monday 2026-11-23 10:00 in Shanghai.
 pub fn monday_10am() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-11-23T10:00:00+08:00")
-        .expect("time")
-        .with_timezone(&Utc)
+    DateTime::parse_from_rfc3339("2026-11-23T10:00:00+08:00").expect("time").with_timezone(&Utc)
 }
 
 pub fn config_text(api_base: &str, db: &std::path::Path) -> String {
@@ -120,32 +118,15 @@ impl TestApp {
         TestApp::start(config, self.api, self.dir, now).await
     }
 
-    async fn start(
-        config: Config,
-        api: SimApi,
-        dir: tempfile::TempDir,
-        now: DateTime<Utc>,
-    ) -> TestApp {
+    async fn start(config: Config, api: SimApi, dir: tempfile::TempDir, now: DateTime<Utc>) -> TestApp {
         let clock = Arc::new(FixedClock::new(now));
         let ctx = Arc::new(AppContext::new(config, clock.clone()).expect("context"));
         let app = Application::build(Arc::clone(&ctx)).expect("build");
         let port = app.port();
         tokio::spawn(app.run_until_stopped());
         let crypto = WeComCrypto::new(TOKEN, AES_KEY, CORP_ID).expect("crypto");
-        let member = SimMember::new(
-            crypto,
-            CORP_ID,
-            AGENT_ID,
-            &format!("http://127.0.0.1:{port}/wecom/callback"),
-        );
-        TestApp {
-            port,
-            ctx,
-            member,
-            api,
-            clock,
-            dir,
-        }
+        let member = SimMember::new(crypto, CORP_ID, AGENT_ID, &format!("http://127.0.0.1:{port}/wecom/callback"));
+        TestApp { port, ctx, member, api, clock, dir }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -195,13 +176,6 @@ impl NowUtc for FixedClock {
 
 /// The first `#N` in a text.
 pub fn booking_no(text: &str) -> i64 {
-    let at = text
-        .find('#')
-        .unwrap_or_else(|| panic!("no booking number in {text:?}"));
-    text[at + 1..]
-        .chars()
-        .take_while(|c| c.is_ascii_digit())
-        .collect::<String>()
-        .parse()
-        .expect("number")
+    let at = text.find('#').unwrap_or_else(|| panic!("no booking number in {text:?}"));
+    text[at + 1..].chars().take_while(|c| c.is_ascii_digit()).collect::<String>().parse().expect("number")
 }
