@@ -8,6 +8,8 @@ pub mod config;
 pub mod inbox;
 pub mod metrics;
 pub mod outbox;
+pub mod report;
+pub mod scheduler;
 pub mod startup;
 pub mod store;
 pub mod users;

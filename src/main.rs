@@ -23,6 +23,15 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Run one pass of every due scheduler job as of TIME, deliver what it queued, and exit.
+    /// Safe beside a running `serve` on the same database.
+    Tick {
+        #[arg(long)]
+        config: PathBuf,
+        /// RFC 3339 instant, e.g. 2026-11-23T18:00:00+08:00 (default: now)
+        #[arg(long)]
+        at: Option<String>,
+    },
     /// Validate the configuration and exit (0 when good).
     Check {
         #[arg(long)]
@@ -48,6 +57,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check { config } => check(&config),
         Command::Serve { config } => serve(&config),
+        Command::Tick { config, at } => tick(&config, at.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -98,6 +108,27 @@ fn serve(path: &std::path::Path) -> Result<(), String> {
                 tracing::error!(result = ?worker, "outbox worker stopped");
                 worker.map_err(|e| e.to_string())
             }
+            scheduler = staffhome::scheduler::run(Arc::clone(&ctx)) => {
+                tracing::error!(result = ?scheduler, "scheduler stopped");
+                scheduler.map_err(|e| e.to_string())
+            }
         }
+    })
+}
+
+fn tick(path: &std::path::Path, at: Option<&str>) -> Result<(), String> {
+    let config = Config::load(path).map_err(|e| e.to_string())?;
+    let clock: Arc<dyn staffhome::clock::Clock> = match at {
+        Some(text) => {
+            let at = chrono::DateTime::parse_from_rfc3339(text).map_err(|e| format!("--at {text:?}: {e}"))?;
+            Arc::new(staffhome::clock::FixedClock::new(at.with_timezone(&chrono::Utc)))
+        }
+        None => staffhome::clock::from_env()?,
+    };
+    runtime()?.block_on(async move {
+        let ctx = Arc::new(AppContext::new(config, clock).map_err(|e| e.to_string())?);
+        let report = staffhome::scheduler::tick_once(&ctx).await.map_err(|e| e.to_string())?;
+        println!("{report}");
+        Ok(())
     })
 }

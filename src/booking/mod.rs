@@ -4,6 +4,7 @@
 mod catalog;
 pub mod model;
 mod notices;
+pub mod policy;
 pub mod query;
 pub mod rules;
 pub mod service;

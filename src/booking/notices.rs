@@ -74,3 +74,108 @@ pub fn week_published(tx: &Transaction, _rules: &Rules, week: NaiveDate, now: i6
     outbox::enqueue(tx, &message, now)?;
     Ok(())
 }
+
+/// The confirmation card two hours before a peak session: 确认参加 / 取消预约.
+pub fn confirmation_card(
+    tx: &Transaction,
+    rules: &Rules,
+    booking: &Booking,
+    waiting: u32,
+    now: i64,
+) -> rusqlite::Result<bool> {
+    let what = describe(rules.catalog, &booking.facility, booking.date, booking.slot);
+    let waitlist_line = if waiting > 0 { format!("另有 {waiting} 人在候补") } else { String::new() };
+    let task = card::TaskId::parse(&format!("confirm-{}-{}", booking.id, booking.starts_at))
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    let number = format!("#{}", booking.id);
+    let mut fields = vec![Field { key: "预约号", value: &number }];
+    if waiting > 0 {
+        fields.push(Field { key: "候补", value: &waitlist_line });
+    }
+    let body = card::button_card(
+        &task,
+        "请确认是否参加",
+        &what,
+        &fields,
+        &[
+            card::Button { text: "确认参加", style: 1, key: format!("confirm:{}", booking.id) },
+            card::Button { text: "取消预约", style: 4, key: format!("cancel:{}", booking.id) },
+        ],
+    )
+    .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    let message = Outgoing {
+        dedupe_key: format!("confirm:{}", booking.id),
+        recipient: Recipient::User(booking.userid.clone()),
+        weight: Weight::Light,
+        body,
+    };
+    outbox::enqueue(tx, &message, now)
+}
+
+/// The check-in reminder an hour before, with the booking pass.
+pub fn reminder(tx: &Transaction, rules: &Rules, booking: &Booking, now: i64) -> rusqlite::Result<bool> {
+    let what = describe(rules.catalog, &booking.facility, booking.date, booking.slot);
+    let text = format!(
+        "提醒：{what} 即将开始。\n预约号 #{id}，签到码 {code}\n到场后回复「签到」或扫门口二维码。预约凭证：{url}/pass/{token}\n不去了请回复「取消 {id}」。",
+        id = booking.id,
+        code = booking.checkin_code,
+        url = rules.public_url.trim_end_matches('/'),
+        token = booking.pass_token
+    );
+    outbox::enqueue(tx, &Outgoing::text(format!("remind:{}", booking.id), &booking.userid, Weight::Light, &text), now)
+}
+
+/// A no-show: told, with the strike count; formally when it suspends booking.
+pub fn no_show(
+    tx: &Transaction,
+    rules: &Rules,
+    booking: &Booking,
+    strikes: u32,
+    suspended_until: Option<chrono::DateTime<chrono::Utc>>,
+    now: i64,
+) -> rusqlite::Result<()> {
+    let what = describe(rules.catalog, &booking.facility, booking.date, booking.slot);
+    let limit = rules.config.strike_limit;
+    let window = rules.config.strike_window_days;
+    let message = match suspended_until {
+        Some(until) => {
+            let until = super::policy::local_minute(rules, until);
+            let number = format!("#{}", booking.id);
+            Outgoing {
+                dedupe_key: format!("noshow:{}", booking.id),
+                recipient: Recipient::User(booking.userid.clone()),
+                weight: Weight::Formal,
+                body: card::text_notice(
+                    "预约功能已暂停",
+                    &format!("{window} 天内未到场 {strikes} 次"),
+                    &format!("你预约的 {what} 未签到。{window} 天内已累计 {strikes} 次未到场，预约功能暂停至 {until}。如有误会请联系管理员免责。"),
+                    &[Field { key: "预约号", value: &number }, Field { key: "恢复时间", value: &until }],
+                    &board_url(rules),
+                ),
+            }
+        }
+        None => Outgoing::text(
+            format!("noshow:{}", booking.id),
+            &booking.userid,
+            Weight::Light,
+            &format!(
+                "你预约的 {what}（#{}）未签到，记未到场 1 次（{window} 天内第 {strikes} 次，满 {limit} 次将暂停预约 {} 天）。",
+                booking.id, rules.config.suspend_days
+            ),
+        ),
+    };
+    outbox::enqueue(tx, &message, now)?;
+    Ok(())
+}
+
+/// An approval request that nobody decided before its start.
+pub fn request_expired(tx: &Transaction, rules: &Rules, booking: &Booking, now: i64) -> rusqlite::Result<()> {
+    let what = describe(rules.catalog, &booking.facility, booking.date, booking.slot);
+    let text = format!("你的预约申请 #{} {what} 在开始前未完成审批，已过期。", booking.id);
+    outbox::enqueue(
+        tx,
+        &Outgoing::text(format!("expired:{}", booking.id), &booking.userid, Weight::Formal, &text),
+        now,
+    )?;
+    Ok(())
+}

@@ -89,6 +89,52 @@ impl<'a> Turn<'a> {
         )
     }
 
+    /// A button on one of our cards: `confirm:12`, `cancel:12`. The clicker's button greys
+    /// out with what happened.
+    pub fn on_card_click(&self, key: &str) -> rusqlite::Result<crate::wecom::Reply> {
+        use crate::wecom::Reply;
+        let (action, id) = match key.split_once(':') {
+            Some((action, id)) => (action, id.split(':').next().and_then(|n| n.parse::<i64>().ok())),
+            None => (key, None),
+        };
+        let Some(id) = id else {
+            tracing::warn!(key, "unknown card key");
+            return Ok(Reply::UpdateButton("无效操作".into()));
+        };
+        let label = match action {
+            "confirm" => match self.confirm_booking(id)? {
+                Ok(_) => "已确认参加".to_string(),
+                Err(error) => short_refusal(&error),
+            },
+            "cancel" => match service::cancel(self.tx, &self.rules(), self.user, false, id, self.now) {
+                Ok(_) => "已取消".to_string(),
+                Err(BookingError::Db(e)) => return Err(e),
+                Err(error) => short_refusal(&error),
+            },
+            _ => {
+                tracing::warn!(key, "unknown card action");
+                "无效操作".to_string()
+            }
+        };
+        Ok(Reply::UpdateButton(label))
+    }
+
+    /// Mark a booking confirmed-by-user (owner only, while live).
+    fn confirm_booking(&self, id: i64) -> rusqlite::Result<Result<Booking, BookingError>> {
+        let Some(b) = service::booking_by_id(self.tx, id)? else { return Ok(Err(BookingError::NotFound)) };
+        if b.userid != self.user {
+            return Ok(Err(BookingError::NotYours));
+        }
+        if !b.state.is_live() {
+            return Ok(Err(BookingError::NotActive { state: b.state }));
+        }
+        self.tx.execute(
+            "UPDATE bookings SET user_confirmed_at = COALESCE(user_confirmed_at, ?2), updated_at = ?2 WHERE id = ?1",
+            rusqlite::params![id, self.now.timestamp()],
+        )?;
+        Ok(Ok(b))
+    }
+
     /// Run a command.
     pub fn run(&self, command: Command) -> rusqlite::Result<String> {
         match command {
@@ -340,20 +386,10 @@ impl<'a> Turn<'a> {
         let Some(id) = id.or_else(|| (upcoming.len() == 1).then(|| upcoming[0].id)) else {
             return self.mine();
         };
-        let Some(b) = service::booking_by_id(self.tx, id)? else {
-            return Ok(self.booking_refusal(BookingError::NotFound, id));
-        };
-        if b.userid != self.user {
-            return Ok(self.booking_refusal(BookingError::NotYours, id));
+        match self.confirm_booking(id)? {
+            Ok(b) => Ok(format!("已确认参加 #{id} {}。到场后记得签到。", self.what(&b))),
+            Err(error) => Ok(self.booking_refusal(error, id)),
         }
-        if !b.state.is_live() {
-            return Ok(self.booking_refusal(BookingError::NotActive { state: b.state }, id));
-        }
-        self.tx.execute(
-            "UPDATE bookings SET user_confirmed_at = COALESCE(user_confirmed_at, ?2), updated_at = ?2 WHERE id = ?1",
-            rusqlite::params![id, self.now.timestamp()],
-        )?;
-        Ok(format!("已确认参加 #{id} {}。到场后记得签到。", self.what(&b)))
     }
 
     fn mine(&self) -> rusqlite::Result<String> {
@@ -499,4 +535,16 @@ impl<'a> Turn<'a> {
 /// `11-25`, as a member would type it back.
 fn short_date(date: NaiveDate) -> String {
     date.format("%m-%d").to_string()
+}
+
+/// A refusal short enough for a greyed-out card button.
+fn short_refusal(error: &BookingError) -> String {
+    match error {
+        BookingError::NotFound => "预约不存在",
+        BookingError::NotYours => "不是你的预约",
+        BookingError::NotActive { .. } => "预约已失效",
+        BookingError::InPast => "已开始",
+        _ => "操作失败",
+    }
+    .to_string()
 }

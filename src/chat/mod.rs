@@ -53,9 +53,8 @@ pub fn respond(
         Inbound::Subscribe => Ok(Reply::Text(ctx.replies.render("welcome", ()))),
         // Entering the app, opening a link, leaving: nothing to say.
         Inbound::EnterAgent | Inbound::View { .. } | Inbound::Unsubscribe => Ok(Reply::Empty),
-        Inbound::ScanCodePush { .. } | Inbound::ScanCodeWaitMsg { .. } | Inbound::TemplateCardEvent { .. } => {
-            Ok(Reply::Empty)
-        }
+        Inbound::TemplateCardEvent { event_key, .. } => turn.on_card_click(event_key),
+        Inbound::ScanCodePush { .. } | Inbound::ScanCodeWaitMsg { .. } => Ok(Reply::Empty),
         Inbound::Other { msg_type, event } => {
             tracing::info!(msg_type, event = ?event, "ignoring a message kind staffhome does not act on");
             Ok(Reply::Empty)

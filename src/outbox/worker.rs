@@ -62,7 +62,8 @@ fn due_rows(ctx: &AppContext, now: i64) -> rusqlite::Result<Vec<Row>> {
     ctx.store.read(|conn| {
         let mut stmt = conn.prepare_cached(
             "SELECT id, recipient, payload, attempts FROM outbox
-             WHERE state = 'pending' AND next_attempt_at <= ?1 ORDER BY next_attempt_at, id LIMIT ?2",
+             WHERE state = 'pending' AND next_attempt_at <= ?1 AND (claimed_until IS NULL OR claimed_until <= ?1)
+             ORDER BY next_attempt_at, id LIMIT ?2",
         )?;
         let rows = stmt.query_map(params![now, BATCH], |row| {
             let payload: String = row.get(2)?;
@@ -77,10 +78,53 @@ fn due_rows(ctx: &AppContext, now: i64) -> rusqlite::Result<Vec<Row>> {
     })
 }
 
+enum Claim {
+    Claimed,
+    /// Another worker (`tick` beside `serve`) is sending it.
+    Taken,
+    /// The member's rate limit holds it back.
+    Deferred,
+}
+
+/// How long a claim holds before another worker may take the row (its worker died).
+const CLAIM_SECONDS: i64 = 60;
+
+/// Take the row for sending, unless another worker has it or the member's limit is reached
+/// (then it waits until the limit allows). One write transaction, so two workers cannot both
+/// take it.
+async fn claim(
+    ctx: &std::sync::Arc<AppContext>,
+    id: i64,
+    recipient: &Recipient,
+    now: i64,
+) -> Result<Claim, WorkerError> {
+    let ctx = std::sync::Arc::clone(ctx);
+    let user = match recipient {
+        Recipient::User(user) => Some(user.clone()),
+        _ => None,
+    };
+    let claim = tokio::task::spawn_blocking(move || {
+        ctx.store.write(|tx| {
+            if let Some(until) = user.as_deref().map(|u| rate_limited_until(tx, u, now)).transpose()?.flatten() {
+                tx.execute("UPDATE outbox SET next_attempt_at = ?2 WHERE id = ?1", params![id, until])?;
+                return Ok::<Claim, rusqlite::Error>(Claim::Deferred);
+            }
+            let taken = tx.execute(
+                "UPDATE outbox SET claimed_until = ?2 WHERE id = ?1 AND state = 'pending'
+                   AND (claimed_until IS NULL OR claimed_until <= ?3)",
+                params![id, now + CLAIM_SECONDS, now],
+            )?;
+            Ok(if taken == 1 { Claim::Claimed } else { Claim::Taken })
+        })
+    })
+    .await??;
+    Ok(claim)
+}
+
 /// When a member may next receive a message (None = now), from what was sent to them in
 /// the last minute and hour.
-fn rate_limited_until(ctx: &AppContext, user: &str, now: i64) -> rusqlite::Result<Option<i64>> {
-    ctx.store.read(|conn| {
+fn rate_limited_until(conn: &rusqlite::Connection, user: &str, now: i64) -> rusqlite::Result<Option<i64>> {
+    {
         let window = |seconds: i64, limit: i64| -> rusqlite::Result<Option<i64>> {
             let (count, oldest): (i64, Option<i64>) = conn.query_row(
                 "SELECT count(*), min(sent_at) FROM (SELECT sent_at FROM outbox
@@ -91,7 +135,7 @@ fn rate_limited_until(ctx: &AppContext, user: &str, now: i64) -> rusqlite::Resul
             Ok((count >= limit).then(|| oldest.unwrap_or(now) + seconds))
         };
         Ok(window(60, PER_USER_PER_MINUTE)?.max(window(3600, PER_USER_PER_HOUR)?))
-    })
+    }
 }
 
 /// One pass: deliver what is due now. Tests call this directly instead of sleeping.
@@ -105,13 +149,10 @@ pub async fn deliver_due(ctx: &std::sync::Arc<AppContext>) -> Result<Delivered, 
     let mut done = Delivered::default();
     for row in rows {
         let recipient = Recipient::decode(&row.recipient);
-        if let Recipient::User(user) = &recipient {
-            let limit = {
-                let (ctx, user) = (std::sync::Arc::clone(ctx), user.clone());
-                tokio::task::spawn_blocking(move || rate_limited_until(&ctx, &user, now)).await??
-            };
-            if let Some(until) = limit {
-                mark(ctx, row.id, Mark::Defer { until }).await?;
+        match claim(ctx, row.id, &recipient, now).await? {
+            Claim::Claimed => {}
+            Claim::Taken => continue,
+            Claim::Deferred => {
                 done.deferred += 1;
                 continue;
             }
@@ -161,7 +202,6 @@ enum Mark {
     Done { msgid: Option<String>, response_code: Option<String> },
     Retry { error: String, at: i64 },
     Failed { error: String },
-    Defer { until: i64 },
 }
 
 async fn mark(ctx: &std::sync::Arc<AppContext>, id: i64, how: Mark) -> Result<(), WorkerError> {
@@ -172,20 +212,19 @@ async fn mark(ctx: &std::sync::Arc<AppContext>, id: i64, how: Mark) -> Result<()
             match how {
                 Mark::Done { msgid, response_code } => tx.execute(
                     "UPDATE outbox SET state = 'done', sent_at = ?2, msgid = ?3, response_code = ?4,
-                         attempts = attempts + 1, last_error = NULL WHERE id = ?1",
+                         attempts = attempts + 1, last_error = NULL, claimed_until = NULL WHERE id = ?1",
                     params![id, now, msgid, response_code],
                 ),
                 Mark::Retry { error, at } => tx.execute(
-                    "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE id = ?1",
+                    "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3, claimed_until = NULL
+                     WHERE id = ?1",
                     params![id, at, error],
                 ),
                 Mark::Failed { error } => tx.execute(
-                    "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
+                    "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ?2, claimed_until = NULL
+                     WHERE id = ?1",
                     params![id, error],
                 ),
-                Mark::Defer { until } => {
-                    tx.execute("UPDATE outbox SET next_attempt_at = ?2 WHERE id = ?1", params![id, until])
-                }
             }?;
             Ok::<(), rusqlite::Error>(())
         })

@@ -4,7 +4,8 @@ use super::StoreError;
 use rusqlite::{Connection, TransactionBehavior};
 
 /// Each entry is applied once, in order; never edit one that has shipped, add a new one.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] =
+    &[include_str!("migrations/0001_init.sql"), include_str!("migrations/0002_schedule_approval.sql")];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

@@ -1,0 +1,130 @@
+//! What happens as time passes: confirmations and reminders are due, no-shows become
+//! strikes (enough of them suspend booking), undecided requests expire at their start.
+//! Each function is idempotent: it acts only on rows still in the state it changes, and
+//! writes its notices in the same transaction.
+
+use super::model::{Booking, BookingState, BOOKING_COLUMNS};
+use super::service::{promote, set_state, Rules};
+use super::{notices, query};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use rusqlite::{params, Transaction};
+
+fn bookings(tx: &Transaction, sql_where: &str, args: impl rusqlite::Params) -> rusqlite::Result<Vec<Booking>> {
+    let mut stmt =
+        tx.prepare_cached(&format!("SELECT {BOOKING_COLUMNS} FROM bookings WHERE {sql_where} ORDER BY starts_at, id"))?;
+    let rows = stmt.query_map(args, Booking::from_row)?;
+    rows.collect()
+}
+
+/// Peak bookings starting within `confirm_before_minutes` (and not started) that have not had
+/// their confirmation card: queue one each. A late one is still sent while the slot is ahead.
+pub fn send_confirmations(tx: &Transaction, rules: &Rules, now: DateTime<Utc>) -> rusqlite::Result<u32> {
+    let horizon = now.timestamp() + rules.config.confirm_before_minutes * 60;
+    let due = bookings(
+        tx,
+        "state = 'confirmed' AND starts_at > ?1 AND starts_at <= ?2 AND user_confirmed_at IS NULL
+         AND NOT EXISTS (SELECT 1 FROM outbox WHERE dedupe_key = 'confirm:' || bookings.id)",
+        params![now.timestamp(), horizon],
+    )?;
+    let mut sent = 0;
+    for booking in due.iter().filter(|b| rules.catalog.slot(b.slot).is_some_and(|s| s.peak)) {
+        let waiting = query::waitlist_len(tx, &booking.facility, booking.date, booking.slot)?;
+        sent += u32::from(notices::confirmation_card(tx, rules, booking, waiting, now.timestamp())?);
+    }
+    Ok(sent)
+}
+
+/// Every confirmed booking starting within `remind_before_minutes` gets its check-in reminder
+/// with the booking pass, once.
+pub fn send_reminders(tx: &Transaction, rules: &Rules, now: DateTime<Utc>) -> rusqlite::Result<u32> {
+    let horizon = now.timestamp() + rules.config.remind_before_minutes * 60;
+    let due = bookings(
+        tx,
+        "state = 'confirmed' AND starts_at > ?1 AND starts_at <= ?2
+         AND NOT EXISTS (SELECT 1 FROM outbox WHERE dedupe_key = 'remind:' || bookings.id)",
+        params![now.timestamp(), horizon],
+    )?;
+    let mut sent = 0;
+    for booking in &due {
+        sent += u32::from(notices::reminder(tx, rules, booking, now.timestamp())?);
+    }
+    Ok(sent)
+}
+
+/// What the no-show pass did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct NoShows {
+    pub marked: u32,
+    pub promoted: u32,
+    pub suspended: u32,
+}
+
+/// Confirmed bookings with no check-in `no_show_after_minutes` after start become no-shows:
+/// the place goes to the waitlist while the slot runs, a strike is counted, and the strike
+/// that reaches the limit within the window suspends booking.
+pub fn mark_no_shows(tx: &Transaction, rules: &Rules, now: DateTime<Utc>) -> rusqlite::Result<NoShows> {
+    let cutoff = now.timestamp() - rules.config.no_show_after_minutes * 60;
+    // The grace period runs from the start, or from the booking if it came later (a waiter
+    // promoted into a running slot needs time to get there).
+    let due =
+        bookings(tx, "state = 'confirmed' AND starts_at <= ?1 AND max(starts_at, created_at) <= ?1", params![cutoff])?;
+    let mut done = NoShows::default();
+    for booking in &due {
+        set_state(tx, booking.id, BookingState::NoShow, None, Some("未签到"), now.timestamp())?;
+        done.marked += 1;
+        tx.execute(
+            "INSERT INTO strikes (userid, booking_id, at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+            params![booking.userid, booking.id, now.timestamp()],
+        )?;
+        let strikes = active_strikes(tx, rules, &booking.userid, now)?;
+        if promote(tx, rules, &booking.facility, booking.date, booking.slot, now).map_err(into_sql)?.is_some() {
+            done.promoted += 1;
+        }
+        let suspended_until = if strikes >= rules.config.strike_limit {
+            let until = now + Duration::days(rules.config.suspend_days);
+            tx.execute(
+                "UPDATE users SET suspended_until = max(COALESCE(suspended_until, 0), ?2) WHERE userid = ?1",
+                params![booking.userid, until.timestamp()],
+            )?;
+            done.suspended += 1;
+            Some(until)
+        } else {
+            None
+        };
+        notices::no_show(tx, rules, booking, strikes, suspended_until, now.timestamp())?;
+    }
+    Ok(done)
+}
+
+/// Strikes in the window that were not forgiven.
+pub fn active_strikes(tx: &Transaction, rules: &Rules, user: &str, now: DateTime<Utc>) -> rusqlite::Result<u32> {
+    let since = now - Duration::days(rules.config.strike_window_days);
+    tx.query_row(
+        "SELECT count(*) FROM strikes WHERE userid = ?1 AND at > ?2 AND forgiven_at IS NULL",
+        params![user, since.timestamp()],
+        |row| row.get(0),
+    )
+}
+
+/// Pending requests that reach their start without a decision expire; the applicant is told.
+pub fn expire_pending(tx: &Transaction, rules: &Rules, now: DateTime<Utc>) -> rusqlite::Result<Vec<Booking>> {
+    let due = bookings(tx, "state = 'pending' AND starts_at <= ?1", params![now.timestamp()])?;
+    for booking in &due {
+        set_state(tx, booking.id, BookingState::Expired, None, Some("审批超时"), now.timestamp())?;
+        notices::request_expired(tx, rules, booking, now.timestamp())?;
+    }
+    Ok(due)
+}
+
+/// A booking error inside a job is a database error (the rules refuse nothing here).
+fn into_sql(error: super::BookingError) -> rusqlite::Error {
+    match error {
+        super::BookingError::Db(e) => e,
+        other => rusqlite::Error::ToSqlConversionFailure(Box::new(std::io::Error::other(other.to_string()))),
+    }
+}
+
+/// `11-30 08:00` in the configured zone.
+pub fn local_minute(rules: &Rules, at: DateTime<Utc>) -> String {
+    rules.catalog.tz().from_utc_datetime(&at.naive_utc()).format("%m-%d %H:%M").to_string()
+}

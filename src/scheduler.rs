@@ -1,0 +1,247 @@
+//! The scheduler: every job registered here from `[schedule]`, in the configured time zone.
+//!
+//! Each job is a function of `now` that works from the database and marks what it did in the
+//! same transaction as the messages it queues, so a restart neither loses nor repeats one, and
+//! the first pass after downtime catches up on what is still useful. Tests (and
+//! `staffhome tick`) call [`run_due_jobs`] directly.
+
+use crate::app::AppContext;
+use crate::booking::{policy, service, week_start, Rules};
+use crate::outbox::{self, Outgoing, Recipient, Weight};
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+use cron::Schedule;
+use rusqlite::{params, Connection};
+use serde_json::json;
+use std::str::FromStr;
+use std::sync::Arc;
+
+/// The cron schedules, parsed once at start (the config was validated already).
+pub struct Schedules {
+    pub tick: Schedule,
+    pub publish_week: Schedule,
+    pub weekly_digest: Schedule,
+    pub tz: Tz,
+}
+
+impl Schedules {
+    pub fn from_config(ctx: &AppContext) -> Result<Schedules, cron::error::Error> {
+        let s = &ctx.config.schedule;
+        Ok(Schedules {
+            tick: Schedule::from_str(&s.tick)?,
+            publish_week: Schedule::from_str(&s.publish_week)?,
+            weekly_digest: Schedule::from_str(&s.weekly_digest)?,
+            tz: ctx.config.tz(),
+        })
+    }
+
+    /// The latest time `schedule` fired at or before `now`, looking back at most a week
+    /// (weekly jobs missed during downtime still run once).
+    fn last_fire(&self, schedule: &Schedule, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let from = (now - Duration::days(7)).with_timezone(&self.tz);
+        schedule.after(&from).take_while(|t| t.with_timezone(&Utc) <= now).last().map(|t| t.with_timezone(&Utc))
+    }
+
+    /// When the next tick is due after `now`.
+    pub fn next_tick(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.tick.after(&now.with_timezone(&self.tz)).next().map(|t| t.with_timezone(&Utc))
+    }
+}
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct JobReport {
+    pub confirmations: u32,
+    pub reminders: u32,
+    pub no_shows: policy::NoShows,
+    pub expired: u32,
+    pub published: bool,
+    pub digest: bool,
+    /// Jobs that failed this pass (they run again at the next tick).
+    pub failed: Vec<&'static str>,
+}
+
+fn rules(ctx: &AppContext) -> Rules<'_> {
+    Rules { catalog: &ctx.catalog, config: &ctx.config.booking, public_url: &ctx.config.server.public_url }
+}
+
+/// Run one job in its own write transaction; an error is logged and left for the next tick.
+fn job<T: Default>(
+    ctx: &AppContext,
+    name: &'static str,
+    report: &mut JobReport,
+    f: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<T>,
+) -> T {
+    match ctx.store.write(f) {
+        Ok(value) => value,
+        Err(error) => {
+            tracing::error!(job = name, error = %error, "job failed; it runs again at the next tick");
+            report.failed.push(name);
+            T::default()
+        }
+    }
+}
+
+/// Every job that is due as of `now`.
+pub fn run_due_jobs(ctx: &AppContext, schedules: &Schedules, now: DateTime<Utc>) -> JobReport {
+    let rules = rules(ctx);
+    let mut report = JobReport::default();
+    report.expired =
+        job(ctx, "expire_pending", &mut report, |tx| Ok(policy::expire_pending(tx, &rules, now)?.len() as u32));
+    report.no_shows = job(ctx, "no_shows", &mut report, |tx| policy::mark_no_shows(tx, &rules, now));
+    report.confirmations = job(ctx, "confirmations", &mut report, |tx| policy::send_confirmations(tx, &rules, now));
+    report.reminders = job(ctx, "reminders", &mut report, |tx| policy::send_reminders(tx, &rules, now));
+    if let Some(fired) = schedules.last_fire(&schedules.publish_week, now) {
+        report.published = job(ctx, "publish_week", &mut report, |tx| publish(tx, &rules, fired, now));
+    }
+    if let Some(fired) = schedules.last_fire(&schedules.weekly_digest, now) {
+        report.digest = job(ctx, "weekly_digest", &mut report, |tx| digest(ctx, tx, fired, now));
+    }
+    report
+}
+
+/// Open the week after the one the publish time fell in (once: open_weeks is the mark).
+fn publish(
+    tx: &rusqlite::Transaction,
+    rules: &Rules,
+    fired: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<bool> {
+    let week = week_start(rules.catalog.today(fired)) + Duration::days(7);
+    // A fire time from last week opens this week, which is open anyway: nothing to do.
+    if week <= week_start(rules.catalog.today(now)) {
+        return Ok(false);
+    }
+    service::publish_week(tx, rules, week, "scheduler", now)
+}
+
+/// The weekly digest to every admin (once per digest time: job_runs is the mark).
+fn digest(
+    ctx: &AppContext,
+    tx: &rusqlite::Transaction,
+    fired: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<bool> {
+    let period = ctx.catalog.today(fired).to_string();
+    let inserted = tx.execute(
+        "INSERT INTO job_runs (job, period, ran_at) VALUES ('weekly_digest', ?1, ?2) ON CONFLICT DO NOTHING",
+        params![period, now.timestamp()],
+    )?;
+    if inserted == 0 {
+        return Ok(false);
+    }
+    let to = ctx.catalog.today(fired);
+    let from = to - Duration::days(7);
+    let content = crate::report::digest_markdown(ctx, tx, from, to)?;
+    for admin in &ctx.config.roles.admins {
+        let message = Outgoing {
+            dedupe_key: format!("digest:{period}:{admin}"),
+            recipient: Recipient::User(admin.clone()),
+            weight: Weight::Light,
+            body: json!({"msgtype": "markdown", "markdown": {"content": content}}),
+        };
+        outbox::enqueue(tx, &message, now.timestamp())?;
+    }
+    Ok(true)
+}
+
+/// Slots ranked by demand over the last 4 weeks (bookings, refusals for full, waitlist joins),
+/// busiest first: shows whether the configured peak slots are the busy ones.
+pub fn rank_slots_by_demand(
+    conn: &Connection,
+    ctx: &AppContext,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<Vec<(u32, u32)>> {
+    let today = ctx.catalog.today(now);
+    let from = (today - Duration::days(28)).to_string();
+    let to = today.to_string();
+    let mut demand: Vec<(u32, u32)> = ctx.catalog.slots().iter().map(|s| (s.no, 0)).collect();
+    let mut stmt = conn.prepare_cached(
+        "SELECT slot, count(*) FROM (
+             SELECT slot FROM bookings WHERE date >= ?1 AND date < ?2
+             UNION ALL SELECT slot FROM demand_events WHERE kind IN ('refused_full', 'waitlist_join') AND date >= ?1 AND date < ?2)
+         GROUP BY slot",
+    )?;
+    let rows = stmt.query_map(params![from, to], |row| Ok((row.get::<_, u32>(0)?, row.get::<_, u32>(1)?)))?;
+    for row in rows {
+        let (slot, count) = row?;
+        if let Some(entry) = demand.iter_mut().find(|(s, _)| *s == slot) {
+            entry.1 = count;
+        }
+    }
+    demand.sort_by_key(|(slot, count)| (std::cmp::Reverse(*count), *slot));
+    Ok(demand)
+}
+
+/// The scheduler loop of `serve`: a catch-up pass at once, then one at every tick.
+pub async fn run(ctx: Arc<AppContext>) -> Result<(), cron::error::Error> {
+    let schedules = Arc::new(Schedules::from_config(&ctx)?);
+    loop {
+        let pass_ctx = Arc::clone(&ctx);
+        let pass_schedules = Arc::clone(&schedules);
+        let report = tokio::task::spawn_blocking(move || {
+            let now = pass_ctx.clock.now();
+            run_due_jobs(&pass_ctx, &pass_schedules, now)
+        })
+        .await;
+        match report {
+            Ok(report) if report != JobReport::default() => tracing::info!(?report, "scheduler pass"),
+            Ok(_) => {}
+            Err(error) => tracing::error!(error = %error, "scheduler pass panicked; continuing"),
+        }
+        let now = ctx.clock.now();
+        let wait = schedules
+            .next_tick(now)
+            .and_then(|next| (next - now).to_std().ok())
+            .unwrap_or(std::time::Duration::from_secs(60))
+            .max(std::time::Duration::from_millis(200));
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// What `staffhome tick` did: the jobs' report and the deliveries.
+#[derive(Debug, Default)]
+pub struct TickOutcome {
+    pub jobs: JobReport,
+    pub delivered: crate::outbox::worker::Delivered,
+}
+
+impl std::fmt::Display for TickOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let j = &self.jobs;
+        write!(
+            f,
+            "confirmations {} · reminders {} · no-shows {} (promoted {}, suspended {}) · expired {} · published {} · digest {} · sent {} · retrying {} · failed {}",
+            j.confirmations, j.reminders, j.no_shows.marked, j.no_shows.promoted, j.no_shows.suspended, j.expired,
+            j.published, j.digest, self.delivered.sent, self.delivered.retried, self.delivered.failed
+        )?;
+        if !j.failed.is_empty() {
+            write!(f, " · failed jobs: {}", j.failed.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// One scheduler pass as of the context's clock, then deliver what is due (bounded).
+pub async fn tick_once(ctx: &Arc<AppContext>) -> Result<TickOutcome, crate::outbox::worker::WorkerError> {
+    let schedules = Schedules::from_config(ctx)
+        .map_err(|e| crate::outbox::worker::WorkerError::Db(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?;
+    let pass_ctx = Arc::clone(ctx);
+    let jobs = tokio::task::spawn_blocking(move || {
+        let now = pass_ctx.clock.now();
+        run_due_jobs(&pass_ctx, &schedules, now)
+    })
+    .await?;
+    let mut delivered = crate::outbox::worker::Delivered::default();
+    for _ in 0..100 {
+        let pass = crate::outbox::worker::deliver_due(ctx).await?;
+        if pass.sent + pass.retried + pass.failed == 0 {
+            break;
+        }
+        delivered.sent += pass.sent;
+        delivered.retried += pass.retried;
+        delivered.failed += pass.failed;
+        delivered.deferred += pass.deferred;
+    }
+    Ok(TickOutcome { jobs, delivered })
+}
