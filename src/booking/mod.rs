@@ -1,6 +1,7 @@
 //! The booking rules: facilities and slots, booking, cancelling, the waitlist. Knows nothing
 //! of XML or HTTP; every change runs in one SQLite transaction given by the caller.
 
+pub mod approval;
 mod catalog;
 pub mod model;
 mod notices;

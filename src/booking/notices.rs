@@ -179,3 +179,40 @@ pub fn request_expired(tx: &Transaction, rules: &Rules, booking: &Booking, now: 
     )?;
     Ok(())
 }
+
+/// The applicant learns the approval result, formally (a card).
+pub fn approval_result(
+    tx: &Transaction,
+    rules: &Rules,
+    booking: &Booking,
+    approved: bool,
+    reason: Option<&str>,
+    now: i64,
+) -> rusqlite::Result<()> {
+    let what = describe(rules.catalog, &booking.facility, booking.date, booking.slot);
+    let number = format!("#{}", booking.id);
+    let (title, body) = if approved {
+        (
+            "预约审批已通过",
+            format!(
+                "你的预约 {number} {what} 已审批通过。签到码 {}，到场后回复「签到」或扫门口二维码。",
+                booking.checkin_code
+            ),
+        )
+    } else {
+        let why = reason.map(|r| format!("原因：{r}。")).unwrap_or_default();
+        ("预约审批未通过", format!("你的预约申请 {number} {what} 未通过审批。{why}可以换个时段或设施：空闲"))
+    };
+    let mut fields = vec![Field { key: "预约号", value: &number }];
+    if approved {
+        fields.push(Field { key: "签到码", value: &booking.checkin_code });
+    }
+    let message = Outgoing {
+        dedupe_key: format!("approval-result:{}", booking.id),
+        recipient: Recipient::User(booking.userid.clone()),
+        weight: Weight::Formal,
+        body: card::text_notice(title, &what, &body, &fields, &board_url(rules)),
+    };
+    outbox::enqueue(tx, &message, now)?;
+    Ok(())
+}

@@ -111,6 +111,7 @@ pub fn expire_pending(tx: &Transaction, rules: &Rules, now: DateTime<Utc>) -> ru
     let due = bookings(tx, "state = 'pending' AND starts_at <= ?1", params![now.timestamp()])?;
     for booking in &due {
         set_state(tx, booking.id, BookingState::Expired, None, Some("审批超时"), now.timestamp())?;
+        super::approval::close_cards(tx, booking, "已过期", now.timestamp())?;
         notices::request_expired(tx, rules, booking, now.timestamp())?;
     }
     Ok(due)

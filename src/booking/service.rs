@@ -145,7 +145,11 @@ pub fn book(
     tx.execute_batch("RELEASE booking_range")?;
     let mut bookings = Vec::new();
     for id in ids {
-        bookings.push(booking_by_id(tx, id)?.ok_or(BookingError::NotFound)?);
+        let booking = booking_by_id(tx, id)?.ok_or(BookingError::NotFound)?;
+        if booking.state == BookingState::Pending {
+            super::approval::send_cards(tx, rules, &booking, now.timestamp())?;
+        }
+        bookings.push(booking);
     }
     Ok(bookings)
 }
@@ -178,6 +182,7 @@ pub fn cancel(
         return Err(BookingError::InPast);
     }
     set_state(tx, id, BookingState::Cancelled, Some(actor), None, now.timestamp())?;
+    super::approval::close_cards(tx, &booking, "申请人已取消", now.timestamp())?;
     if booking.userid != actor {
         notices::cancelled_by_admin(tx, rules, &booking, actor, now.timestamp())?;
     }
@@ -242,6 +247,9 @@ pub fn promote(
                 record_demand(tx, "promotion", &waiter, facility_code, date, slot_no, now.timestamp())?;
                 let booking = booking_by_id(tx, id)?.ok_or(BookingError::NotFound)?;
                 notices::promoted(tx, rules, &booking, now.timestamp())?;
+                if booking.state == BookingState::Pending {
+                    super::approval::send_cards(tx, rules, &booking, now.timestamp())?;
+                }
                 return Ok(Some(booking));
             }
             Err(e) if is_unique_violation(&e) => {

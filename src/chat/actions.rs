@@ -4,7 +4,8 @@ use super::command::{self, Command, Kind, Parsed, SlotRequest};
 use super::dates::{DayPart, SlotSpec};
 use super::dialogue::{self, Dialogue};
 use super::Turn;
-use crate::booking::{self, query, service, Booking, BookingError, Facility, Rules};
+use crate::booking::approval::{self, DecideError, Decision};
+use crate::booking::{self, query, service, Booking, BookingError, BookingState, Facility, Rules};
 use crate::users::Role;
 use chrono::{Duration, NaiveDate, Utc};
 use serde_json::{json, Value};
@@ -106,6 +107,15 @@ impl<'a> Turn<'a> {
                 Ok(_) => "已确认参加".to_string(),
                 Err(error) => short_refusal(&error),
             },
+            "approve" | "reject" => {
+                let decision = if action == "approve" { Decision::Approve } else { Decision::Reject };
+                let level = key.split(':').nth(2).and_then(|l| l.parse::<u32>().ok());
+                match approval::decide(self.tx, &self.rules(), self.user, id, level, decision, None, self.now) {
+                    Ok(_) => decision.label().to_string(),
+                    Err(DecideError::Db(e)) => return Err(e),
+                    Err(error) => decide_refusal(&error),
+                }
+            }
             "cancel" => match service::cancel(self.tx, &self.rules(), self.user, false, id, self.now) {
                 Ok(_) => "已取消".to_string(),
                 Err(BookingError::Db(e)) => return Err(e),
@@ -148,11 +158,18 @@ impl<'a> Turn<'a> {
             Command::Confirm(id) => self.confirm(id),
             Command::Board => self.board(),
             Command::Publish => self.publish(),
+            Command::Approvals => self.approvals(),
+            Command::Approve(id) => self.decide_by_chat(id, Decision::Approve, None),
+            Command::Reject { booking, reason } => self.decide_by_chat(booking, Decision::Reject, reason),
         }
     }
 
+    fn is_approver(&self) -> bool {
+        self.ctx.catalog.facilities().iter().any(|f| f.approval.iter().flatten().any(|a| a == self.user))
+    }
+
     fn help(&self) -> String {
-        let lines = command::help_lines(self.role == Role::Admin);
+        let lines = command::help_lines(self.role == Role::Admin, self.is_approver());
         self.render("help", json!({ "lines": lines }))
     }
 
@@ -392,6 +409,40 @@ impl<'a> Turn<'a> {
         }
     }
 
+    fn approvals(&self) -> rusqlite::Result<String> {
+        if !self.is_approver() {
+            return Ok("你不是审批人，没有待审批的申请。".to_string());
+        }
+        let pending = approval::pending_for(self.tx, &self.rules(), self.user)?;
+        if pending.is_empty() {
+            return Ok("目前没有待你审批的申请。".to_string());
+        }
+        let mut text = format!("待你审批（{} 个）：\n", pending.len());
+        for b in &pending {
+            text.push_str(&format!("#{} {} 申请人 {}\n", b.id, self.what(b), b.userid));
+        }
+        text.push_str("回复「通过 预约号」或「驳回 预约号 原因」。");
+        Ok(text)
+    }
+
+    fn decide_by_chat(&self, id: Option<i64>, decision: Decision, reason: Option<String>) -> rusqlite::Result<String> {
+        let Some(id) = id else { return self.approvals() };
+        let result =
+            approval::decide(self.tx, &self.rules(), self.user, id, None, decision, reason.as_deref(), self.now);
+        match result {
+            Ok(done) => {
+                let what = self.what(&done.booking);
+                Ok(match (decision, done.final_decision) {
+                    (Decision::Approve, true) => format!("已通过 #{id} {what}，已通知申请人。"),
+                    (Decision::Approve, false) => format!("已通过 #{id} {what}，已转下一级审批。"),
+                    (Decision::Reject, _) => format!("已驳回 #{id} {what}，已通知申请人。"),
+                })
+            }
+            Err(DecideError::Db(e)) => Err(e),
+            Err(error) => Ok(format!("#{id}：{}。", decide_refusal(&error))),
+        }
+    }
+
     fn mine(&self) -> rusqlite::Result<String> {
         let bookings: Vec<Value> = query::upcoming_bookings(self.tx, self.user, self.now)?
             .iter()
@@ -547,4 +598,19 @@ fn short_refusal(error: &BookingError) -> String {
         _ => "操作失败",
     }
     .to_string()
+}
+
+/// Why a decision was not taken, short enough for a card button.
+fn decide_refusal(error: &DecideError) -> String {
+    match error {
+        DecideError::NotFound => "申请不存在".into(),
+        DecideError::NotApprover => "你不是审批人".into(),
+        DecideError::WrongLevel { current } => format!("现在是第{current}级审批"),
+        DecideError::AlreadyDecided { by, decision } => {
+            format!("已由{by}{}", if decision == "approve" { "通过" } else { "驳回" })
+        }
+        DecideError::NotPending { state: BookingState::Cancelled } => "申请人已取消".into(),
+        DecideError::NotPending { state } => format!("申请{}", state.label()),
+        DecideError::Db(_) => "操作失败".into(),
+    }
 }

@@ -55,6 +55,9 @@ pub enum Command {
     Confirm(Option<i64>),
     Board,
     Publish,
+    Approvals,
+    Approve(Option<i64>),
+    Reject { booking: Option<i64>, reason: Option<String> },
 }
 
 /// The kinds of command, in the order the help lists them.
@@ -70,6 +73,17 @@ pub enum Kind {
     Confirm,
     Board,
     Publish,
+    Approvals,
+    Approve,
+    Reject,
+}
+
+/// Who a command is for (the help shows each member what they may use).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Who {
+    All,
+    Approvers,
+    Admins,
 }
 
 /// One row of the command table: its words, how to use it, and who may.
@@ -80,7 +94,7 @@ pub struct Entry {
     pub english: &'static str,
     pub example: &'static str,
     pub what: &'static str,
-    pub admin_only: bool,
+    pub who: Who,
 }
 
 /// The command table. Order matters for matching: longer, more specific words first
@@ -92,7 +106,7 @@ pub const TABLE: &[Entry] = &[
         english: "help",
         example: "帮助",
         what: "查看命令",
-        admin_only: false,
+        who: Who::All,
     },
     Entry {
         kind: Kind::Facilities,
@@ -100,7 +114,7 @@ pub const TABLE: &[Entry] = &[
         english: "facilities",
         example: "设施",
         what: "设施列表与容量",
-        admin_only: false,
+        who: Who::All,
     },
     Entry {
         kind: Kind::Free,
@@ -108,7 +122,7 @@ pub const TABLE: &[Entry] = &[
         english: "free",
         example: "空闲 健身房 明天",
         what: "查空闲时段",
-        admin_only: false,
+        who: Who::All,
     },
     Entry {
         kind: Kind::Book,
@@ -116,7 +130,7 @@ pub const TABLE: &[Entry] = &[
         english: "book",
         example: "预约 健身房 明天 18:30",
         what: "预约（可写 17:30-19:30 订连续两节）",
-        admin_only: false,
+        who: Who::All,
     },
     Entry {
         kind: Kind::Cancel,
@@ -124,7 +138,7 @@ pub const TABLE: &[Entry] = &[
         english: "cancel",
         example: "取消 12",
         what: "取消预约",
-        admin_only: false,
+        who: Who::All,
     },
     Entry {
         kind: Kind::Mine,
@@ -132,7 +146,7 @@ pub const TABLE: &[Entry] = &[
         english: "mine",
         example: "我的",
         what: "我的预约与候补",
-        admin_only: false,
+        who: Who::All,
     },
     Entry {
         kind: Kind::Waitlist,
@@ -140,7 +154,7 @@ pub const TABLE: &[Entry] = &[
         english: "waitlist",
         example: "候补 乒乓球 周五 19:30",
         what: "满员时排候补",
-        admin_only: false,
+        who: Who::All,
     },
     Entry {
         kind: Kind::Confirm,
@@ -148,7 +162,7 @@ pub const TABLE: &[Entry] = &[
         english: "confirm",
         example: "确认 12",
         what: "确认参加",
-        admin_only: false,
+        who: Who::All,
     },
     Entry {
         kind: Kind::Board,
@@ -156,7 +170,31 @@ pub const TABLE: &[Entry] = &[
         english: "board",
         example: "状态",
         what: "今日概况与实时看板",
-        admin_only: false,
+        who: Who::All,
+    },
+    Entry {
+        kind: Kind::Approvals,
+        words: &["审批", "待审"],
+        english: "approvals",
+        example: "审批",
+        what: "待我审批的申请",
+        who: Who::Approvers,
+    },
+    Entry {
+        kind: Kind::Approve,
+        words: &["通过", "同意", "批准"],
+        english: "approve",
+        example: "通过 12",
+        what: "通过申请",
+        who: Who::Approvers,
+    },
+    Entry {
+        kind: Kind::Reject,
+        words: &["驳回", "拒绝"],
+        english: "reject",
+        example: "驳回 12 场地已另有安排",
+        what: "驳回申请（可附原因）",
+        who: Who::Approvers,
     },
     Entry {
         kind: Kind::Publish,
@@ -164,12 +202,15 @@ pub const TABLE: &[Entry] = &[
         english: "publish",
         example: "发布 下周",
         what: "开放下周预约",
-        admin_only: true,
+        who: Who::Admins,
     },
 ];
 
 /// Matching order: the phrases that contain another command's word come first.
 const MATCH_ORDER: &[Kind] = &[
+    Kind::Reject,
+    Kind::Approve,
+    Kind::Approvals,
     Kind::Cancel,
     Kind::Mine,
     Kind::Waitlist,
@@ -315,6 +356,14 @@ pub fn parse(text: &str, catalog: &Catalog, today: NaiveDate) -> Parsed {
         }
         Kind::Cancel => Command::Cancel(take_booking_no(&mut rest)),
         Kind::Confirm => Command::Confirm(take_booking_no(&mut rest)),
+        Kind::Approvals => Command::Approvals,
+        Kind::Approve => Command::Approve(take_booking_no(&mut rest)),
+        Kind::Reject => {
+            // Everything after the number is the reason, said to the applicant as typed.
+            let booking = take_booking_no(&mut rest);
+            let reason = rest.trim().to_string();
+            return Parsed::Command(Command::Reject { booking, reason: (!reason.is_empty()).then_some(reason) });
+        }
         Kind::Free | Kind::Book | Kind::Waitlist => {
             let request = match take_slot_request(&mut rest, catalog, today) {
                 Ok(r) => r,
@@ -437,11 +486,15 @@ fn describe_request(request: &SlotRequest, catalog: &Catalog) -> Vec<String> {
     parts
 }
 
-/// The help text, from the table. Admin commands only for admins.
-pub fn help_lines(is_admin: bool) -> Vec<(String, &'static str, &'static str)> {
+/// The help text, from the table: each member sees what they may use.
+pub fn help_lines(is_admin: bool, is_approver: bool) -> Vec<(String, &'static str, &'static str)> {
     TABLE
         .iter()
-        .filter(|e| is_admin || !e.admin_only)
+        .filter(|e| match e.who {
+            Who::All => true,
+            Who::Approvers => is_approver,
+            Who::Admins => is_admin,
+        })
         .map(|e| (format!("{} / {}", e.words[0], e.english), e.example, e.what))
         .collect()
 }

@@ -38,6 +38,7 @@ impl Delivered {
 
 struct Row {
     id: i64,
+    dedupe_key: String,
     recipient: String,
     body: Value,
     attempts: i64,
@@ -61,7 +62,7 @@ fn backoff_seconds(attempts: i64) -> i64 {
 fn due_rows(ctx: &AppContext, now: i64) -> rusqlite::Result<Vec<Row>> {
     ctx.store.read(|conn| {
         let mut stmt = conn.prepare_cached(
-            "SELECT id, recipient, payload, attempts FROM outbox
+            "SELECT id, recipient, payload, attempts, dedupe_key FROM outbox
              WHERE state = 'pending' AND next_attempt_at <= ?1 AND (claimed_until IS NULL OR claimed_until <= ?1)
              ORDER BY next_attempt_at, id LIMIT ?2",
         )?;
@@ -72,6 +73,7 @@ fn due_rows(ctx: &AppContext, now: i64) -> rusqlite::Result<Vec<Row>> {
                 recipient: row.get(1)?,
                 body: serde_json::from_str(&payload).unwrap_or(Value::Null),
                 attempts: row.get(3)?,
+                dedupe_key: row.get(4)?,
             })
         })?;
         rows.collect()
@@ -157,16 +159,7 @@ pub async fn deliver_due(ctx: &std::sync::Arc<AppContext>) -> Result<Delivered, 
                 continue;
             }
         }
-        let users;
-        let audience = match &recipient {
-            Recipient::User(user) => {
-                users = [user.clone()];
-                Audience::Users(&users)
-            }
-            Recipient::All => Audience::All,
-            Recipient::Parties(parties) => Audience::Parties(parties),
-        };
-        let result = api.send(audience, &row.body, true).await;
+        let result = send(api, &recipient, &row.body).await;
         let mark_as = match result {
             Ok(sent) => {
                 ctx.metrics.outbox_sent.inc();
@@ -181,6 +174,10 @@ pub async fn deliver_due(ctx: &std::sync::Arc<AppContext>) -> Result<Delivered, 
             }
             Err(error) => {
                 tracing::error!(outbox = row.id, error = %error, "delivery failed for good");
+                if let Some(text) = row.body["fallback"].as_str() {
+                    // A card update WeCom refused (response code spent or expired): say it in text.
+                    queue_fallback(ctx, &row.dedupe_key, &row.recipient, text).await?;
+                }
                 ctx.metrics.outbox_failed.inc();
                 done.failed += 1;
                 Mark::Failed { error: describe(&error) }
@@ -189,6 +186,46 @@ pub async fn deliver_due(ctx: &std::sync::Arc<AppContext>) -> Result<Delivered, 
         mark(ctx, row.id, mark_as).await?;
     }
     Ok(done)
+}
+
+/// Send one row: a message, or a card update (`msgtype` "update_card").
+async fn send(
+    api: &crate::wecom::api::WeComApi,
+    recipient: &Recipient,
+    body: &Value,
+) -> Result<crate::wecom::api::SendResult, ApiError> {
+    if body["msgtype"] == "update_card" {
+        let Recipient::User(user) = recipient else {
+            return Err(ApiError::Garbage("a card update goes to one member".into()));
+        };
+        let code = body["response_code"].as_str().unwrap_or_default();
+        let label = body["label"].as_str().unwrap_or("已处理");
+        api.update_buttons(code, std::slice::from_ref(user), label).await?;
+        return Ok(crate::wecom::api::SendResult::default());
+    }
+    match recipient {
+        Recipient::User(user) => api.send(Audience::Users(std::slice::from_ref(user)), body, true).await,
+        Recipient::All => api.send(Audience::All, body, true).await,
+        Recipient::Parties(parties) => api.send(Audience::Parties(parties), body, true).await,
+    }
+}
+
+async fn queue_fallback(
+    ctx: &std::sync::Arc<AppContext>,
+    key: &str,
+    recipient: &str,
+    text: &str,
+) -> Result<(), WorkerError> {
+    let ctx = std::sync::Arc::clone(ctx);
+    let (key, recipient, text) = (format!("{key}:fallback"), recipient.to_string(), text.to_string());
+    tokio::task::spawn_blocking(move || {
+        let now = ctx.clock.now().timestamp();
+        ctx.store.write(|tx| {
+            super::enqueue(tx, &super::Outgoing::text(key, &recipient, super::Weight::Light, &text), now).map(|_| ())
+        })
+    })
+    .await??;
+    Ok(())
 }
 
 fn describe(error: &ApiError) -> String {

@@ -207,6 +207,8 @@ struct ApiState {
     valid_token: Option<String>,
     response_serial: u64,
     used_response_codes: Vec<String>,
+    /// task_ids seen: WeCom refuses one used before by the same app.
+    task_ids: std::collections::HashSet<String>,
     /// OAuth codes the stand-in accepts, and the member each stands for.
     oauth_codes: Vec<(String, String)>,
 }
@@ -410,6 +412,11 @@ async fn post_api(
             return errcode(60140);
         }
         state.used_response_codes.push(code);
+    }
+    if let Some(task_id) = body["template_card"]["task_id"].as_str().filter(|_| path == "message/send") {
+        if !state.task_ids.insert(task_id.to_string()) {
+            return errcode(42014);
+        }
     }
     state.calls.push(ApiCall { path: path.clone(), body: body.clone() });
     state.response_serial += 1;
