@@ -63,7 +63,7 @@ pub struct Decided {
     pub final_decision: bool,
 }
 
-fn approvers<'r>(facility: &'r Facility, level: u32) -> &'r [String] {
+fn approvers(facility: &Facility, level: u32) -> &[String] {
     facility.approval.get(level as usize - 1).map(Vec::as_slice).unwrap_or_default()
 }
 
@@ -214,6 +214,16 @@ fn decision_of(conn: &Connection, id: i64, level: u32) -> rusqlite::Result<Optio
     .optional()
 }
 
+/// An approval card as its outbox row stands.
+struct SentCard {
+    approver: String,
+    level: u32,
+    state: String,
+    response_code: Option<String>,
+    sent_at: Option<i64>,
+    outbox_id: i64,
+}
+
 /// Grey out every card of this request's `level` except `except`'s, saying `label`:
 /// through update_template_card while its response code is fresh and unused, else a text.
 pub fn update_other_cards(
@@ -229,12 +239,19 @@ pub fn update_other_cards(
          JOIN outbox o ON o.dedupe_key = c.outbox_key
          WHERE c.booking_id = ?1 AND c.level = ?2 AND c.approver != ?3",
     )?;
-    let cards: Vec<(String, u32, String, Option<String>, Option<i64>, i64)> = stmt
+    let cards: Vec<SentCard> = stmt
         .query_map(params![id, level, except], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+            Ok(SentCard {
+                approver: r.get(0)?,
+                level: r.get(1)?,
+                state: r.get(2)?,
+                response_code: r.get(3)?,
+                sent_at: r.get(4)?,
+                outbox_id: r.get(5)?,
+            })
         })?
         .collect::<Result<_, _>>()?;
-    for (approver, card_level, state, response_code, sent_at, outbox_id) in cards {
+    for SentCard { approver, level: card_level, state, response_code, sent_at, outbox_id } in cards {
         let key = format!("approval-update:{id}:{card_level}:{approver}");
         if state == "pending" {
             // Not delivered yet: it will never need a decision, so it is never sent.
