@@ -46,6 +46,7 @@ impl AppContext {
         let store = Store::open(&config.database.path)?;
         let catalog = Catalog::from_config(&config);
         let replies = Replies::new().map_err(|e| StartError::Templates(e.to_string()))?;
+        crate::web::pages::check().map_err(|e| StartError::Templates(e.to_string()))?;
         let api = WeComApi::new(
             &config.wecom.api_base,
             &config.wecom.corp_id,

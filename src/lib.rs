@@ -8,6 +8,7 @@ pub mod config;
 pub mod inbox;
 pub mod metrics;
 pub mod outbox;
+pub mod qr;
 pub mod report;
 pub mod scheduler;
 pub mod startup;

@@ -32,6 +32,14 @@ enum Command {
         #[arg(long)]
         at: Option<String>,
     },
+    /// Write one printable SVG per facility: the QR code to post at its door (scanned with the
+    /// app's 扫码签到 menu to check in), with the facility's name under it.
+    Qr {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long, default_value = "qr-codes")]
+        out: PathBuf,
+    },
     /// Validate the configuration and exit (0 when good).
     Check {
         #[arg(long)]
@@ -58,6 +66,7 @@ fn main() -> ExitCode {
         Command::Check { config } => check(&config),
         Command::Serve { config } => serve(&config),
         Command::Tick { config, at } => tick(&config, at.as_deref()),
+        Command::Qr { config, out } => qr(&config, &out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -131,4 +140,18 @@ fn tick(path: &std::path::Path, at: Option<&str>) -> Result<(), String> {
         println!("{report}");
         Ok(())
     })
+}
+
+fn qr(path: &std::path::Path, out: &std::path::Path) -> Result<(), String> {
+    let config = Config::load(path).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    for facility in &config.facilities {
+        // The code alone: short codes make coarse, easily scanned QR codes.
+        let svg = staffhome::qr::svg(&facility.code, 12, Some(&format!("{} 签到", facility.name)))
+            .ok_or_else(|| format!("cannot encode {}", facility.code))?;
+        let file = out.join(format!("{}.svg", facility.code));
+        std::fs::write(&file, svg).map_err(|e| format!("{}: {e}", file.display()))?;
+        println!("{}", file.display());
+    }
+    Ok(())
 }

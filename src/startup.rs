@@ -26,16 +26,18 @@ impl Application {
         let addr = format!("{:?}", listener.local_addr().ok());
         let port = listener.local_addr().map_err(|source| StartError::Listen { addr: addr.clone(), source })?.port();
         let data = Data::new(Arc::clone(&ctx));
-        let server = HttpServer::new(move || App::new().app_data(data.clone()).configure(web::routes))
-            .workers(2)
-            // Slow or idle clients (slowloris) are cut off instead of holding a connection.
-            .client_request_timeout(Duration::from_secs(5))
-            .client_disconnect_timeout(Duration::from_secs(2))
-            .keep_alive(Duration::from_secs(30))
-            .disable_signals()
-            .listen(listener)
-            .map_err(|source| StartError::Listen { addr, source })?
-            .run();
+        let server = HttpServer::new(move || {
+            App::new().wrap(web::security_headers()).app_data(data.clone()).configure(web::routes)
+        })
+        .workers(2)
+        // Slow or idle clients (slowloris) are cut off instead of holding a connection.
+        .client_request_timeout(Duration::from_secs(5))
+        .client_disconnect_timeout(Duration::from_secs(2))
+        .keep_alive(Duration::from_secs(30))
+        .disable_signals()
+        .listen(listener)
+        .map_err(|source| StartError::Listen { addr, source })?
+        .run();
         Ok(Application { port, server, ctx })
     }
 

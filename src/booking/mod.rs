@@ -3,6 +3,7 @@
 
 pub mod approval;
 mod catalog;
+pub mod checkin;
 pub mod model;
 mod notices;
 pub mod policy;

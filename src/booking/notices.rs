@@ -15,9 +15,10 @@ pub fn promoted(tx: &Transaction, rules: &Rules, booking: &Booking, now: i64) ->
     let what = describe(rules.catalog, &booking.facility, booking.date, booking.slot);
     let pending = if booking.state.is_live() && booking.approval_level.is_some() { "（待审批）" } else { "" };
     let text = format!(
-        "已为你候补成功{pending}：{what}\n预约号 #{id}，签到码 {code}。\n不去了请回复「取消 {id}」，名额会让给下一位。",
+        "已为你候补成功{pending}：{what}\n预约号 #{id}，签到码 {code}。预约凭证：{url}\n不去了请回复「取消 {id}」，名额会让给下一位。",
         id = booking.id,
-        code = booking.checkin_code
+        code = booking.checkin_code,
+        url = pass_url(rules, booking)
     );
     outbox::enqueue(
         tx,
@@ -211,8 +212,46 @@ pub fn approval_result(
         dedupe_key: format!("approval-result:{}", booking.id),
         recipient: Recipient::User(booking.userid.clone()),
         weight: Weight::Formal,
-        body: card::text_notice(title, &what, &body, &fields, &board_url(rules)),
+        body: card::text_notice(
+            title,
+            &what,
+            &body,
+            &fields,
+            &if approved { pass_url(rules, booking) } else { board_url(rules) },
+        ),
     };
     outbox::enqueue(tx, &message, now)?;
     Ok(())
+}
+
+/// The booking pass: a textcard with the facts and a link to the pass page (QR for the desk).
+pub fn pass(tx: &Transaction, rules: &Rules, booking: &Booking, now: i64) -> rusqlite::Result<bool> {
+    let facility = rules.catalog.facility(&booking.facility).map_or(booking.facility.as_str(), |f| f.name.as_str());
+    let time = rules.catalog.slot(booking.slot).map(|s| s.label()).unwrap_or_default();
+    let description = format!(
+        "<div class=\"gray\">{}</div><div class=\"normal\">{facility} · {time}</div><div class=\"highlight\">签到码 {}</div>预约号 #{}",
+        date_label(booking.date),
+        booking.checkin_code,
+        booking.id
+    );
+    let body = json!({
+        "msgtype": "textcard",
+        "textcard": {
+            "title": format!("预约凭证 #{} {facility}", booking.id),
+            "description": description,
+            "url": pass_url(rules, booking),
+            "btntxt": "查看凭证",
+        }
+    });
+    let message = Outgoing {
+        dedupe_key: format!("pass:{}", booking.id),
+        recipient: Recipient::User(booking.userid.clone()),
+        weight: Weight::Light,
+        body,
+    };
+    outbox::enqueue(tx, &message, now)
+}
+
+pub fn pass_url(rules: &Rules, booking: &Booking) -> String {
+    format!("{}/pass/{}", rules.public_url.trim_end_matches('/'), booking.pass_token)
 }

@@ -148,6 +148,8 @@ pub fn book(
         let booking = booking_by_id(tx, id)?.ok_or(BookingError::NotFound)?;
         if booking.state == BookingState::Pending {
             super::approval::send_cards(tx, rules, &booking, now.timestamp())?;
+        } else {
+            notices::pass(tx, rules, &booking, now.timestamp())?;
         }
         bookings.push(booking);
     }

@@ -5,6 +5,7 @@ use super::dates::{DayPart, SlotSpec};
 use super::dialogue::{self, Dialogue};
 use super::Turn;
 use crate::booking::approval::{self, DecideError, Decision};
+use crate::booking::checkin::{self, CheckInRefusal};
 use crate::booking::{self, query, service, Booking, BookingError, BookingState, Facility, Rules};
 use crate::users::Role;
 use chrono::{Duration, NaiveDate, Utc};
@@ -159,6 +160,8 @@ impl<'a> Turn<'a> {
             Command::Board => self.board(),
             Command::Publish => self.publish(),
             Command::Approvals => self.approvals(),
+            Command::CheckIn(id) => self.check_in(id, None),
+            Command::Forgive(target) => self.forgive(target),
             Command::Approve(id) => self.decide_by_chat(id, Decision::Approve, None),
             Command::Reject { booking, reason } => self.decide_by_chat(booking, Decision::Reject, reason),
         }
@@ -406,6 +409,63 @@ impl<'a> Turn<'a> {
         match self.confirm_booking(id)? {
             Ok(b) => Ok(format!("已确认参加 #{id} {}。到场后记得签到。", self.what(&b))),
             Err(error) => Ok(self.booking_refusal(error, id)),
+        }
+    }
+
+    /// A door QR scanned with the app's scan menu.
+    pub fn on_scan(&self, scanned: &str) -> rusqlite::Result<String> {
+        let rules = self.rules();
+        match checkin::facility_of_scan(&rules, scanned) {
+            Some(code) => self.check_in(None, Some(code)),
+            None => Ok(self.render("checkin", json!({"kind": "wrong_code", "scanned": scanned}))),
+        }
+    }
+
+    fn check_in(&self, id: Option<i64>, facility: Option<&str>) -> rusqlite::Result<String> {
+        let rules = self.rules();
+        let config = &self.ctx.config.booking;
+        let outcome = checkin::check_in(self.tx, &rules, self.user, id, facility, self.now)?;
+        let ctx = match outcome {
+            Ok(b) => json!({"kind": "ok", "what": self.what(&b), "id": b.id}),
+            Err(CheckInRefusal::AlreadyCheckedIn { booking }) => {
+                json!({"kind": "already", "what": self.what(&booking), "id": booking.id})
+            }
+            Err(CheckInRefusal::TooEarly { opens_at }) => {
+                let opens = opens_at.with_timezone(&self.ctx.catalog.tz()).format("%H:%M").to_string();
+                let upcoming = query::upcoming_bookings(self.tx, self.user, self.now)?;
+                let what = upcoming.iter().find(|b| facility.is_none_or(|f| b.facility == f)).map(|b| self.what(b));
+                json!({"kind": "early", "opens": opens, "what": what, "minutes": config.checkin_open_minutes})
+            }
+            Err(CheckInRefusal::TooLate) => json!({"kind": "late", "minutes": config.no_show_after_minutes}),
+            Err(CheckInRefusal::NotConfirmed { state }) => {
+                json!({"kind": "not_confirmed", "id": id, "state": state.label()})
+            }
+            Err(CheckInRefusal::NotYours) => json!({"kind": "not_yours", "id": id}),
+            Err(CheckInRefusal::NoBooking) => {
+                let name = facility.map(|f| self.facility_name(f));
+                let free = match facility {
+                    Some(code) => {
+                        Some(self.free(SlotRequest { facility: Some(code.to_string()), ..SlotRequest::default() })?)
+                    }
+                    None => None,
+                };
+                json!({"kind": "none", "facility": name, "free": free})
+            }
+        };
+        Ok(self.render("checkin", ctx))
+    }
+
+    fn forgive(&self, target: Option<String>) -> rusqlite::Result<String> {
+        if self.role != Role::Admin {
+            tracing::warn!(user = self.user, "non-admin tried 免责");
+            return Ok(self.render("refused", json!({"kind": "admin_only", "command": "免责"})));
+        }
+        let Some(target) = target else {
+            return Ok("请说明免责对象：免责 用户ID 或 免责 预约号".to_string());
+        };
+        match checkin::forgive(self.tx, &self.rules(), self.user, &target, self.now)? {
+            Some((user, left)) => Ok(format!("已免除 {user} 的一次未到场记录，现有 {left} 次。")),
+            None => Ok(format!("{target} 没有可免除的未到场记录。")),
         }
     }
 

@@ -57,7 +57,13 @@ pub enum Command {
     Publish,
     Approvals,
     Approve(Option<i64>),
-    Reject { booking: Option<i64>, reason: Option<String> },
+    Reject {
+        booking: Option<i64>,
+        reason: Option<String>,
+    },
+    CheckIn(Option<i64>),
+    /// 免责 userid / 免责 12
+    Forgive(Option<String>),
 }
 
 /// The kinds of command, in the order the help lists them.
@@ -76,6 +82,8 @@ pub enum Kind {
     Approvals,
     Approve,
     Reject,
+    CheckIn,
+    Forgive,
 }
 
 /// Who a command is for (the help shows each member what they may use).
@@ -165,6 +173,14 @@ pub const TABLE: &[Entry] = &[
         who: Who::All,
     },
     Entry {
+        kind: Kind::CheckIn,
+        words: &["签到", "打卡"],
+        english: "checkin",
+        example: "签到",
+        what: "到场签到（或扫门口二维码）",
+        who: Who::All,
+    },
+    Entry {
         kind: Kind::Board,
         words: &["状态", "看板"],
         english: "board",
@@ -197,6 +213,14 @@ pub const TABLE: &[Entry] = &[
         who: Who::Approvers,
     },
     Entry {
+        kind: Kind::Forgive,
+        words: &["免责"],
+        english: "forgive",
+        example: "免责 zhangsan",
+        what: "免除一次未到场记录",
+        who: Who::Admins,
+    },
+    Entry {
         kind: Kind::Publish,
         words: &["发布"],
         english: "publish",
@@ -208,6 +232,8 @@ pub const TABLE: &[Entry] = &[
 
 /// Matching order: the phrases that contain another command's word come first.
 const MATCH_ORDER: &[Kind] = &[
+    Kind::Forgive,
+    Kind::CheckIn,
     Kind::Reject,
     Kind::Approve,
     Kind::Approvals,
@@ -357,6 +383,14 @@ pub fn parse(text: &str, catalog: &Catalog, today: NaiveDate) -> Parsed {
         Kind::Cancel => Command::Cancel(take_booking_no(&mut rest)),
         Kind::Confirm => Command::Confirm(take_booking_no(&mut rest)),
         Kind::Approvals => Command::Approvals,
+        Kind::CheckIn => Command::CheckIn(take_booking_no(&mut rest)),
+        Kind::Forgive => {
+            // The target is a user id or a booking number, as typed.
+            // (from the original text: WeCom user ids are case-sensitive)
+            let rest = text.replacen("免责", " ", 1).replacen("forgive", " ", 1);
+            let target = rest.split_whitespace().next().map(|t| t.trim_start_matches(['#', '＃']).to_string());
+            return Parsed::Command(Command::Forgive(target));
+        }
         Kind::Approve => Command::Approve(take_booking_no(&mut rest)),
         Kind::Reject => {
             // Everything after the number is the reason, said to the applicant as typed.

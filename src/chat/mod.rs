@@ -54,7 +54,19 @@ pub fn respond(
         // Entering the app, opening a link, leaving: nothing to say.
         Inbound::EnterAgent | Inbound::View { .. } | Inbound::Unsubscribe => Ok(Reply::Empty),
         Inbound::TemplateCardEvent { event_key, .. } => turn.on_card_click(event_key),
-        Inbound::ScanCodePush { .. } | Inbound::ScanCodeWaitMsg { .. } => Ok(Reply::Empty),
+        // scancode_waitmsg waits for our reply; for scancode_push the client moves on, so the
+        // answer goes out as a message.
+        Inbound::ScanCodeWaitMsg { scan_result, .. } => turn.on_scan(scan_result).map(Reply::Text),
+        Inbound::ScanCodePush { scan_result, .. } => {
+            let text = turn.on_scan(scan_result)?;
+            let key = format!("scan-reply:{}", msg.dedupe_key());
+            crate::outbox::enqueue(
+                tx,
+                &crate::outbox::Outgoing::text(key, user, crate::outbox::Weight::Light, &text),
+                now.timestamp(),
+            )?;
+            Ok(Reply::Empty)
+        }
         Inbound::Other { msg_type, event } => {
             tracing::info!(msg_type, event = ?event, "ignoring a message kind staffhome does not act on");
             Ok(Reply::Empty)

@@ -18,6 +18,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("board", include_str!("../../templates/chat/board.txt")),
     ("published", include_str!("../../templates/chat/published.txt")),
     ("welcome", include_str!("../../templates/chat/welcome.txt")),
+    ("checkin", include_str!("../../templates/chat/checkin.txt")),
 ];
 
 pub struct Replies {

@@ -2,6 +2,8 @@
 
 pub mod callback;
 mod health;
+pub mod pages;
+mod pass;
 
 use crate::app::AppContext;
 use actix_web::web;
@@ -14,6 +16,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(callback::verify_url))
             .route(web::post().to(callback::receive)),
     )
+    .route("/pass/{token}", web::get().to(pass::pass))
     .route("/healthz", web::get().to(health::healthz))
     .route("/metrics", web::get().to(health::metrics));
 }
@@ -35,3 +38,16 @@ pub fn bearer_is_admin(ctx: &AppContext, request: &actix_web::HttpRequest) -> bo
 }
 
 pub type Ctx = web::Data<Arc<AppContext>>;
+
+/// Headers on every answer: no sniffing, no referrer leaks, pages framed only by WeCom, and a
+/// content security policy with no script from anywhere but this server.
+pub fn security_headers() -> actix_web::middleware::DefaultHeaders {
+    actix_web::middleware::DefaultHeaders::new()
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("Referrer-Policy", "no-referrer"))
+        .add((
+            "Content-Security-Policy",
+            "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
+             form-action 'self'; base-uri 'none'; frame-ancestors 'self' https://*.qq.com https://*.weixin.qq.com",
+        ))
+}

@@ -116,8 +116,10 @@ impl InboundMessage {
             Inbound::TemplateCardEvent { event_key, task_id, .. } => {
                 format!("evt:{user}:{t}:template_card_event:{event_key}:{task_id}")
             }
-            Inbound::Click { key } | Inbound::ScanCodePush { key, .. } | Inbound::ScanCodeWaitMsg { key, .. } => {
-                format!("evt:{user}:{t}:{}:{key}", self.inbound.kind())
+            Inbound::Click { key } => format!("evt:{user}:{t}:click:{key}"),
+            // Two different codes scanned within a second are two check-ins.
+            Inbound::ScanCodePush { key, scan_result, .. } | Inbound::ScanCodeWaitMsg { key, scan_result, .. } => {
+                format!("evt:{user}:{t}:{}:{key}:{scan_result}", self.inbound.kind())
             }
             Inbound::View { url } => format!("evt:{user}:{t}:view:{url}"),
             other => format!("evt:{user}:{t}:{}", other.kind()),

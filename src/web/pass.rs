@@ -1,0 +1,52 @@
+//! `/pass/{token}`: the booking pass page, readable on a phone, with a QR code for the desk.
+
+use super::{pages, Ctx};
+use crate::booking::{date_label, BookingState};
+use actix_web::{web, HttpResponse};
+use rusqlite::OptionalExtension;
+use serde_json::json;
+use std::sync::Arc;
+
+fn not_found() -> HttpResponse {
+    HttpResponse::NotFound().content_type("text/plain; charset=utf-8").body("没有这张预约凭证。\n")
+}
+
+pub async fn pass(ctx: Ctx, token: web::Path<String>) -> HttpResponse {
+    let token = token.into_inner();
+    // Tokens are 32 hex characters; anything else is not one of ours.
+    if token.len() != 32 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return not_found();
+    }
+    let ctx = Arc::clone(&ctx);
+    let found = web::block(move || {
+        let booking = ctx.store.read(|conn| {
+            conn.query_row(
+                &format!("SELECT {} FROM bookings WHERE pass_token = ?1", crate::booking::model::BOOKING_COLUMNS),
+                [&token],
+                crate::booking::Booking::from_row,
+            )
+            .optional()
+        })?;
+        Ok::<_, rusqlite::Error>(booking.map(|b| (b, ctx)))
+    })
+    .await;
+    let Ok(Ok(Some((booking, ctx)))) = found else { return not_found() };
+    let facility = ctx.catalog.facility(&booking.facility).map_or(booking.facility.clone(), |f| f.name.clone());
+    let time = ctx.catalog.slot(booking.slot).map(|s| s.label()).unwrap_or_default();
+    let url = format!("{}/pass/{}", ctx.config.server.public_url.trim_end_matches('/'), booking.pass_token);
+    let qr = crate::qr::svg(&url, 4, None).unwrap_or_default();
+    let state = match booking.state {
+        BookingState::Confirmed => "有效",
+        other => other.label(),
+    };
+    match pages::render(
+        "pass.html",
+        json!({
+            "id": booking.id, "facility": facility, "date": date_label(booking.date), "time": time,
+            "code": booking.checkin_code, "state": state, "qr": qr,
+        }),
+    ) {
+        Ok(html) => HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html),
+        Err(message) => HttpResponse::InternalServerError().content_type("text/plain; charset=utf-8").body(message),
+    }
+}
