@@ -5,6 +5,7 @@ pub mod booking;
 pub mod chat;
 pub mod clock;
 pub mod config;
+pub mod demo;
 pub mod inbox;
 pub mod metrics;
 pub mod outbox;

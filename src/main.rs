@@ -40,6 +40,28 @@ enum Command {
         #[arg(long, default_value = "qr-codes")]
         out: PathBuf,
     },
+    /// Everything in one process with the WeCom stand-in and a chat prompt: try it without
+    /// a WeCom account.
+    Demo {
+        /// Port for the service (falls back to a free one when taken)
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Keep the demo database in this file (default: a fresh temporary one)
+        #[arg(long)]
+        db: Option<PathBuf>,
+    },
+    /// Create the app's menu in WeCom: 空闲, 我的预约, 扫码签到, 状态看板.
+    Menu {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Copy the database with SQLite's online backup (safe while serve runs).
+    Backup {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        to: PathBuf,
+    },
     /// Validate the configuration and exit (0 when good).
     Check {
         #[arg(long)]
@@ -47,9 +69,9 @@ enum Command {
     },
 }
 
-fn init_logging() {
+fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,actix_server=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     // People read a terminal; log collectors read JSON.
     if std::io::stderr().is_terminal() {
@@ -61,12 +83,16 @@ fn init_logging() {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    // The demo's terminal is for the conversation: only warnings unless RUST_LOG says more.
+    init_logging(if matches!(cli.command, Command::Demo { .. }) { "warn" } else { "info,actix_server=warn" });
     let result = match cli.command {
         Command::Check { config } => check(&config),
         Command::Serve { config } => serve(&config),
         Command::Tick { config, at } => tick(&config, at.as_deref()),
         Command::Qr { config, out } => qr(&config, &out),
+        Command::Demo { port, db } => demo(port, db),
+        Command::Menu { config } => menu(&config),
+        Command::Backup { config, to } => backup(&config, &to),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -153,5 +179,41 @@ fn qr(path: &std::path::Path, out: &std::path::Path) -> Result<(), String> {
         std::fs::write(&file, svg).map_err(|e| format!("{}: {e}", file.display()))?;
         println!("{}", file.display());
     }
+    Ok(())
+}
+
+fn demo(port: u16, db: Option<PathBuf>) -> Result<(), String> {
+    let clock = staffhome::clock::from_env()?;
+    runtime()?.block_on(async move {
+        let options = staffhome::demo::DemoOptions { port, database: db };
+        staffhome::demo::run(options, clock, tokio::io::stdin(), tokio::io::stdout()).await
+    })
+}
+
+fn menu(path: &std::path::Path) -> Result<(), String> {
+    let config = Config::load(path).map_err(|e| e.to_string())?;
+    runtime()?.block_on(async move {
+        let api = staffhome::wecom::api::WeComApi::new(
+            &config.wecom.api_base,
+            &config.wecom.corp_id,
+            config.wecom.secret.clone(),
+            config.wecom.agent_id,
+        );
+        let menu = staffhome::wecom::menu::app_menu(
+            &config.server.public_url,
+            staffhome::chat::MENU_FREE,
+            staffhome::chat::MENU_MINE,
+        );
+        api.create_menu(&menu).await.map_err(|e| e.to_string())?;
+        println!("menu created for agent {}", config.wecom.agent_id);
+        Ok(())
+    })
+}
+
+fn backup(path: &std::path::Path, to: &std::path::Path) -> Result<(), String> {
+    let config = Config::load(path).map_err(|e| e.to_string())?;
+    let store = staffhome::store::Store::open(&config.database.path).map_err(|e| e.to_string())?;
+    store.backup(to).map_err(|e| e.to_string())?;
+    println!("{} → {}", config.database.path.display(), to.display());
     Ok(())
 }

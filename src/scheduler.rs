@@ -132,6 +132,16 @@ fn digest(
     }
     let to = ctx.catalog.today(fired);
     let from = to - Duration::days(7);
+    let activity: i64 = tx.query_row(
+        "SELECT (SELECT count(*) FROM bookings WHERE date >= ?1 AND date < ?2)
+              + (SELECT count(*) FROM demand_events WHERE date >= ?1 AND date < ?2)",
+        params![from.to_string(), to.to_string()],
+        |row| row.get(0),
+    )?;
+    if activity == 0 {
+        // Nothing happened (a new installation): no empty report to the admins.
+        return Ok(false);
+    }
     let content = crate::report::digest_markdown(ctx, tx, from, to)?;
     for admin in &ctx.config.roles.admins {
         let message = Outgoing {

@@ -28,8 +28,8 @@ pub struct Replies {
 impl Replies {
     /// Compile every template; a broken one stops the start.
     pub fn new() -> Result<Replies, minijinja::Error> {
+        // Block tags sit inline in these texts, so every newline written is kept.
         let mut env = Environment::new();
-        env.set_trim_blocks(true);
         for (name, source) in TEMPLATES {
             env.add_template(name, source)?;
         }

@@ -113,10 +113,13 @@ impl Store {
         self.read(|conn| conn.query_row("SELECT 1", [], |row| row.get::<_, i64>(0))).is_ok()
     }
 
-    /// Copy the live database to `to` with SQLite's online backup (safe while serving).
+    /// Copy the live database to `to` with SQLite's online backup API, from a connection of
+    /// its own so the service keeps writing meanwhile (a write during the copy restarts it).
     pub fn backup(&self, to: &Path) -> Result<(), StoreError> {
-        let conn = lock(&self.writer);
-        conn.backup(rusqlite::DatabaseName::Main, to, None)?;
+        let source = open_connection(&self.path)?;
+        let mut target = Connection::open(to)?;
+        let backup = rusqlite::backup::Backup::new(&source, &mut target)?;
+        backup.run_to_completion(1024, Duration::ZERO, None)?;
         Ok(())
     }
 }

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod card;
 pub mod crypto;
+pub mod menu;
 pub mod sim;
 pub mod xml;
 

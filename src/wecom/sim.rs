@@ -184,6 +184,8 @@ pub fn urlencode(s: &str) -> String {
 pub struct ApiCall {
     pub path: String,
     pub body: Value,
+    /// The response code the stand-in gave an interactive card it accepted.
+    pub response_code: Option<String>,
 }
 
 /// A failure to inject into the next API calls.
@@ -418,15 +420,16 @@ async fn post_api(
             return errcode(42014);
         }
     }
-    state.calls.push(ApiCall { path: path.clone(), body: body.clone() });
     state.response_serial += 1;
     let serial = state.response_serial;
+    let interactive = path == "message/send" && body["template_card"]["button_list"].is_array();
+    let response_code = interactive.then(|| format!("simrc-{serial}"));
+    state.calls.push(ApiCall { path: path.clone(), body: body.clone(), response_code: response_code.clone() });
     match path.as_str() {
         "message/send" => {
-            let interactive = body["msgtype"] == "template_card";
             let mut answer = json!({"errcode": 0, "errmsg": "ok", "msgid": format!("simmsg-{serial}")});
-            if interactive {
-                answer["response_code"] = json!(format!("simrc-{serial}"));
+            if let Some(code) = response_code {
+                answer["response_code"] = json!(code);
             }
             HttpResponse::Ok().json(answer)
         }

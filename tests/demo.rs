@@ -1,0 +1,62 @@
+//! The demo, driven through its prompt as a person would: book, get a card, click it as an
+//! approver. So the demo cannot silently rot.
+
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn run_demo(script: &str) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_staffhome"))
+        .args(["demo", "--port", "0"])
+        .env("STAFFHOME_NOW", "2026-11-23T10:00:00+08:00")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start staffhome demo");
+    child.stdin.take().expect("stdin").write_all(script.as_bytes()).expect("write script");
+    // /quit ends the demo; the deadline only guards against a hang.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().expect("wait").is_none() {
+        assert!(Instant::now() < deadline, "demo did not finish");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut out = String::new();
+    child.stdout.take().expect("stdout").read_to_string(&mut out).expect("read");
+    out
+}
+
+#[test]
+fn book_get_a_card_and_approve_it_through_the_prompt() {
+    let out = run_demo(
+        "预约 健身房 明天 18:30\n\
+         预约 会议室 明天 第3节\n\
+         /sync\n\
+         /as dept_head\n\
+         /click 1\n\
+         /sync\n\
+         /as office_admin\n\
+         /click 1\n\
+         /sync\n\
+         /as zhangsan\n\
+         我的\n\
+         /scan gym\n\
+         /quit\n",
+    );
+    for expected in [
+        "看板 board: http://127.0.0.1:",
+        "预约成功！\n#1 健身房 11月24日 周二 18:30-19:30",
+        "[凭证 → zhangsan] 预约凭证 #1 健身房",
+        "已提交预约申请，等待审批",
+        "[卡片 → dept_head] 会议室预约审批",
+        "/click 1 通过   /click 2 驳回",
+        "（点击「通过」）[按钮] 已通过",
+        "[卡片 → office_admin] 会议室预约审批",
+        "[卡片 → zhangsan] 预约审批已通过",
+        "#2 会议室 11月24日 周二 10:30-11:30【已预约】",
+        "你今天在健身房没有可签到的预约",
+        "再见。",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+}
