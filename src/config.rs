@@ -66,6 +66,9 @@ pub struct Config {
     pub facilities: Vec<FacilityConfig>,
     #[serde(default)]
     pub roles: RolesConfig,
+    /// Department names admins may address (通知 办公室 …) → WeCom department (party) ids.
+    #[serde(default)]
+    pub departments: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -265,6 +268,11 @@ impl Config {
         self.validate_booking()?;
         self.validate_schedule()?;
         self.validate_slots()?;
+        for (name, id) in &self.departments {
+            if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(invalid(format!("departments.{name}"), "must be a WeCom department id (digits)"));
+            }
+        }
         self.validate_facilities()
     }
 

@@ -28,3 +28,12 @@ pub fn role(conn: &Connection, config: &Config, userid: &str) -> rusqlite::Resul
         conn.query_row("SELECT role FROM users WHERE userid = ?1", [userid], |row| row.get(0)).optional()?;
     Ok(if stored.as_deref() == Some("admin") { Role::Admin } else { Role::Staff })
 }
+
+/// Make sure a member exists (an admin may name one who never wrote), without marking them seen.
+pub fn touch_quietly(conn: &Connection, userid: &str, now: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO users (userid, created_at, last_seen_at) VALUES (?1, ?2, ?2) ON CONFLICT (userid) DO NOTHING",
+        params![userid, now],
+    )?;
+    Ok(())
+}

@@ -4,6 +4,7 @@
 pub mod approval;
 mod catalog;
 pub mod checkin;
+pub mod closure;
 pub mod model;
 mod notices;
 pub mod policy;

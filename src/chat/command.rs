@@ -64,6 +64,13 @@ pub enum Command {
     CheckIn(Option<i64>),
     /// 免责 userid / 免责 12
     Forgive(Option<String>),
+    /// Admin commands keep their arguments as typed (texts and reasons are shown to people).
+    Close(String),
+    Reopen(String),
+    Broadcast(String),
+    Report(String),
+    Grant(String),
+    Revoke(String),
 }
 
 /// The kinds of command, in the order the help lists them.
@@ -84,6 +91,12 @@ pub enum Kind {
     Reject,
     CheckIn,
     Forgive,
+    Close,
+    Reopen,
+    Broadcast,
+    Report,
+    Grant,
+    Revoke,
 }
 
 /// Who a command is for (the help shows each member what they may use).
@@ -213,6 +226,54 @@ pub const TABLE: &[Entry] = &[
         who: Who::Approvers,
     },
     Entry {
+        kind: Kind::Close,
+        words: &["停用"],
+        english: "close",
+        example: "停用 健身房 11-25 11-26 设备检修",
+        what: "设施停用（通知受影响者并全员广播）",
+        who: Who::Admins,
+    },
+    Entry {
+        kind: Kind::Reopen,
+        words: &["启用", "恢复"],
+        english: "reopen",
+        example: "启用 健身房",
+        what: "提前结束停用",
+        who: Who::Admins,
+    },
+    Entry {
+        kind: Kind::Broadcast,
+        words: &["通知", "公告"],
+        english: "broadcast",
+        example: "通知 本周六职工之家开放至 22:00",
+        what: "全员（或某部门）正式通知",
+        who: Who::Admins,
+    },
+    Entry {
+        kind: Kind::Report,
+        words: &["报表", "统计"],
+        english: "report",
+        example: "报表 上周",
+        what: "使用报表（本周/上周/本月/上月/日期范围）",
+        who: Who::Admins,
+    },
+    Entry {
+        kind: Kind::Grant,
+        words: &["授权"],
+        english: "grant",
+        example: "授权 lisi 管理员",
+        what: "授予管理员",
+        who: Who::Admins,
+    },
+    Entry {
+        kind: Kind::Revoke,
+        words: &["撤销"],
+        english: "revoke",
+        example: "撤销 lisi 管理员",
+        what: "撤销管理员",
+        who: Who::Admins,
+    },
+    Entry {
         kind: Kind::Forgive,
         words: &["免责"],
         english: "forgive",
@@ -302,6 +363,26 @@ fn strip_fillers(text: &str) -> String {
     rest.split_whitespace().filter(|w| !ENGLISH_FILLERS.contains(w)).collect::<Vec<_>>().join(" ")
 }
 
+/// Admin commands carry free text (a broadcast may say 预约), so they count only as the
+/// message's first word; their arguments are returned as typed, not normalised.
+const LEADING_ONLY: &[Kind] = &[Kind::Close, Kind::Reopen, Kind::Broadcast, Kind::Report, Kind::Grant, Kind::Revoke];
+
+fn take_leading(original: &str) -> Option<(Kind, String)> {
+    let text = original.trim_start();
+    for kind in LEADING_ONLY {
+        let e = entry(*kind);
+        for word in e.words.iter().copied().chain(std::iter::once(e.english)) {
+            let head = text.get(..word.len()).filter(|h| h.eq_ignore_ascii_case(word));
+            let rest = text.get(word.len()..).unwrap_or_default();
+            let ends_word = !word.is_ascii() || rest.is_empty() || rest.starts_with(char::is_whitespace);
+            if head.is_some() && ends_word {
+                return Some((*kind, rest.trim().to_string()));
+            }
+        }
+    }
+    None
+}
+
 /// Find the command word; returns its kind and the text without it.
 fn take_keyword(text: &str) -> Option<(Kind, String)> {
     for kind in MATCH_ORDER {
@@ -368,6 +449,16 @@ pub fn parse(text: &str, catalog: &Catalog, today: NaiveDate) -> Parsed {
     if normalized.is_empty() {
         return unknown(vec![], "帮助", Some("消息是空的".into()));
     }
+    if let Some((kind, args)) = take_leading(text) {
+        return Parsed::Command(match kind {
+            Kind::Close => Command::Close(args),
+            Kind::Reopen => Command::Reopen(args),
+            Kind::Broadcast => Command::Broadcast(args),
+            Kind::Report => Command::Report(args),
+            Kind::Grant => Command::Grant(args),
+            _ => Command::Revoke(args),
+        });
+    }
     let Some((kind, mut rest)) = take_keyword(&normalized) else {
         return fragment_or_unknown(&normalized, catalog, today);
     };
@@ -384,6 +475,10 @@ pub fn parse(text: &str, catalog: &Catalog, today: NaiveDate) -> Parsed {
         Kind::Confirm => Command::Confirm(take_booking_no(&mut rest)),
         Kind::Approvals => Command::Approvals,
         Kind::CheckIn => Command::CheckIn(take_booking_no(&mut rest)),
+        Kind::Close | Kind::Reopen | Kind::Broadcast | Kind::Report | Kind::Grant | Kind::Revoke => {
+            // Only reached when not the first word: not an admin command.
+            return fragment_or_unknown(&normalized, catalog, today);
+        }
         Kind::Forgive => {
             // The target is a user id or a booking number, as typed.
             // (from the original text: WeCom user ids are case-sensitive)

@@ -2,9 +2,13 @@
 //! rules, and words the outcome. Knows nothing of XML, HTTP or crypto.
 
 mod actions;
+mod admin;
+mod cards;
+mod checkin;
 pub mod command;
 pub mod dates;
 pub mod dialogue;
+mod refusals;
 mod reply;
 
 pub use command::{parse, Command, Parsed, SlotRequest};

@@ -1,0 +1,206 @@
+//! Stop-use (停用): close a facility for a period. In one transaction: record the closure,
+//! end every live booking and pending request it hits (state `closed`), clear its waitlist,
+//! tell each affected member formally (with alternatives), and broadcast it once.
+
+use super::catalog::date_label;
+use super::model::{Booking, BookingState, BOOKING_COLUMNS};
+use super::service::{describe, set_state, Rules};
+use super::{approval, query};
+use crate::outbox::{self, Outgoing, Recipient, Weight};
+use crate::wecom::card::{self, Field};
+use chrono::{DateTime, TimeZone, Utc};
+use rusqlite::{params, Transaction};
+
+/// What a stop-use did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Closed {
+    pub closure_id: i64,
+    pub bookings: u32,
+    pub members_told: Vec<String>,
+    pub waiters_cleared: u32,
+}
+
+/// `11月25日 周三 00:00 至 11月26日 周四 24:00`, or `… 起` when open-ended.
+pub fn period_label(rules: &Rules, start: DateTime<Utc>, end: Option<DateTime<Utc>>) -> String {
+    let tz = rules.catalog.tz();
+    let local = |t: DateTime<Utc>| {
+        let l = tz.from_utc_datetime(&t.naive_utc());
+        format!("{} {}", date_label(l.date_naive()), l.format("%H:%M"))
+    };
+    match end {
+        Some(end) => format!("{} 至 {}", local(start), local(end)),
+        None => format!("{} 起（恢复时间另行通知）", local(start)),
+    }
+}
+
+/// A stop-use as an admin asked for it: `end` None = until reopened.
+pub struct StopUse<'a> {
+    pub facility: &'a str,
+    pub start: DateTime<Utc>,
+    pub end: Option<DateTime<Utc>>,
+    pub reason: &'a str,
+}
+
+/// Close a facility over the stop-use's period.
+pub fn close(
+    tx: &Transaction,
+    rules: &Rules,
+    stop: &StopUse,
+    admin: &str,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<Closed> {
+    let StopUse { facility, start, end, reason } = *stop;
+    tx.execute(
+        "INSERT INTO closures (facility, starts_at, ends_at, reason, created_by, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![facility, start.timestamp(), end.map(|e| e.timestamp()), reason, admin, now.timestamp()],
+    )?;
+    let closure_id = tx.last_insert_rowid();
+    let hit: Vec<Booking> = {
+        let mut stmt = tx.prepare(&format!(
+            "SELECT {BOOKING_COLUMNS} FROM bookings WHERE facility = ?1 AND state IN ('pending', 'confirmed')
+             AND ends_at > ?2 AND ends_at > ?4 AND (?3 IS NULL OR starts_at < ?3) ORDER BY starts_at"
+        ))?;
+        let rows = stmt.query_map(
+            params![facility, start.timestamp(), end.map(|e| e.timestamp()), now.timestamp()],
+            Booking::from_row,
+        )?;
+        rows.collect::<Result<_, _>>()?
+    };
+    let period = period_label(rules, start, end);
+    let name = rules.catalog.facility(facility).map_or(facility, |f| f.name.as_str()).to_string();
+    let mut told = Vec::new();
+    for booking in &hit {
+        set_state(tx, booking.id, BookingState::Closed, Some(admin), Some(reason), now.timestamp())?;
+        if booking.state == BookingState::Pending {
+            approval::close_cards(tx, booking, "设施停用", now.timestamp())?;
+        }
+        tell_affected(tx, rules, closure_id, booking, &name, &period, reason, now)?;
+        if !told.contains(&booking.userid) {
+            told.push(booking.userid.clone());
+        }
+    }
+    let waiters_cleared = clear_waitlist(tx, rules, facility, start, end, now)?;
+    let broadcast = Outgoing {
+        dedupe_key: format!("closure:{closure_id}:broadcast"),
+        recipient: Recipient::All,
+        weight: Weight::Formal,
+        body: card::text_notice(
+            "设施临时停用通知",
+            &name,
+            &format!("{name} {period} 停用，原因：{reason}。已预约的同事会另行收到通知。"),
+            &[Field { key: "设施", value: &name }, Field { key: "原因", value: reason }],
+            &format!("{}/board", rules.public_url.trim_end_matches('/')),
+        ),
+    };
+    outbox::enqueue(tx, &broadcast, now.timestamp())?;
+    Ok(Closed { closure_id, bookings: hit.len() as u32, members_told: told, waiters_cleared })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn tell_affected(
+    tx: &Transaction,
+    rules: &Rules,
+    closure_id: i64,
+    booking: &Booking,
+    name: &str,
+    period: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<()> {
+    let what = describe(rules.catalog, &booking.facility, booking.date, booking.slot);
+    let alternatives = match (rules.catalog.facility(&booking.facility), rules.catalog.slot(booking.slot)) {
+        (Some(f), Some(s)) => query::alternatives(tx, rules, &booking.userid, f, booking.date, s, now)?,
+        _ => Vec::new(),
+    };
+    let suggestions: Vec<String> =
+        alternatives.iter().map(|a| describe(rules.catalog, &a.facility, a.date, a.slot)).collect();
+    let instead = if suggestions.is_empty() {
+        "请换个时间再约：空闲".to_string()
+    } else {
+        format!("可改约：{}", suggestions.join("；"))
+    };
+    let number = format!("#{}", booking.id);
+    let message = Outgoing {
+        dedupe_key: format!("closure:{closure_id}:booking:{}", booking.id),
+        recipient: Recipient::User(booking.userid.clone()),
+        weight: Weight::Formal,
+        body: card::text_notice(
+            "设施临时停用，预约已取消",
+            &what,
+            &format!("{name} {period} 停用（{reason}），你的预约 {number} {what} 已取消。{instead}"),
+            &[Field { key: "预约号", value: &number }, Field { key: "原因", value: reason }],
+            &format!("{}/board", rules.public_url.trim_end_matches('/')),
+        ),
+    };
+    outbox::enqueue(tx, &message, now.timestamp())?;
+    Ok(())
+}
+
+/// End the facility's current and future closures now, and say so to everyone.
+/// Returns how many closures ended.
+pub fn reopen(
+    tx: &Transaction,
+    rules: &Rules,
+    facility: &str,
+    admin: &str,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<u32> {
+    let t = now.timestamp();
+    let ended = tx.execute(
+        "UPDATE closures SET ends_at = max(starts_at, ?2), ended_at = ?2
+         WHERE facility = ?1 AND ended_at IS NULL AND (ends_at IS NULL OR ends_at > ?2)",
+        params![facility, t],
+    )? as u32;
+    if ended > 0 {
+        let name = rules.catalog.facility(facility).map_or(facility, |f| f.name.as_str());
+        let message = Outgoing {
+            dedupe_key: format!("reopen:{facility}:{t}"),
+            recipient: Recipient::All,
+            weight: Weight::Formal,
+            body: card::text_notice(
+                "设施恢复开放",
+                name,
+                &format!("{name} 已恢复开放，欢迎预约：空闲 {name}"),
+                &[Field { key: "设施", value: name }, Field { key: "操作人", value: admin }],
+                &format!("{}/board", rules.public_url.trim_end_matches('/')),
+            ),
+        };
+        outbox::enqueue(tx, &message, t)?;
+    }
+    Ok(ended)
+}
+
+/// Waitlist entries whose slot overlaps the closure end (state `closed`).
+fn clear_waitlist(
+    tx: &Transaction,
+    rules: &Rules,
+    facility: &str,
+    start: DateTime<Utc>,
+    end: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<u32> {
+    let entries: Vec<(i64, String, u32)> = {
+        let mut stmt =
+            tx.prepare("SELECT id, date, slot FROM waitlist WHERE facility = ?1 AND state = 'waiting' AND date >= ?2")?;
+        let rows = stmt.query_map(params![facility, rules.catalog.today(start).to_string()], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+        rows.collect::<Result<_, _>>()?
+    };
+    let mut cleared = 0;
+    for (id, date, slot) in entries {
+        let (Ok(date), Some(slot)) = (chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d"), rules.catalog.slot(slot))
+        else {
+            continue;
+        };
+        let (s, e) = (rules.catalog.slot_start(date, slot), rules.catalog.slot_end(date, slot));
+        if e > start && end.is_none_or(|end| s < end) {
+            tx.execute(
+                "UPDATE waitlist SET state = 'closed', updated_at = ?2 WHERE id = ?1",
+                params![id, now.timestamp()],
+            )?;
+            cleared += 1;
+        }
+    }
+    Ok(cleared)
+}

@@ -1,0 +1,102 @@
+//! Card buttons (确认参加 / 取消预约, 通过 / 驳回) and approvals by chat.
+
+use super::refusals::{decide_refusal, short_refusal};
+use super::Turn;
+use crate::booking::approval::{self, DecideError, Decision};
+use crate::booking::{service, Booking, BookingError};
+
+impl Turn<'_> {
+    /// A button on one of our cards: `confirm:12`, `cancel:12`. The clicker's button greys
+    /// out with what happened.
+    pub fn on_card_click(&self, key: &str) -> rusqlite::Result<crate::wecom::Reply> {
+        use crate::wecom::Reply;
+        let (action, id) = match key.split_once(':') {
+            Some((action, id)) => (action, id.split(':').next().and_then(|n| n.parse::<i64>().ok())),
+            None => (key, None),
+        };
+        let Some(id) = id else {
+            tracing::warn!(key, "unknown card key");
+            return Ok(Reply::UpdateButton("无效操作".into()));
+        };
+        let label = match action {
+            "confirm" => match self.confirm_booking(id)? {
+                Ok(_) => "已确认参加".to_string(),
+                Err(error) => short_refusal(&error),
+            },
+            "approve" | "reject" => {
+                let decision = if action == "approve" { Decision::Approve } else { Decision::Reject };
+                let level = key.split(':').nth(2).and_then(|l| l.parse::<u32>().ok());
+                match approval::decide(self.tx, &self.rules(), self.user, id, level, decision, None, self.now) {
+                    Ok(_) => decision.label().to_string(),
+                    Err(DecideError::Db(e)) => return Err(e),
+                    Err(error) => decide_refusal(&error),
+                }
+            }
+            "cancel" => match service::cancel(self.tx, &self.rules(), self.user, false, id, self.now) {
+                Ok(_) => "已取消".to_string(),
+                Err(BookingError::Db(e)) => return Err(e),
+                Err(error) => short_refusal(&error),
+            },
+            _ => {
+                tracing::warn!(key, "unknown card action");
+                "无效操作".to_string()
+            }
+        };
+        Ok(Reply::UpdateButton(label))
+    }
+
+    /// Mark a booking confirmed-by-user (owner only, while live).
+    pub(super) fn confirm_booking(&self, id: i64) -> rusqlite::Result<Result<Booking, BookingError>> {
+        let Some(b) = service::booking_by_id(self.tx, id)? else { return Ok(Err(BookingError::NotFound)) };
+        if b.userid != self.user {
+            return Ok(Err(BookingError::NotYours));
+        }
+        if !b.state.is_live() {
+            return Ok(Err(BookingError::NotActive { state: b.state }));
+        }
+        self.tx.execute(
+            "UPDATE bookings SET user_confirmed_at = COALESCE(user_confirmed_at, ?2), updated_at = ?2 WHERE id = ?1",
+            rusqlite::params![id, self.now.timestamp()],
+        )?;
+        Ok(Ok(b))
+    }
+
+    pub(super) fn approvals(&self) -> rusqlite::Result<String> {
+        if !self.is_approver() {
+            return Ok("你不是审批人，没有待审批的申请。".to_string());
+        }
+        let pending = approval::pending_for(self.tx, &self.rules(), self.user)?;
+        if pending.is_empty() {
+            return Ok("目前没有待你审批的申请。".to_string());
+        }
+        let mut text = format!("待你审批（{} 个）：\n", pending.len());
+        for b in &pending {
+            text.push_str(&format!("#{} {} 申请人 {}\n", b.id, self.what(b), b.userid));
+        }
+        text.push_str("回复「通过 预约号」或「驳回 预约号 原因」。");
+        Ok(text)
+    }
+
+    pub(super) fn decide_by_chat(
+        &self,
+        id: Option<i64>,
+        decision: Decision,
+        reason: Option<String>,
+    ) -> rusqlite::Result<String> {
+        let Some(id) = id else { return self.approvals() };
+        let result =
+            approval::decide(self.tx, &self.rules(), self.user, id, None, decision, reason.as_deref(), self.now);
+        match result {
+            Ok(done) => {
+                let what = self.what(&done.booking);
+                Ok(match (decision, done.final_decision) {
+                    (Decision::Approve, true) => format!("已通过 #{id} {what}，已通知申请人。"),
+                    (Decision::Approve, false) => format!("已通过 #{id} {what}，已转下一级审批。"),
+                    (Decision::Reject, _) => format!("已驳回 #{id} {what}，已通知申请人。"),
+                })
+            }
+            Err(DecideError::Db(e)) => Err(e),
+            Err(error) => Ok(format!("#{id}：{}。", decide_refusal(&error))),
+        }
+    }
+}

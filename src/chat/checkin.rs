@@ -1,0 +1,52 @@
+//! Check-in by 签到 and by scanning a door QR code.
+
+use super::command::SlotRequest;
+use super::Turn;
+use crate::booking::checkin::{self, CheckInRefusal};
+use crate::booking::query;
+use serde_json::json;
+
+impl Turn<'_> {
+    /// A door QR scanned with the app's scan menu.
+    pub fn on_scan(&self, scanned: &str) -> rusqlite::Result<String> {
+        let rules = self.rules();
+        match checkin::facility_of_scan(&rules, scanned) {
+            Some(code) => self.check_in(None, Some(code)),
+            None => Ok(self.render("checkin", json!({"kind": "wrong_code", "scanned": scanned}))),
+        }
+    }
+
+    pub(super) fn check_in(&self, id: Option<i64>, facility: Option<&str>) -> rusqlite::Result<String> {
+        let rules = self.rules();
+        let config = &self.ctx.config.booking;
+        let outcome = checkin::check_in(self.tx, &rules, self.user, id, facility, self.now)?;
+        let ctx = match outcome {
+            Ok(b) => json!({"kind": "ok", "what": self.what(&b), "id": b.id}),
+            Err(CheckInRefusal::AlreadyCheckedIn { booking }) => {
+                json!({"kind": "already", "what": self.what(&booking), "id": booking.id})
+            }
+            Err(CheckInRefusal::TooEarly { opens_at }) => {
+                let opens = opens_at.with_timezone(&self.ctx.catalog.tz()).format("%H:%M").to_string();
+                let upcoming = query::upcoming_bookings(self.tx, self.user, self.now)?;
+                let what = upcoming.iter().find(|b| facility.is_none_or(|f| b.facility == f)).map(|b| self.what(b));
+                json!({"kind": "early", "opens": opens, "what": what, "minutes": config.checkin_open_minutes})
+            }
+            Err(CheckInRefusal::TooLate) => json!({"kind": "late", "minutes": config.no_show_after_minutes}),
+            Err(CheckInRefusal::NotConfirmed { state }) => {
+                json!({"kind": "not_confirmed", "id": id, "state": state.label()})
+            }
+            Err(CheckInRefusal::NotYours) => json!({"kind": "not_yours", "id": id}),
+            Err(CheckInRefusal::NoBooking) => {
+                let name = facility.map(|f| self.facility_name(f));
+                let free = match facility {
+                    Some(code) => {
+                        Some(self.free(SlotRequest { facility: Some(code.to_string()), ..SlotRequest::default() })?)
+                    }
+                    None => None,
+                };
+                json!({"kind": "none", "facility": name, "free": free})
+            }
+        };
+        Ok(self.render("checkin", ctx))
+    }
+}

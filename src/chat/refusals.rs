@@ -1,0 +1,123 @@
+//! How refusals are worded: each says what to do instead.
+
+use super::actions::short_date;
+use super::command::{self, Kind};
+use super::Turn;
+use crate::booking::approval::DecideError;
+use crate::booking::{self, service, BookingError, BookingState, Facility};
+use chrono::{NaiveDate, Utc};
+use serde_json::{json, Value};
+
+impl Turn<'_> {
+    /// Word a refusal about a slot request; each says what to do instead.
+    pub(super) fn refusal(
+        &self,
+        error: BookingError,
+        facility: &Facility,
+        date: NaiveDate,
+        slot: u32,
+    ) -> rusqlite::Result<String> {
+        let catalog = &self.ctx.catalog;
+        let what = service::describe(catalog, &facility.code, date, slot);
+        let start = catalog.slot(slot).map(|s| s.start.format("%H:%M").to_string()).unwrap_or_default();
+        let waitlist_command = format!("{} {} {start}", facility.name, short_date(date));
+        let tz = catalog.tz();
+        let local = |t: chrono::DateTime<Utc>| t.with_timezone(&tz).format("%m-%d %H:%M").to_string();
+        let ctx = match error {
+            BookingError::SlotFull { alternatives, waitlist_len } => {
+                let alternatives: Vec<Value> = alternatives
+                    .iter()
+                    .map(|a| {
+                        let name = self.facility_name(&a.facility);
+                        let at = catalog.slot(a.slot).map(|s| s.start.format("%H:%M").to_string()).unwrap_or_default();
+                        json!({
+                            "what": service::describe(catalog, &a.facility, a.date, a.slot), "free": a.free,
+                            "command": format!("预约 {name} {} {at}", short_date(a.date)),
+                        })
+                    })
+                    .collect();
+                json!({"kind": "full", "what": what, "alternatives": alternatives, "waitlist_len": waitlist_len, "waitlist_command": waitlist_command})
+            }
+            BookingError::InPast => {
+                json!({"kind": "past", "what": what, "facility": facility.name})
+            }
+            BookingError::WeekNotOpen { week_start } => {
+                json!({"kind": "week_closed", "week": booking::date_label(week_start), "facility": facility.name})
+            }
+            BookingError::Closed { reason, until } => {
+                json!({"kind": "closed", "facility": facility.name, "reason": reason, "until": until.map(local)})
+            }
+            BookingError::OverLimit { limit } => json!({"kind": "over_limit", "limit": limit}),
+            BookingError::OverWeeklyLimit { limit } => {
+                json!({"kind": "weekly_limit", "limit": limit})
+            }
+            BookingError::Suspended { until } => {
+                json!({"kind": "suspended", "until": local(until)})
+            }
+            BookingError::AlreadyBooked { id } => {
+                json!({"kind": "already", "what": what, "id": id})
+            }
+            BookingError::AlreadyWaiting { position } => {
+                json!({"kind": "already_waiting", "what": what, "position": position})
+            }
+            BookingError::NotFull { free } => {
+                json!({"kind": "not_full", "what": what, "free": free, "waitlist_command": waitlist_command})
+            }
+            BookingError::NoSuchSlot => {
+                let listing =
+                    catalog.slots().iter().map(|s| format!("{}={}", s.no, s.label())).collect::<Vec<_>>().join(" ");
+                json!({"kind": "no_slot", "facility": facility.name, "slots": listing})
+            }
+            BookingError::Db(e) => return Err(e),
+            other => return Ok(self.booking_refusal(other, 0)),
+        };
+        Ok(self.render("refused", ctx))
+    }
+
+    /// Word a refusal about an existing booking (cancel, confirm).
+    pub(super) fn booking_refusal(&self, error: BookingError, id: i64) -> String {
+        let ctx = match error {
+            BookingError::NotFound => json!({"kind": "not_found", "id": id}),
+            BookingError::NotYours => json!({"kind": "not_yours", "id": id}),
+            BookingError::NotActive { state } => {
+                json!({"kind": "not_active", "id": id, "state": state.label()})
+            }
+            BookingError::InPast => json!({"kind": "started", "id": id}),
+            BookingError::AdminOnly => {
+                json!({"kind": "admin_only", "command": command::entry_example(Kind::Publish)})
+            }
+            other => {
+                tracing::error!(error = %other, "unexpected booking refusal");
+                json!({"kind": "other"})
+            }
+        };
+        self.render("refused", ctx)
+    }
+}
+
+/// A refusal short enough for a greyed-out card button.
+pub(super) fn short_refusal(error: &BookingError) -> String {
+    match error {
+        BookingError::NotFound => "预约不存在",
+        BookingError::NotYours => "不是你的预约",
+        BookingError::NotActive { .. } => "预约已失效",
+        BookingError::InPast => "已开始",
+        _ => "操作失败",
+    }
+    .to_string()
+}
+
+/// Why a decision was not taken, short enough for a card button.
+pub(super) fn decide_refusal(error: &DecideError) -> String {
+    match error {
+        DecideError::NotFound => "申请不存在".into(),
+        DecideError::NotApprover => "你不是审批人".into(),
+        DecideError::WrongLevel { current } => format!("现在是第{current}级审批"),
+        DecideError::AlreadyDecided { by, decision } => {
+            format!("已由{by}{}", if decision == "approve" { "通过" } else { "驳回" })
+        }
+        DecideError::NotPending { state: BookingState::Cancelled } => "申请人已取消".into(),
+        DecideError::NotPending { state } => format!("申请{}", state.label()),
+        DecideError::Db(_) => "操作失败".into(),
+    }
+}
