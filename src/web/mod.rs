@@ -1,9 +1,12 @@
 //! HTTP routes: the WeCom callback, health, metrics. Anything else is a 404.
 
+mod admin;
+mod board;
 pub mod callback;
 mod health;
 pub mod pages;
 mod pass;
+pub mod session;
 
 use crate::app::AppContext;
 use actix_web::web;
@@ -17,6 +20,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(callback::receive)),
     )
     .route("/pass/{token}", web::get().to(pass::pass))
+    .route("/board", web::get().to(board::board))
+    .route("/admin", web::get().to(admin::page))
+    .route("/admin/export.csv", web::get().to(admin::export_csv))
     .route("/healthz", web::get().to(health::healthz))
     .route("/metrics", web::get().to(health::metrics));
 }
@@ -50,4 +56,14 @@ pub fn security_headers() -> actix_web::middleware::DefaultHeaders {
             "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
              form-action 'self'; base-uri 'none'; frame-ancestors 'self' https://*.qq.com https://*.weixin.qq.com",
         ))
+}
+
+/// A rendered page, or a plain error page when a template fails.
+pub fn html_page(name: &str, context: serde_json::Value) -> actix_web::HttpResponse {
+    match pages::render(name, context) {
+        Ok(html) => actix_web::HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html),
+        Err(message) => {
+            actix_web::HttpResponse::InternalServerError().content_type("text/plain; charset=utf-8").body(message)
+        }
+    }
 }

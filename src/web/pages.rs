@@ -7,6 +7,8 @@ use std::sync::OnceLock;
 const PAGES: &[(&str, &str)] = &[
     ("base.html", include_str!("../../templates/pages/base.html")),
     ("pass.html", include_str!("../../templates/pages/pass.html")),
+    ("board.html", include_str!("../../templates/pages/board.html")),
+    ("admin.html", include_str!("../../templates/pages/admin.html")),
 ];
 
 fn env() -> &'static Environment<'static> {

@@ -1,6 +1,6 @@
 //! `/pass/{token}`: the booking pass page, readable on a phone, with a QR code for the desk.
 
-use super::{pages, Ctx};
+use super::{html_page, Ctx};
 use crate::booking::{date_label, BookingState};
 use actix_web::{web, HttpResponse};
 use rusqlite::OptionalExtension;
@@ -39,14 +39,11 @@ pub async fn pass(ctx: Ctx, token: web::Path<String>) -> HttpResponse {
         BookingState::Confirmed => "有效",
         other => other.label(),
     };
-    match pages::render(
+    html_page(
         "pass.html",
         json!({
             "id": booking.id, "facility": facility, "date": date_label(booking.date), "time": time,
             "code": booking.checkin_code, "state": state, "qr": qr,
         }),
-    ) {
-        Ok(html) => HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html),
-        Err(message) => HttpResponse::InternalServerError().content_type("text/plain; charset=utf-8").body(message),
-    }
+    )
 }

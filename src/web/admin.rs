@@ -1,0 +1,322 @@
+//! `/admin` (the report for a period) and `/admin/export.csv` (every booking), for admins only:
+//! inside WeCom through OAuth and a signed session cookie, for scripts with
+//! `Authorization: Bearer <admin_token>`. Everyone else gets 403 with a plain explanation.
+
+use super::{bearer_is_admin, html_page, session, Ctx};
+use crate::app::AppContext;
+use crate::booking::{week_start, weekday_zh};
+use crate::report::{self, Report};
+use crate::users::{self, Role};
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::{http::header, web, HttpRequest, HttpResponse};
+use chrono::{Duration, NaiveDate};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+#[derive(Deserialize)]
+pub struct AdminQuery {
+    from: Option<String>,
+    to: Option<String>,
+    code: Option<String>,
+}
+
+/// Who is asking, once proven.
+enum Access {
+    Admin(String),
+    /// Send the browser to this URL (WeCom OAuth, or back to the page with the new cookie).
+    Redirect {
+        location: String,
+        cookie: Option<Cookie<'static>>,
+    },
+    Denied(&'static str),
+}
+
+fn forbidden(why: &str) -> HttpResponse {
+    HttpResponse::Forbidden().content_type("text/plain; charset=utf-8").body(format!(
+        "{why}\n管理页面只对管理员开放：请在企业微信工作台中打开，或在脚本中使用 Authorization: Bearer <admin_token>。\n"
+    ))
+}
+
+fn is_admin(ctx: &AppContext, user: &str) -> bool {
+    ctx.store.read(|conn| users::role(conn, &ctx.config, user)).is_ok_and(|role| role == Role::Admin)
+}
+
+/// Percent-encode a URL for the OAuth redirect_uri.
+fn encode(s: &str) -> String {
+    crate::wecom::sim::urlencode(s)
+}
+
+async fn access(ctx: &Arc<AppContext>, request: &HttpRequest, query: &AdminQuery, page: &str) -> Access {
+    if bearer_is_admin(ctx, request) {
+        return Access::Admin("admin_token".into());
+    }
+    let now = ctx.clock.now().timestamp();
+    if let Some(user) = request.cookie(session::COOKIE).and_then(|c| session::verify(&ctx.config, c.value(), now)) {
+        let check = Arc::clone(ctx);
+        let still_admin = web::block({
+            let user = user.clone();
+            move || is_admin(&check, &user)
+        })
+        .await
+        .unwrap_or(false);
+        return if still_admin { Access::Admin(user) } else { Access::Denied("你已不是管理员。") };
+    }
+    if let Some(code) = query.code.as_deref().filter(|c| !c.is_empty() && c.len() <= 512) {
+        let user = match ctx.api.user_of_code(code).await {
+            Ok(Some(user)) => user,
+            Ok(None) => return Access::Denied("只有本企业成员可以访问。"),
+            Err(error) => {
+                tracing::warn!(error = %error, "OAuth code exchange failed");
+                return Access::Denied("登录失败（授权码无效或已过期），请重新打开页面。");
+            }
+        };
+        let check = Arc::clone(ctx);
+        let admin = web::block({
+            let user = user.clone();
+            move || is_admin(&check, &user)
+        })
+        .await
+        .unwrap_or(false);
+        if !admin {
+            tracing::warn!(user = %user, "non-admin opened the admin pages");
+            return Access::Denied("你不是管理员。");
+        }
+        let secure = ctx.config.server.public_url.starts_with("https://");
+        let cookie = Cookie::build(session::COOKIE, session::issue(&ctx.config, &user, now))
+            .path("/admin")
+            .http_only(true)
+            .secure(secure)
+            .same_site(SameSite::Lax)
+            .max_age(actix_web::cookie::time::Duration::seconds(session::LIFETIME_SECONDS))
+            .finish();
+        // Back to the page without the single-use code in the address.
+        let mut location = page.to_string();
+        if let (Some(from), Some(to)) = (&query.from, &query.to) {
+            location.push_str(&format!("?from={}&to={}", encode(from), encode(to)));
+        }
+        return Access::Redirect { location, cookie: Some(cookie) };
+    }
+    let in_wecom = request
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ua| ua.to_ascii_lowercase().contains("wxwork"));
+    if in_wecom {
+        let redirect = format!("{}{page}", ctx.config.server.public_url.trim_end_matches('/'));
+        let location = format!(
+            "https://open.weixin.qq.com/connect/oauth2/authorize?appid={}&redirect_uri={}&response_type=code&scope=snsapi_base&state=admin&agentid={}#wechat_redirect",
+            encode(&ctx.config.wecom.corp_id),
+            encode(&redirect),
+            ctx.config.wecom.agent_id
+        );
+        return Access::Redirect { location, cookie: None };
+    }
+    Access::Denied("需要管理员身份。")
+}
+
+fn respond_to(access: Access) -> Result<String, HttpResponse> {
+    match access {
+        Access::Admin(user) => Ok(user),
+        Access::Denied(why) => Err(forbidden(why)),
+        Access::Redirect { location, cookie } => {
+            let mut response = HttpResponse::Found();
+            response.insert_header((header::LOCATION, location));
+            if let Some(cookie) = cookie {
+                response.cookie(cookie);
+            }
+            Err(response.finish())
+        }
+    }
+}
+
+/// The period asked for: `from`/`to` as YYYY-MM-DD, this week by default, at most a year.
+fn period(ctx: &AppContext, query: &AdminQuery) -> Result<(NaiveDate, NaiveDate), HttpResponse> {
+    let today = ctx.catalog.today(ctx.clock.now());
+    let parse =
+        |s: &Option<String>| s.as_deref().filter(|s| !s.is_empty()).map(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d"));
+    let bad = || {
+        HttpResponse::BadRequest()
+            .content_type("text/plain; charset=utf-8")
+            .body("from/to 应为 YYYY-MM-DD，且 from ≤ to，跨度不超过一年。\n")
+    };
+    let from = match parse(&query.from) {
+        None => week_start(today),
+        Some(Ok(d)) => d,
+        Some(Err(_)) => return Err(bad()),
+    };
+    let to = match parse(&query.to) {
+        None => from + Duration::days(6),
+        Some(Ok(d)) => d,
+        Some(Err(_)) => return Err(bad()),
+    };
+    if to < from || to - from > Duration::days(366) {
+        return Err(bad());
+    }
+    Ok((from, to))
+}
+
+pub async fn page(ctx: Ctx, request: HttpRequest, query: web::Query<AdminQuery>) -> HttpResponse {
+    let ctx = ctx.into_inner();
+    let viewer = match respond_to(access(&ctx, &request, &query, "/admin").await) {
+        Ok(user) => user,
+        Err(response) => return response,
+    };
+    let (from, to) = match period(&ctx, &query) {
+        Ok(p) => p,
+        Err(response) => return response,
+    };
+    let built = {
+        let ctx = Arc::clone(&ctx);
+        web::block(move || ctx.store.read(|conn| report::build(conn, &ctx.catalog, from, to))).await
+    };
+    match built {
+        Ok(Ok(report)) => html_page("admin.html", admin_context(&ctx, &report, &viewer)),
+        _ => HttpResponse::ServiceUnavailable().content_type("text/plain; charset=utf-8").body("报表暂时不可用。\n"),
+    }
+}
+
+fn admin_context(ctx: &AppContext, report: &Report, viewer: &str) -> Value {
+    let bars: Vec<Value> = report
+        .facilities
+        .iter()
+        .map(|f| {
+            let percent = (f.utilisation * 100.0).round() as u32;
+            json!({
+                "code": f.code, "name": f.name, "booked": f.booked, "offered": f.offered, "percent": percent,
+                "width": (f.utilisation.clamp(0.0, 1.0) * 300.0).round() as u32,
+            })
+        })
+        .collect();
+    let busiest: Vec<String> = report
+        .busiest
+        .iter()
+        .map(|c| {
+            let time = ctx.catalog.slot(c.slot).map(|s| s.start.format("%H:%M").to_string()).unwrap_or_default();
+            format!("{} {time}（{}）", weekday_name(c.weekday), c.count)
+        })
+        .collect();
+    json!({
+        "from": report.from.to_string(), "to": report.to.to_string(), "viewer": viewer,
+        "bars": bars, "heat": heatmap(ctx, report), "r": report, "busiest": busiest,
+    })
+}
+
+fn weekday_name(weekday: u32) -> &'static str {
+    // 2024-01-01 was a Monday.
+    let monday = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap_or_default();
+    weekday_zh(monday + Duration::days(weekday.into()))
+}
+
+/// Colour for `count` on a white → red scale of `max`.
+fn shade(count: u32, max: u32) -> String {
+    if count == 0 || max == 0 {
+        return "#f3f4f6".into();
+    }
+    let t = f64::from(count) / f64::from(max);
+    let channel = |from: f64, to: f64| (from + (to - from) * t).round() as u8;
+    format!("#{:02x}{:02x}{:02x}", channel(254.0, 215.0), channel(224.0, 48.0), channel(210.0, 31.0))
+}
+
+fn heatmap(ctx: &AppContext, report: &Report) -> Value {
+    let (cell, left, top) = (28u32, 36u32, 22u32);
+    let slots = ctx.catalog.slots();
+    let max = report.heatmap.iter().flatten().copied().max().unwrap_or(0);
+    let mut cells = Vec::new();
+    for (day, row) in report.heatmap.iter().enumerate() {
+        for (i, count) in row.iter().enumerate() {
+            let slot = &slots[i.min(slots.len() - 1)];
+            cells.push(json!({
+                "x": left + i as u32 * (cell + 2), "y": top + day as u32 * (cell + 2),
+                "fill": shade(*count, max), "peak": slot.peak, "weekday": day, "slot": slot.no, "count": count,
+                "title": format!("{} {}：{count} 次", weekday_name(day as u32), slot.label()),
+            }));
+        }
+    }
+    let width = left + slots.len() as u32 * (cell + 2) + 10;
+    let legend_y = top + 7 * (cell + 2) + 8;
+    let legend: Vec<Value> = (0..=4)
+        .map(|i| {
+            let count = max * i / 4;
+            json!({"x": left + i * 30, "fill": shade(count, max.max(1)), "label": count})
+        })
+        .collect();
+    json!({
+        "cell": cell, "width": width, "height": legend_y + 34, "cells": cells, "legend": legend, "legend_y": legend_y,
+        "slot_labels": slots.iter().enumerate().map(|(i, s)| json!({
+            "x": left + i as u32 * (cell + 2) + cell / 2, "label": s.start.format("%H:%M").to_string(),
+        })).collect::<Vec<_>>(),
+        "day_labels": (0..7).map(|d| json!({"y": top + d * (cell + 2) + 18, "label": weekday_name(d)})).collect::<Vec<_>>(),
+    })
+}
+
+/// Quote a CSV field when it holds a separator, quote or line break.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+pub async fn export_csv(ctx: Ctx, request: HttpRequest, query: web::Query<AdminQuery>) -> HttpResponse {
+    let ctx = ctx.into_inner();
+    if let Err(response) = respond_to(access(&ctx, &request, &query, "/admin/export.csv").await) {
+        return response;
+    }
+    let (from, to) = match period(&ctx, &query) {
+        Ok(p) => p,
+        Err(response) => return response,
+    };
+    let csv = {
+        let ctx = Arc::clone(&ctx);
+        web::block(move || bookings_csv(&ctx, from, to)).await
+    };
+    match csv {
+        Ok(Ok(body)) => HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"bookings-{from}-{to}.csv\"")))
+            .body(body),
+        _ => HttpResponse::ServiceUnavailable().content_type("text/plain; charset=utf-8").body("导出暂时不可用。\n"),
+    }
+}
+
+/// Every booking of the period, UTF-8 with a BOM so Excel reads the Chinese correctly.
+fn bookings_csv(ctx: &AppContext, from: NaiveDate, to: NaiveDate) -> rusqlite::Result<String> {
+    let tz = ctx.catalog.tz();
+    let local = |t: Option<i64>| {
+        t.and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+            .map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_default()
+    };
+    ctx.store.read(|conn| {
+        let mut out = String::from("\u{feff}预约号,用户,设施,日期,星期,节次,时间,状态,创建时间,取消时间,签到时间\r\n");
+        let mut stmt = conn.prepare(
+            "SELECT id, userid, facility, date, slot, state, created_at, cancelled_at, checked_in_at FROM bookings
+             WHERE date >= ?1 AND date <= ?2 ORDER BY date, slot, id",
+        )?;
+        let mut rows = stmt.query(rusqlite::params![from.to_string(), to.to_string()])?;
+        while let Some(row) = rows.next()? {
+            let date: String = row.get(3)?;
+            let slot: u32 = row.get(4)?;
+            let facility: String = row.get(2)?;
+            let parsed = NaiveDate::parse_from_str(&date, "%Y-%m-%d").ok();
+            let fields = [
+                row.get::<_, i64>(0)?.to_string(),
+                row.get::<_, String>(1)?,
+                ctx.catalog.facility(&facility).map_or(facility.clone(), |f| f.name.clone()),
+                date.clone(),
+                parsed.map(weekday_zh).unwrap_or_default().to_string(),
+                slot.to_string(),
+                ctx.catalog.slot(slot).map(|s| s.label()).unwrap_or_default(),
+                crate::booking::BookingState::parse(&row.get::<_, String>(5)?).label().to_string(),
+                local(row.get(6)?),
+                local(row.get(7)?),
+                local(row.get(8)?),
+            ];
+            out.push_str(&fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","));
+            out.push_str("\r\n");
+        }
+        Ok(out)
+    })
+}

@@ -1,0 +1,73 @@
+//! `/board`: every facility × this week's days × slots — free places, full, closed (with the
+//! reason), past. No personal data, so no login.
+
+use super::{html_page, Ctx};
+use crate::app::AppContext;
+use crate::booking::{date_label, query, rules, week_start, weekday_zh};
+use actix_web::{web, HttpResponse};
+use chrono::{Datelike, Duration};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+#[derive(Deserialize)]
+pub struct BoardQuery {
+    facility: Option<String>,
+}
+
+pub async fn board(ctx: Ctx, query: web::Query<BoardQuery>) -> HttpResponse {
+    let ctx = Arc::clone(&ctx);
+    let selected = query.into_inner().facility;
+    let page = web::block(move || board_context(&ctx, selected.as_deref())).await;
+    match page {
+        Ok(Ok(context)) => html_page("board.html", context),
+        _ => HttpResponse::ServiceUnavailable().content_type("text/plain; charset=utf-8").body("看板暂时不可用。\n"),
+    }
+}
+
+fn board_context(ctx: &AppContext, selected: Option<&str>) -> rusqlite::Result<Value> {
+    let now = ctx.clock.now();
+    let today = ctx.catalog.today(now);
+    let monday = week_start(today);
+    let days: Vec<_> = (0..7).map(|i| monday + Duration::days(i)).collect();
+    ctx.store.read(|conn| {
+        let usage: Vec<_> = days.iter().map(|d| query::usage_on(conn, *d)).collect::<Result<_, _>>()?;
+        let mut facilities = Vec::new();
+        for facility in ctx.catalog.facilities().iter().filter(|f| selected.is_none_or(|s| s == f.code)) {
+            let mut rows = Vec::new();
+            for slot in ctx.catalog.slots() {
+                let mut cells = Vec::new();
+                for (day, used) in days.iter().zip(&usage) {
+                    let (start, end) = (ctx.catalog.slot_start(*day, slot), ctx.catalog.slot_end(*day, slot));
+                    let closed = rules::closure_over(conn, &facility.code, start.timestamp(), end.timestamp())?;
+                    let taken = used.get(&(facility.code.clone(), slot.no)).copied().unwrap_or(0);
+                    let free = facility.capacity.saturating_sub(taken);
+                    let (class, text, title) = match closed {
+                        Some((reason, _)) => ("closed", "停用".to_string(), format!("停用：{reason}")),
+                        None if start <= now => ("past", "已过".to_string(), String::new()),
+                        None if free == 0 => ("full", "满".to_string(), "已约满，可排候补".to_string()),
+                        None if free == facility.capacity => ("free", format!("余{free}"), String::new()),
+                        None => ("some", format!("余{free}"), String::new()),
+                    };
+                    cells.push(json!({"class": class, "text": text, "title": title, "today": *day == today}));
+                }
+                rows.push(json!({"label": slot.label(), "peak": slot.peak, "cells": cells}));
+            }
+            facilities.push(json!({
+                "code": facility.code, "name": facility.name, "capacity": facility.capacity,
+                "approval": facility.needs_approval(), "rows": rows,
+            }));
+        }
+        let day_labels: Vec<Value> = days
+            .iter()
+            .map(|d| json!({"label": format!("{} {}/{}", weekday_zh(*d), d.month(), d.day()), "today": *d == today}))
+            .collect();
+        let all: Vec<Value> =
+            ctx.catalog.facilities().iter().map(|f| json!({"code": f.code, "name": f.name})).collect();
+        Ok(json!({
+            "week": format!("{} 至 {}", date_label(days[0]), date_label(days[6])),
+            "updated": now.with_timezone(&ctx.catalog.tz()).format("%H:%M").to_string(),
+            "days": day_labels, "facilities": facilities, "all_facilities": all, "selected": selected,
+        }))
+    })
+}

@@ -1,0 +1,73 @@
+//! Admin sessions: a signed, HttpOnly cookie `userid|expires|hmac` (HMAC-SHA256 under a key
+//! derived from the app's secrets), set after WeCom OAuth proves who the member is.
+
+use crate::config::Config;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+pub const COOKIE: &str = "staffhome_session";
+pub const LIFETIME_SECONDS: i64 = 8 * 3600;
+
+type HmacSha256 = Hmac<Sha256>;
+
+fn key(config: &Config) -> Vec<u8> {
+    // Changing the app secret or token logs everyone out, as it should.
+    let mut key = b"staffhome-session-v1:".to_vec();
+    key.extend_from_slice(config.wecom.secret.expose().as_bytes());
+    key.extend_from_slice(config.wecom.token.expose().as_bytes());
+    key
+}
+
+fn mac(config: &Config, payload: &str) -> HmacSha256 {
+    let mut mac =
+        HmacSha256::new_from_slice(&key(config)).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+    mac.update(payload.as_bytes());
+    mac
+}
+
+/// The cookie value for `user`, valid until `now + LIFETIME_SECONDS`.
+pub fn issue(config: &Config, user: &str, now: i64) -> String {
+    let payload = format!("{user}|{}", now + LIFETIME_SECONDS);
+    let signature = hex::encode(mac(config, &payload).finalize().into_bytes());
+    format!("{payload}|{signature}")
+}
+
+/// The member a cookie value stands for, if it is ours, unaltered and unexpired.
+pub fn verify(config: &Config, value: &str, now: i64) -> Option<String> {
+    let (payload, signature) = value.rsplit_once('|')?;
+    let (user, expires) = payload.split_once('|')?;
+    let signature = hex::decode(signature).ok()?;
+    // verify_slice compares in constant time.
+    mac(config, payload).verify_slice(&signature).ok()?;
+    (expires.parse::<i64>().ok()? > now && !user.is_empty()).then(|| user.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        let text = r#"
+[wecom]
+corp_id = "ww1"
+agent_id = 1
+secret = "s"
+token = "t"
+encoding_aes_key = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
+"#;
+        Config::from_toml(text, |_| None).unwrap()
+    }
+
+    #[test]
+    fn a_session_verifies_until_it_expires_and_not_when_forged() {
+        let config = config();
+        let cookie = issue(&config, "admin1", 1000);
+        assert_eq!(verify(&config, &cookie, 1001).as_deref(), Some("admin1"));
+        assert_eq!(verify(&config, &cookie, 1000 + LIFETIME_SECONDS), None, "expired");
+        let forged = cookie.replacen("admin1", "admin2", 1);
+        assert_eq!(verify(&config, &forged, 1001), None);
+        let longer = cookie.replacen(&format!("|{}|", 1000 + LIFETIME_SECONDS), "|99999999999|", 1);
+        assert_eq!(verify(&config, &longer, 1001), None);
+        assert_eq!(verify(&config, "garbage", 1001), None);
+    }
+}
