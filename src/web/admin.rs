@@ -115,30 +115,32 @@ async fn access(ctx: &Arc<AppContext>, request: &HttpRequest, query: &AdminQuery
     Access::Denied("需要管理员身份。")
 }
 
-fn respond_to(access: Access) -> Result<String, HttpResponse> {
+fn respond_to(access: Access) -> Result<String, Box<HttpResponse>> {
     match access {
         Access::Admin(user) => Ok(user),
-        Access::Denied(why) => Err(forbidden(why)),
+        Access::Denied(why) => Err(Box::new(forbidden(why))),
         Access::Redirect { location, cookie } => {
             let mut response = HttpResponse::Found();
             response.insert_header((header::LOCATION, location));
             if let Some(cookie) = cookie {
                 response.cookie(cookie);
             }
-            Err(response.finish())
+            Err(Box::new(response.finish()))
         }
     }
 }
 
 /// The period asked for: `from`/`to` as YYYY-MM-DD, this week by default, at most a year.
-fn period(ctx: &AppContext, query: &AdminQuery) -> Result<(NaiveDate, NaiveDate), HttpResponse> {
+fn period(ctx: &AppContext, query: &AdminQuery) -> Result<(NaiveDate, NaiveDate), Box<HttpResponse>> {
     let today = ctx.catalog.today(ctx.clock.now());
     let parse =
         |s: &Option<String>| s.as_deref().filter(|s| !s.is_empty()).map(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d"));
     let bad = || {
-        HttpResponse::BadRequest()
-            .content_type("text/plain; charset=utf-8")
-            .body("from/to 应为 YYYY-MM-DD，且 from ≤ to，跨度不超过一年。\n")
+        Box::new(
+            HttpResponse::BadRequest()
+                .content_type("text/plain; charset=utf-8")
+                .body("from/to 应为 YYYY-MM-DD，且 from ≤ to，跨度不超过一年。\n"),
+        )
     };
     let from = match parse(&query.from) {
         None => week_start(today),
@@ -160,11 +162,11 @@ pub async fn page(ctx: Ctx, request: HttpRequest, query: web::Query<AdminQuery>)
     let ctx = ctx.into_inner();
     let viewer = match respond_to(access(&ctx, &request, &query, "/admin").await) {
         Ok(user) => user,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let (from, to) = match period(&ctx, &query) {
         Ok(p) => p,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let built = {
         let ctx = Arc::clone(&ctx);
@@ -235,11 +237,12 @@ fn heatmap(ctx: &AppContext, report: &Report) -> Value {
     }
     let width = left + slots.len() as u32 * (cell + 2) + 10;
     let legend_y = top + 7 * (cell + 2) + 8;
-    let legend: Vec<Value> = (0..=4)
-        .map(|i| {
-            let count = max * i / 4;
-            json!({"x": left + i * 30, "fill": shade(count, max.max(1)), "label": count})
-        })
+    let mut steps: Vec<u32> = (0..=4).map(|i| max * i / 4).collect();
+    steps.dedup();
+    let legend: Vec<Value> = steps
+        .iter()
+        .enumerate()
+        .map(|(i, count)| json!({"x": left + i as u32 * 30, "fill": shade(*count, max.max(1)), "label": count}))
         .collect();
     json!({
         "cell": cell, "width": width, "height": legend_y + 34, "cells": cells, "legend": legend, "legend_y": legend_y,
@@ -262,11 +265,11 @@ fn csv_field(s: &str) -> String {
 pub async fn export_csv(ctx: Ctx, request: HttpRequest, query: web::Query<AdminQuery>) -> HttpResponse {
     let ctx = ctx.into_inner();
     if let Err(response) = respond_to(access(&ctx, &request, &query, "/admin/export.csv").await) {
-        return response;
+        return *response;
     }
     let (from, to) = match period(&ctx, &query) {
         Ok(p) => p,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let csv = {
         let ctx = Arc::clone(&ctx);
