@@ -52,6 +52,7 @@ impl AppContext {
             &config.wecom.corp_id,
             config.wecom.secret.clone(),
             config.wecom.agent_id,
+            std::time::Duration::from_millis(config.wecom.api_timeout_ms),
         );
         Ok(AppContext { config, store, clock, crypto, catalog, replies, metrics: Metrics::new(), api })
     }

@@ -105,6 +105,13 @@ pub struct WeComConfig {
     pub encoding_aes_key: Secret,
     #[serde(default = "default_api_base")]
     pub api_base: String,
+    /// How long one API call may take before it counts as failed (and is retried).
+    #[serde(default = "default_api_timeout_ms")]
+    pub api_timeout_ms: u64,
+}
+
+fn default_api_timeout_ms() -> u64 {
+    5000
 }
 
 fn default_api_base() -> String {
@@ -313,6 +320,9 @@ impl Config {
             || w.api_base.trim_end_matches('/').contains("/cgi-bin")
         {
             return Err(invalid("wecom.api_base", "must be a scheme and host only, like https://qyapi.weixin.qq.com"));
+        }
+        if !(100..=60_000).contains(&w.api_timeout_ms) {
+            return Err(invalid("wecom.api_timeout_ms", "must be between 100 and 60000"));
         }
         Ok(())
     }

@@ -198,6 +198,7 @@ fn menu(path: &std::path::Path) -> Result<(), String> {
             &config.wecom.corp_id,
             config.wecom.secret.clone(),
             config.wecom.agent_id,
+            std::time::Duration::from_millis(config.wecom.api_timeout_ms),
         );
         let menu = staffhome::wecom::menu::app_menu(
             &config.server.public_url,

@@ -8,7 +8,6 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// Refresh this long before WeCom says the token expires.
 const TOKEN_MARGIN: Duration = Duration::from_secs(300);
 
@@ -103,10 +102,10 @@ impl std::fmt::Debug for WeComApi {
 }
 
 impl WeComApi {
-    pub fn new(api_base: &str, corp_id: &str, secret: Secret, agent_id: i64) -> WeComApi {
+    pub fn new(api_base: &str, corp_id: &str, secret: Secret, agent_id: i64, timeout: Duration) -> WeComApi {
         let http = reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
-            .connect_timeout(Duration::from_secs(3))
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(3)))
             .build()
             .unwrap_or_default();
         WeComApi {

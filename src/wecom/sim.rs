@@ -209,6 +209,10 @@ struct ApiState {
     valid_token: Option<String>,
     response_serial: u64,
     used_response_codes: Vec<String>,
+    /// Bodies sent with enable_duplicate_check: WeCom accepts an identical resend but does
+    /// not deliver it again.
+    duplicate_checked: std::collections::HashSet<String>,
+    duplicates_dropped: u64,
     /// task_ids seen: WeCom refuses one used before by the same app.
     task_ids: std::collections::HashSet<String>,
     /// OAuth codes the stand-in accepts, and the member each stands for.
@@ -284,6 +288,11 @@ impl SimApi {
     /// Expire the current access token: the next call with it gets 42001.
     pub fn expire_token(&self) {
         self.lock().valid_token = None;
+    }
+
+    /// How many identical resends the duplicate check dropped.
+    pub fn duplicates_dropped(&self) -> u64 {
+        self.lock().duplicates_dropped
     }
 
     /// How many tokens were handed out.
@@ -394,16 +403,28 @@ async fn post_api(
     query: web::Query<TokenOnly>,
     body: web::Bytes,
 ) -> HttpResponse {
+    // A slow WeCom still acts on the call; only its answer comes late.
+    // (bound first: the guard must be gone before the body locks again)
+    let next = api.lock().faults.front().cloned();
+    if let Some(Fault::Delay(delay)) = next {
+        api.lock().faults.pop_front();
+        let response = handle_post(&api, path.into_inner(), query.access_token.as_deref(), &body);
+        tokio::time::sleep(delay).await;
+        return response;
+    }
     if let Some(response) = apply_fault(&api).await {
         return response;
     }
-    if let Err(code) = api.token_ok(query.access_token.as_deref()) {
+    handle_post(&api, path.into_inner(), query.access_token.as_deref(), &body)
+}
+
+fn handle_post(api: &SimApi, path: String, token: Option<&str>, body: &[u8]) -> HttpResponse {
+    if let Err(code) = api.token_ok(token) {
         return errcode(code);
     }
-    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+    let Ok(body) = serde_json::from_slice::<Value>(body) else {
         return errcode(47001);
     };
-    let path = path.into_inner();
     if let Err(code) = validate(&path, &body) {
         return errcode(code);
     }
@@ -414,6 +435,13 @@ async fn post_api(
             return errcode(60140);
         }
         state.used_response_codes.push(code);
+    }
+    if path == "message/send"
+        && body["enable_duplicate_check"] == 1
+        && !state.duplicate_checked.insert(body.to_string())
+    {
+        state.duplicates_dropped += 1;
+        return HttpResponse::Ok().json(json!({"errcode": 0, "errmsg": "ok", "msgid": "dropped-duplicate"}));
     }
     if let Some(task_id) = body["template_card"]["task_id"].as_str().filter(|_| path == "message/send") {
         if !state.task_ids.insert(task_id.to_string()) {
