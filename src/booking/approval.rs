@@ -110,12 +110,7 @@ pub fn send_cards(tx: &Transaction, rules: &Rules, booking: &Booking, now: i64) 
         )
         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
         let outbox_key = format!("approval-card:{}:{level}:{approver}", booking.id);
-        let message = Outgoing {
-            dedupe_key: outbox_key.clone(),
-            recipient: Recipient::User(approver.clone()),
-            weight: Weight::Light,
-            body,
-        };
+        let message = Outgoing::to_user(outbox_key.clone(), approver, Weight::Light, body);
         if outbox::enqueue(tx, &message, now)? {
             tx.execute(
                 "INSERT INTO approval_cards (booking_id, level, approver, task_id, outbox_key, created_at)

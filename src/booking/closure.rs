@@ -120,18 +120,18 @@ fn tell_affected(
         format!("可改约：{}", suggestions.join("；"))
     };
     let number = format!("#{}", booking.id);
-    let message = Outgoing {
-        dedupe_key: format!("closure:{closure_id}:booking:{}", booking.id),
-        recipient: Recipient::User(booking.userid.clone()),
-        weight: Weight::Formal,
-        body: card::text_notice(
+    let message = Outgoing::to_user(
+        format!("closure:{closure_id}:booking:{}", booking.id),
+        &booking.userid,
+        Weight::Formal,
+        card::text_notice(
             "设施临时停用，预约已取消",
             &what,
             &format!("{name} {period} 停用（{reason}），你的预约 {number} {what} 已取消。{instead}"),
             &[Field { key: "预约号", value: &number }, Field { key: "原因", value: reason }],
             &format!("{}/board", rules.public_url.trim_end_matches('/')),
         ),
-    };
+    );
     outbox::enqueue(tx, &message, now.timestamp())?;
     Ok(())
 }

@@ -45,12 +45,7 @@ pub fn cancelled_by_admin(
         &[Field { key: "预约号", value: &number }, Field { key: "操作人", value: admin }],
         &board_url(rules),
     );
-    let message = Outgoing {
-        dedupe_key: format!("admin-cancel:{}", booking.id),
-        recipient: Recipient::User(booking.userid.clone()),
-        weight: Weight::Formal,
-        body,
-    };
+    let message = Outgoing::to_user(format!("admin-cancel:{}", booking.id), &booking.userid, Weight::Formal, body);
     outbox::enqueue(tx, &message, now)?;
     Ok(())
 }
@@ -104,12 +99,7 @@ pub fn confirmation_card(
         ],
     )
     .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-    let message = Outgoing {
-        dedupe_key: format!("confirm:{}", booking.id),
-        recipient: Recipient::User(booking.userid.clone()),
-        weight: Weight::Light,
-        body,
-    };
+    let message = Outgoing::to_user(format!("confirm:{}", booking.id), &booking.userid, Weight::Light, body);
     outbox::enqueue(tx, &message, now)
 }
 
@@ -142,18 +132,13 @@ pub fn no_show(
         Some(until) => {
             let until = super::policy::local_minute(rules, until);
             let number = format!("#{}", booking.id);
-            Outgoing {
-                dedupe_key: format!("noshow:{}", booking.id),
-                recipient: Recipient::User(booking.userid.clone()),
-                weight: Weight::Formal,
-                body: card::text_notice(
+            Outgoing::to_user(format!("noshow:{}", booking.id), &booking.userid, Weight::Formal, card::text_notice(
                     "预约功能已暂停",
                     &format!("{window} 天内未到场 {strikes} 次"),
                     &format!("你预约的 {what} 未签到。{window} 天内已累计 {strikes} 次未到场，预约功能暂停至 {until}。如有误会请联系管理员免责。"),
                     &[Field { key: "预约号", value: &number }, Field { key: "恢复时间", value: &until }],
                     &board_url(rules),
-                ),
-            }
+                ))
         }
         None => Outgoing::text(
             format!("noshow:{}", booking.id),
@@ -208,18 +193,18 @@ pub fn approval_result(
     if approved {
         fields.push(Field { key: "签到码", value: &booking.checkin_code });
     }
-    let message = Outgoing {
-        dedupe_key: format!("approval-result:{}", booking.id),
-        recipient: Recipient::User(booking.userid.clone()),
-        weight: Weight::Formal,
-        body: card::text_notice(
+    let message = Outgoing::to_user(
+        format!("approval-result:{}", booking.id),
+        &booking.userid,
+        Weight::Formal,
+        card::text_notice(
             title,
             &what,
             &body,
             &fields,
             &if approved { pass_url(rules, booking) } else { board_url(rules) },
         ),
-    };
+    );
     outbox::enqueue(tx, &message, now)?;
     Ok(())
 }
@@ -243,12 +228,7 @@ pub fn pass(tx: &Transaction, rules: &Rules, booking: &Booking, now: i64) -> rus
             "btntxt": "查看凭证",
         }
     });
-    let message = Outgoing {
-        dedupe_key: format!("pass:{}", booking.id),
-        recipient: Recipient::User(booking.userid.clone()),
-        weight: Weight::Light,
-        body,
-    };
+    let message = Outgoing::to_user(format!("pass:{}", booking.id), &booking.userid, Weight::Light, body);
     outbox::enqueue(tx, &message, now)
 }
 

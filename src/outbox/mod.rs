@@ -57,12 +57,12 @@ pub struct Outgoing {
 
 impl Outgoing {
     pub fn text(dedupe_key: impl Into<String>, user: &str, weight: Weight, content: &str) -> Outgoing {
-        Outgoing {
-            dedupe_key: dedupe_key.into(),
-            recipient: Recipient::User(user.to_string()),
-            weight,
-            body: json!({"msgtype": "text", "text": {"content": content}}),
-        }
+        Outgoing::to_user(dedupe_key, user, weight, json!({"msgtype": "text", "text": {"content": content}}))
+    }
+
+    /// Any message body to one member.
+    pub fn to_user(dedupe_key: impl Into<String>, user: &str, weight: Weight, body: Value) -> Outgoing {
+        Outgoing { dedupe_key: dedupe_key.into(), recipient: Recipient::User(user.to_string()), weight, body }
     }
 
     fn kind(&self) -> &str {

@@ -38,8 +38,14 @@ fn forbidden(why: &str) -> HttpResponse {
     ))
 }
 
-fn is_admin(ctx: &AppContext, user: &str) -> bool {
-    ctx.store.read(|conn| users::role(conn, &ctx.config, user)).is_ok_and(|role| role == Role::Admin)
+/// Is `user` an admin now (config or granted)? Read on a blocking thread.
+async fn admin_now(ctx: &Arc<AppContext>, user: &str) -> bool {
+    let (ctx, user) = (Arc::clone(ctx), user.to_string());
+    web::block(move || {
+        ctx.store.read(|conn| users::role(conn, &ctx.config, &user)).is_ok_and(|role| role == Role::Admin)
+    })
+    .await
+    .unwrap_or(false)
 }
 
 /// Percent-encode a URL for the OAuth redirect_uri.
@@ -53,13 +59,7 @@ async fn access(ctx: &Arc<AppContext>, request: &HttpRequest, query: &AdminQuery
     }
     let now = ctx.clock.now().timestamp();
     if let Some(user) = request.cookie(session::COOKIE).and_then(|c| session::verify(&ctx.config, c.value(), now)) {
-        let check = Arc::clone(ctx);
-        let still_admin = web::block({
-            let user = user.clone();
-            move || is_admin(&check, &user)
-        })
-        .await
-        .unwrap_or(false);
+        let still_admin = admin_now(ctx, &user).await;
         return if still_admin { Access::Admin(user) } else { Access::Denied("你已不是管理员。") };
     }
     if let Some(code) = query.code.as_deref().filter(|c| !c.is_empty() && c.len() <= 512) {
@@ -71,14 +71,7 @@ async fn access(ctx: &Arc<AppContext>, request: &HttpRequest, query: &AdminQuery
                 return Access::Denied("登录失败（授权码无效或已过期），请重新打开页面。");
             }
         };
-        let check = Arc::clone(ctx);
-        let admin = web::block({
-            let user = user.clone();
-            move || is_admin(&check, &user)
-        })
-        .await
-        .unwrap_or(false);
-        if !admin {
+        if !admin_now(ctx, &user).await {
             tracing::warn!(user = %user, "non-admin opened the admin pages");
             return Access::Denied("你不是管理员。");
         }
