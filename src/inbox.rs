@@ -27,6 +27,29 @@ pub struct Handled {
 pub fn handle(ctx: &AppContext, msg: &InboundMessage) -> Result<Handled, InboxError> {
     let now = ctx.clock.now();
     let key = msg.dedupe_key();
+    if let Some(reply) = ctx.store.read(|conn| stored_reply(conn, &key))? {
+        tracing::info!(dedupe_key = %key, "retry of a handled callback: same reply, no effect");
+        return Ok(Handled { reply, duplicate: true });
+    }
+    // A question that changes nothing is answered on a reader (one consistent snapshot),
+    // beside other readers; the writer only records it.
+    let read_only = ctx.store.read(|conn| {
+        let snapshot = conn.unchecked_transaction()?;
+        chat::answer_read_only(ctx, &snapshot, msg, now)
+    })?;
+    if let Some(answer) = read_only {
+        return ctx.store.write(|tx| {
+            if let Some(reply) = stored_reply(tx, &key)? {
+                return Ok(Handled { reply, duplicate: true });
+            }
+            users::touch(tx, &msg.from_user_name, now.timestamp())?;
+            if answer.ends_dialogue {
+                chat::dialogue::clear(tx, &msg.from_user_name)?;
+            }
+            record(tx, &key, msg, &answer.reply, now.timestamp())?;
+            Ok(Handled { reply: answer.reply, duplicate: false })
+        });
+    }
     ctx.store.write(|tx| {
         if let Some(reply) = stored_reply(tx, &key)? {
             tracing::info!(dedupe_key = %key, "retry of a handled callback: same reply, no effect");
@@ -70,7 +93,7 @@ fn decode(kind: &str, body: String) -> Reply {
     }
 }
 
-fn stored_reply(tx: &Transaction, key: &str) -> rusqlite::Result<Option<Reply>> {
+fn stored_reply(tx: &rusqlite::Connection, key: &str) -> rusqlite::Result<Option<Reply>> {
     tx.query_row("SELECT reply_kind, reply FROM processed_callbacks WHERE dedupe_key = ?1", [key], |row| {
         Ok(decode(&row.get::<_, String>(0)?, row.get(1)?))
     })

@@ -9,7 +9,7 @@ use super::service::{booking_by_id, describe, promote, set_state, Rules};
 use crate::outbox::{self, Outgoing, Recipient, Weight};
 use crate::wecom::card::{self, Button, Field, TaskId};
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::json;
 
 /// WeCom honours a response code for 72 hours, once.
@@ -68,7 +68,7 @@ fn approvers(facility: &Facility, level: u32) -> &[String] {
 }
 
 /// Send the cards of `booking`'s current level to each of its approvers.
-pub fn send_cards(tx: &Transaction, rules: &Rules, booking: &Booking, now: i64) -> rusqlite::Result<()> {
+pub fn send_cards(tx: &Connection, rules: &Rules, booking: &Booking, now: i64) -> rusqlite::Result<()> {
     let (Some(level), Some(facility)) = (booking.approval_level, rules.catalog.facility(&booking.facility)) else {
         return Ok(());
     };
@@ -126,7 +126,7 @@ pub fn send_cards(tx: &Transaction, rules: &Rules, booking: &Booking, now: i64) 
 /// clicked card, None when deciding by chat).
 #[allow(clippy::too_many_arguments)]
 pub fn decide(
-    tx: &Transaction,
+    tx: &Connection,
     rules: &Rules,
     approver: &str,
     id: i64,
@@ -222,7 +222,7 @@ struct SentCard {
 /// Grey out every card of this request's `level` except `except`'s, saying `label`:
 /// through update_template_card while its response code is fresh and unused, else a text.
 pub fn update_other_cards(
-    tx: &Transaction,
+    tx: &Connection,
     id: i64,
     level: u32,
     except: &str,
@@ -298,7 +298,7 @@ pub fn pending_for(conn: &Connection, rules: &Rules, approver: &str) -> rusqlite
 
 /// A request that ends without a decision (cancelled, expired, closed): its approvers' cards
 /// of the current level say so.
-pub fn close_cards(tx: &Transaction, booking: &Booking, label: &str, now: i64) -> rusqlite::Result<()> {
+pub fn close_cards(tx: &Connection, booking: &Booking, label: &str, now: i64) -> rusqlite::Result<()> {
     match booking.approval_level {
         Some(level) => update_other_cards(tx, booking.id, level, "", label, now),
         None => Ok(()),

@@ -4,7 +4,7 @@
 use super::model::{Booking, BookingState, BOOKING_COLUMNS};
 use super::service::{booking_by_id, Rules};
 use chrono::{DateTime, TimeZone, Utc};
-use rusqlite::{params, Connection, Transaction};
+use rusqlite::{params, Connection};
 
 /// Why a check-in did not happen; each gets its own answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +50,7 @@ fn live_today(
 /// Check `user` in: booking `id` if given, else their booking (at `facility` if given) whose
 /// window is open now. Idempotent: a second check-in says it was already done.
 pub fn check_in(
-    tx: &Transaction,
+    tx: &Connection,
     rules: &Rules,
     user: &str,
     id: Option<i64>,
@@ -113,7 +113,7 @@ pub fn facility_of_scan<'c>(rules: &'c Rules, scanned: &str) -> Option<&'c str> 
 /// An admin forgives a strike (a member's latest, or booking `id`'s); lifts the suspension
 /// when the member is back under the limit. Returns the member, or None if nothing to forgive.
 pub fn forgive(
-    tx: &Transaction,
+    tx: &Connection,
     rules: &Rules,
     admin: &str,
     target: &str,

@@ -9,7 +9,7 @@ use super::{approval, query};
 use crate::outbox::{self, Outgoing, Recipient, Weight};
 use crate::wecom::card::{self, Field};
 use chrono::{DateTime, TimeZone, Utc};
-use rusqlite::{params, Transaction};
+use rusqlite::{params, Connection};
 
 /// What a stop-use did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -43,7 +43,7 @@ pub struct StopUse<'a> {
 
 /// Close a facility over the stop-use's period.
 pub fn close(
-    tx: &Transaction,
+    tx: &Connection,
     rules: &Rules,
     stop: &StopUse,
     admin: &str,
@@ -98,7 +98,7 @@ pub fn close(
 
 #[allow(clippy::too_many_arguments)]
 fn tell_affected(
-    tx: &Transaction,
+    tx: &Connection,
     rules: &Rules,
     closure_id: i64,
     booking: &Booking,
@@ -139,7 +139,7 @@ fn tell_affected(
 /// End the facility's current and future closures now, and say so to everyone.
 /// Returns how many closures ended.
 pub fn reopen(
-    tx: &Transaction,
+    tx: &Connection,
     rules: &Rules,
     facility: &str,
     admin: &str,
@@ -172,7 +172,7 @@ pub fn reopen(
 
 /// Waitlist entries whose slot overlaps the closure end (state `closed`).
 fn clear_waitlist(
-    tx: &Transaction,
+    tx: &Connection,
     rules: &Rules,
     facility: &str,
     start: DateTime<Utc>,

@@ -7,11 +7,11 @@ use super::service::{describe, Rules};
 use crate::outbox::{self, Outgoing, Recipient, Weight};
 use crate::wecom::card::{self, Field};
 use chrono::{Duration, NaiveDate};
-use rusqlite::Transaction;
+use rusqlite::Connection;
 use serde_json::json;
 
 /// 已为你候补成功: the waiter now holds the place.
-pub fn promoted(tx: &Transaction, rules: &Rules, booking: &Booking, now: i64) -> rusqlite::Result<()> {
+pub fn promoted(tx: &Connection, rules: &Rules, booking: &Booking, now: i64) -> rusqlite::Result<()> {
     let what = describe(rules.catalog, &booking.facility, booking.date, booking.slot);
     let pending = if booking.state.is_live() && booking.approval_level.is_some() { "（待审批）" } else { "" };
     let text = format!(
@@ -30,7 +30,7 @@ pub fn promoted(tx: &Transaction, rules: &Rules, booking: &Booking, now: i64) ->
 
 /// An admin cancelled someone's booking: the owner is told, formally (a card).
 pub fn cancelled_by_admin(
-    tx: &Transaction,
+    tx: &Connection,
     rules: &Rules,
     booking: &Booking,
     admin: &str,
@@ -55,7 +55,7 @@ fn board_url(rules: &Rules) -> String {
 }
 
 /// Next week is open: one broadcast to everyone (one API call, not one per member).
-pub fn week_published(tx: &Transaction, _rules: &Rules, week: NaiveDate, now: i64) -> rusqlite::Result<()> {
+pub fn week_published(tx: &Connection, _rules: &Rules, week: NaiveDate, now: i64) -> rusqlite::Result<()> {
     let text = format!(
         "职工之家 {} 至 {} 的预约已开放。发送「空闲」查看空位，「预约 健身房 周一 18:30」即可预约。",
         date_label(week),
@@ -73,7 +73,7 @@ pub fn week_published(tx: &Transaction, _rules: &Rules, week: NaiveDate, now: i6
 
 /// The confirmation card two hours before a peak session: 确认参加 / 取消预约.
 pub fn confirmation_card(
-    tx: &Transaction,
+    tx: &Connection,
     rules: &Rules,
     booking: &Booking,
     waiting: u32,
@@ -104,7 +104,7 @@ pub fn confirmation_card(
 }
 
 /// The check-in reminder an hour before, with the booking pass.
-pub fn reminder(tx: &Transaction, rules: &Rules, booking: &Booking, now: i64) -> rusqlite::Result<bool> {
+pub fn reminder(tx: &Connection, rules: &Rules, booking: &Booking, now: i64) -> rusqlite::Result<bool> {
     let what = describe(rules.catalog, &booking.facility, booking.date, booking.slot);
     let text = format!(
         "提醒：{what} 即将开始。\n预约号 #{id}，签到码 {code}\n到场后回复「签到」或扫门口二维码。预约凭证：{url}/pass/{token}\n不去了请回复「取消 {id}」。",
@@ -118,7 +118,7 @@ pub fn reminder(tx: &Transaction, rules: &Rules, booking: &Booking, now: i64) ->
 
 /// A no-show: told, with the strike count; formally when it suspends booking.
 pub fn no_show(
-    tx: &Transaction,
+    tx: &Connection,
     rules: &Rules,
     booking: &Booking,
     strikes: u32,
@@ -155,7 +155,7 @@ pub fn no_show(
 }
 
 /// An approval request that nobody decided before its start.
-pub fn request_expired(tx: &Transaction, rules: &Rules, booking: &Booking, now: i64) -> rusqlite::Result<()> {
+pub fn request_expired(tx: &Connection, rules: &Rules, booking: &Booking, now: i64) -> rusqlite::Result<()> {
     let what = describe(rules.catalog, &booking.facility, booking.date, booking.slot);
     let text = format!("你的预约申请 #{} {what} 在开始前未完成审批，已过期。", booking.id);
     outbox::enqueue(
@@ -168,7 +168,7 @@ pub fn request_expired(tx: &Transaction, rules: &Rules, booking: &Booking, now: 
 
 /// The applicant learns the approval result, formally (a card).
 pub fn approval_result(
-    tx: &Transaction,
+    tx: &Connection,
     rules: &Rules,
     booking: &Booking,
     approved: bool,
@@ -210,7 +210,7 @@ pub fn approval_result(
 }
 
 /// The booking pass: a textcard with the facts and a link to the pass page (QR for the desk).
-pub fn pass(tx: &Transaction, rules: &Rules, booking: &Booking, now: i64) -> rusqlite::Result<bool> {
+pub fn pass(tx: &Connection, rules: &Rules, booking: &Booking, now: i64) -> rusqlite::Result<bool> {
     let facility = rules.catalog.facility(&booking.facility).map_or(booking.facility.as_str(), |f| f.name.as_str());
     let time = rules.catalog.slot(booking.slot).map(|s| s.label()).unwrap_or_default();
     let description = format!(

@@ -7,9 +7,9 @@ use super::model::{Booking, BookingState, BOOKING_COLUMNS};
 use super::service::{promote, set_state, Rules};
 use super::{notices, query};
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use rusqlite::{params, Transaction};
+use rusqlite::{params, Connection};
 
-fn bookings(tx: &Transaction, sql_where: &str, args: impl rusqlite::Params) -> rusqlite::Result<Vec<Booking>> {
+fn bookings(tx: &Connection, sql_where: &str, args: impl rusqlite::Params) -> rusqlite::Result<Vec<Booking>> {
     let mut stmt =
         tx.prepare_cached(&format!("SELECT {BOOKING_COLUMNS} FROM bookings WHERE {sql_where} ORDER BY starts_at, id"))?;
     let rows = stmt.query_map(args, Booking::from_row)?;
@@ -18,7 +18,7 @@ fn bookings(tx: &Transaction, sql_where: &str, args: impl rusqlite::Params) -> r
 
 /// Peak bookings starting within `confirm_before_minutes` (and not started) that have not had
 /// their confirmation card: queue one each. A late one is still sent while the slot is ahead.
-pub fn send_confirmations(tx: &Transaction, rules: &Rules, now: DateTime<Utc>) -> rusqlite::Result<u32> {
+pub fn send_confirmations(tx: &Connection, rules: &Rules, now: DateTime<Utc>) -> rusqlite::Result<u32> {
     let horizon = now.timestamp() + rules.config.confirm_before_minutes * 60;
     let due = bookings(
         tx,
@@ -36,7 +36,7 @@ pub fn send_confirmations(tx: &Transaction, rules: &Rules, now: DateTime<Utc>) -
 
 /// Every confirmed booking starting within `remind_before_minutes` gets its check-in reminder
 /// with the booking pass, once.
-pub fn send_reminders(tx: &Transaction, rules: &Rules, now: DateTime<Utc>) -> rusqlite::Result<u32> {
+pub fn send_reminders(tx: &Connection, rules: &Rules, now: DateTime<Utc>) -> rusqlite::Result<u32> {
     let horizon = now.timestamp() + rules.config.remind_before_minutes * 60;
     let due = bookings(
         tx,
@@ -62,7 +62,7 @@ pub struct NoShows {
 /// Confirmed bookings with no check-in `no_show_after_minutes` after start become no-shows:
 /// the place goes to the waitlist while the slot runs, a strike is counted, and the strike
 /// that reaches the limit within the window suspends booking.
-pub fn mark_no_shows(tx: &Transaction, rules: &Rules, now: DateTime<Utc>) -> rusqlite::Result<NoShows> {
+pub fn mark_no_shows(tx: &Connection, rules: &Rules, now: DateTime<Utc>) -> rusqlite::Result<NoShows> {
     let cutoff = now.timestamp() - rules.config.no_show_after_minutes * 60;
     // The grace period runs from the start, or from the booking if it came later (a waiter
     // promoted into a running slot needs time to get there).
@@ -97,7 +97,7 @@ pub fn mark_no_shows(tx: &Transaction, rules: &Rules, now: DateTime<Utc>) -> rus
 }
 
 /// Strikes in the window that were not forgiven.
-pub fn active_strikes(tx: &Transaction, rules: &Rules, user: &str, now: DateTime<Utc>) -> rusqlite::Result<u32> {
+pub fn active_strikes(tx: &Connection, rules: &Rules, user: &str, now: DateTime<Utc>) -> rusqlite::Result<u32> {
     let since = now - Duration::days(rules.config.strike_window_days);
     tx.query_row(
         "SELECT count(*) FROM strikes WHERE userid = ?1 AND at > ?2 AND forgiven_at IS NULL",
@@ -107,7 +107,7 @@ pub fn active_strikes(tx: &Transaction, rules: &Rules, user: &str, now: DateTime
 }
 
 /// Pending requests that reach their start without a decision expire; the applicant is told.
-pub fn expire_pending(tx: &Transaction, rules: &Rules, now: DateTime<Utc>) -> rusqlite::Result<Vec<Booking>> {
+pub fn expire_pending(tx: &Connection, rules: &Rules, now: DateTime<Utc>) -> rusqlite::Result<Vec<Booking>> {
     let due = bookings(tx, "state = 'pending' AND starts_at <= ?1", params![now.timestamp()])?;
     for booking in &due {
         set_state(tx, booking.id, BookingState::Expired, None, Some("审批超时"), now.timestamp())?;

@@ -2,7 +2,6 @@
 
 use super::catalog::{Facility, Slot};
 use super::model::{Alternative, Booking, BOOKING_COLUMNS, LIVE_STATES};
-use super::rules;
 use super::service::Rules;
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{params, Connection};
@@ -19,13 +18,55 @@ pub fn used_places(conn: &Connection, facility: &str, date: NaiveDate, slot: u32
     )
 }
 
-/// Places taken on `date`, by (facility, slot).
-pub fn usage_on(conn: &Connection, date: NaiveDate) -> rusqlite::Result<HashMap<(String, u32), u32>> {
+/// One day's bookings and closures, read once so that every slot of every facility can be
+/// looked at without another query.
+pub struct DayView {
+    date: NaiveDate,
+    /// Places taken, by (facility, slot).
+    usage: HashMap<(String, u32), u32>,
+    /// Closures touching the day: (facility, start, end or None when open-ended).
+    closures: Vec<(String, i64, Option<i64>)>,
+}
+
+impl DayView {
+    pub fn used(&self, facility: &str, slot: u32) -> u32 {
+        self.usage.get(&(facility.to_string(), slot)).copied().unwrap_or(0)
+    }
+
+    fn closed(&self, facility: &str, start: i64, end: i64) -> bool {
+        self.closures.iter().any(|(f, s, e)| f == facility && *s < end && e.is_none_or(|e| e > start))
+    }
+
+    /// Free places in one slot; None when it cannot be booked now (started, or closed).
+    pub fn free(&self, rules: &Rules, facility: &Facility, slot: &Slot, now: DateTime<Utc>) -> Option<u32> {
+        let start = rules.catalog.slot_start(self.date, slot);
+        if start <= now {
+            return None;
+        }
+        let end = rules.catalog.slot_end(self.date, slot);
+        if self.closed(&facility.code, start.timestamp(), end.timestamp()) {
+            return None;
+        }
+        Some(facility.capacity.saturating_sub(self.used(&facility.code, slot.no)))
+    }
+}
+
+/// Read `date`'s bookings and closures.
+pub fn day_view(conn: &Connection, rules: &Rules, date: NaiveDate) -> rusqlite::Result<DayView> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT facility, slot, count(*) FROM bookings WHERE date = ?1 AND state IN {LIVE_STATES} GROUP BY facility, slot"
     ))?;
-    let rows = stmt.query_map([date.to_string()], |row| Ok(((row.get(0)?, row.get(1)?), row.get(2)?)))?;
-    rows.collect()
+    let usage = stmt
+        .query_map([date.to_string()], |row| Ok(((row.get(0)?, row.get(1)?), row.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    let day_start = rules.catalog.instant(date, chrono::NaiveTime::MIN).timestamp();
+    let mut stmt = conn.prepare_cached(
+        "SELECT facility, starts_at, ends_at FROM closures WHERE starts_at < ?2 AND (ends_at IS NULL OR ends_at > ?1)",
+    )?;
+    let closures = stmt
+        .query_map(params![day_start, day_start + 2 * 86_400], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    Ok(DayView { date, usage, closures })
 }
 
 pub fn waitlist_len(conn: &Connection, facility: &str, date: NaiveDate, slot: u32) -> rusqlite::Result<u32> {
@@ -63,34 +104,8 @@ pub fn free_by_slot(
     date: NaiveDate,
     now: DateTime<Utc>,
 ) -> rusqlite::Result<Vec<(Slot, Option<u32>)>> {
-    let usage = usage_on(conn, date)?;
-    let mut out = Vec::new();
-    for slot in rules.catalog.slots() {
-        out.push((*slot, free_in(conn, rules, &usage, facility, date, slot, now)?));
-    }
-    Ok(out)
-}
-
-/// Free places in one slot given the day's usage; None when it cannot be booked now.
-pub fn free_in(
-    conn: &Connection,
-    rules: &Rules,
-    usage: &HashMap<(String, u32), u32>,
-    facility: &Facility,
-    date: NaiveDate,
-    slot: &Slot,
-    now: DateTime<Utc>,
-) -> rusqlite::Result<Option<u32>> {
-    let start = rules.catalog.slot_start(date, slot);
-    if start <= now {
-        return Ok(None);
-    }
-    let end = rules.catalog.slot_end(date, slot);
-    if rules::closure_over(conn, &facility.code, start.timestamp(), end.timestamp())?.is_some() {
-        return Ok(None);
-    }
-    let used = usage.get(&(facility.code.clone(), slot.no)).copied().unwrap_or(0);
-    Ok(Some(facility.capacity.saturating_sub(used)))
+    let day = day_view(conn, rules, date)?;
+    Ok(rules.catalog.slots().iter().map(|slot| (*slot, day.free(rules, facility, slot, now))).collect())
 }
 
 /// Up to 3 free places instead of a full one: the same facility at the nearest slots that
@@ -105,10 +120,10 @@ pub fn alternatives(
     now: DateTime<Utc>,
 ) -> rusqlite::Result<Vec<Alternative>> {
     const MAX: usize = 3;
-    let usage = usage_on(conn, date)?;
+    let day = day_view(conn, rules, date)?;
     let mut nearby: Vec<(u32, Alternative)> = Vec::new();
     for other in rules.catalog.slots().iter().filter(|s| s.no != slot.no) {
-        if let Some(free) = free_in(conn, rules, &usage, facility, date, other, now)?.filter(|f| *f > 0) {
+        if let Some(free) = day.free(rules, facility, other, now).filter(|f| *f > 0) {
             nearby.push((
                 other.no.abs_diff(slot.no),
                 Alternative { facility: facility.code.clone(), date, slot: other.no, free },
@@ -119,7 +134,7 @@ pub fn alternatives(
     let habits = usual_facilities(conn, user)?;
     let mut similar: Vec<(u32, Alternative)> = Vec::new();
     for other in rules.catalog.facilities().iter().filter(|f| f.is_similar_to(facility)) {
-        if let Some(free) = free_in(conn, rules, &usage, other, date, slot, now)?.filter(|f| *f > 0) {
+        if let Some(free) = day.free(rules, other, slot, now).filter(|f| *f > 0) {
             let used_before = habits.get(&other.code).copied().unwrap_or(0);
             similar.push((used_before, Alternative { facility: other.code.clone(), date, slot: slot.no, free }));
         }

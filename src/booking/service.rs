@@ -7,7 +7,7 @@ use super::{notices, query, rules};
 use crate::config::BookingConfig;
 use chrono::{DateTime, NaiveDate, Utc};
 use rand::Rng;
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 
 /// What the booking rules need besides the database.
 pub struct Rules<'a> {
@@ -81,7 +81,7 @@ fn insert_if_room(
 }
 
 fn record_demand(
-    tx: &Transaction,
+    tx: &Connection,
     kind: &str,
     user: &str,
     facility: &str,
@@ -98,7 +98,7 @@ fn record_demand(
 
 /// Book `slots` (consecutive, all or none) of `facility` on `date` for `user`.
 pub fn book(
-    tx: &Transaction,
+    tx: &Connection,
     rules: &Rules,
     user: &str,
     facility: &Facility,
@@ -166,7 +166,7 @@ pub struct Cancelled {
 
 /// Cancel a live booking before it starts: the owner's own, or any by an admin.
 pub fn cancel(
-    tx: &Transaction,
+    tx: &Connection,
     rules: &Rules,
     actor: &str,
     actor_is_admin: bool,
@@ -195,7 +195,7 @@ pub fn cancel(
 
 /// Move a booking out of its live state (cancelled, rejected, no-show, closed, expired).
 pub fn set_state(
-    tx: &Transaction,
+    tx: &Connection,
     id: i64,
     state: BookingState,
     by: Option<&str>,
@@ -214,7 +214,7 @@ pub fn set_state(
 
 /// Give a freed place to the first waiter who can take it, and tell them (same transaction).
 pub fn promote(
-    tx: &Transaction,
+    tx: &Connection,
     rules: &Rules,
     facility_code: &str,
     date: NaiveDate,
@@ -279,7 +279,7 @@ pub struct Waiting {
 
 /// Join the queue of a full slot.
 pub fn join_waitlist(
-    tx: &Transaction,
+    tx: &Connection,
     rules: &Rules,
     user: &str,
     facility: &Facility,
@@ -317,7 +317,7 @@ pub fn describe(catalog: &Catalog, facility: &str, date: NaiveDate, slot: u32) -
 
 /// Open `week` (its Monday) for booking and tell everyone, once. False if already open.
 pub fn publish_week(
-    tx: &Transaction,
+    tx: &Connection,
     rules: &Rules,
     week: NaiveDate,
     by: &str,

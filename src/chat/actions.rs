@@ -185,12 +185,12 @@ impl<'a> Turn<'a> {
 
     pub(super) fn free_overview(&self, date: NaiveDate) -> rusqlite::Result<String> {
         let rules = self.rules();
-        let usage = query::usage_on(self.tx, date)?;
+        let day = query::day_view(self.tx, &rules, date)?;
         let mut rows = Vec::new();
         for facility in self.ctx.catalog.facilities() {
             let mut cells = Vec::new();
             for slot in self.ctx.catalog.slots() {
-                let cell = match query::free_in(self.tx, &rules, &usage, facility, date, slot, self.now)? {
+                let cell = match day.free(&rules, facility, slot, self.now) {
                     None => format!("{}:-", slot.no),
                     Some(0) => format!("{}:满", slot.no),
                     Some(n) => format!("{}:{n}", slot.no),
@@ -379,14 +379,14 @@ impl<'a> Turn<'a> {
     pub(super) fn board(&self) -> rusqlite::Result<String> {
         let today = self.today();
         let rules = self.rules();
-        let usage = query::usage_on(self.tx, today)?;
+        let day = query::day_view(self.tx, &rules, today)?;
         let mut rows = Vec::new();
         for facility in self.ctx.catalog.facilities() {
             let mut total = 0;
             let mut next: Option<(String, u32)> = None;
             let mut open = false;
             for slot in self.ctx.catalog.slots() {
-                if let Some(free) = query::free_in(self.tx, &rules, &usage, facility, today, slot, self.now)? {
+                if let Some(free) = day.free(&rules, facility, slot, self.now) {
                     open = true;
                     total += free;
                     if free > 0 && next.is_none() {

@@ -18,7 +18,7 @@ use crate::app::AppContext;
 use crate::users::{self, Role};
 use crate::wecom::{Inbound, InboundMessage, Reply};
 use chrono::{DateTime, Utc};
-use rusqlite::Transaction;
+use rusqlite::{Connection, Transaction};
 
 /// Menu click keys (`staffhome menu` creates buttons with these keys).
 pub const MENU_FREE: &str = "free";
@@ -28,10 +28,62 @@ pub const MENU_HELP: &str = "help";
 /// One member's message being answered, inside the callback's write transaction.
 pub struct Turn<'a> {
     pub ctx: &'a AppContext,
-    pub tx: &'a Transaction<'a>,
+    /// The callback's write transaction, or a reader for read-only questions.
+    pub tx: &'a Connection,
     pub user: &'a str,
     pub role: Role,
     pub now: DateTime<Utc>,
+}
+
+/// A reply worked out without writing anything.
+pub struct ReadOnlyAnswer {
+    pub reply: Reply,
+    /// A new command ends any half-finished request (its record clears the dialogue).
+    pub ends_dialogue: bool,
+}
+
+/// Questions that change nothing: answered on a reader connection, in parallel, so that the
+/// single writer only records the reply.
+fn is_read_only(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Help | Command::Facilities | Command::Free(_) | Command::Mine | Command::Board | Command::Approvals
+    )
+}
+
+/// The answer to `msg` if it only reads (help, facilities, free slots, mine, board, approvals,
+/// not understood, events with nothing to say); None when it needs the write path.
+pub fn answer_read_only(
+    ctx: &AppContext,
+    conn: &Connection,
+    msg: &InboundMessage,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<Option<ReadOnlyAnswer>> {
+    let user = msg.from_user_name.as_str();
+    let turn = || -> rusqlite::Result<Turn<'_>> {
+        Ok(Turn { ctx, tx: conn, user, role: users::role(conn, &ctx.config, user)?, now })
+    };
+    let answer = |reply: Reply, ends_dialogue: bool| Ok(Some(ReadOnlyAnswer { reply, ends_dialogue }));
+    match &msg.inbound {
+        Inbound::Text { content, .. } => match parse(content, &ctx.catalog, ctx.catalog.today(now)) {
+            Parsed::Command(command) if is_read_only(&command) => answer(Reply::Text(turn()?.run(command)?), true),
+            // Not understood: said so, and a pending dialogue stays.
+            unknown @ Parsed::Unknown { .. } => answer(Reply::Text(turn()?.not_understood(unknown)), false),
+            _ => Ok(None),
+        },
+        Inbound::Click { key } if matches!(key.as_str(), MENU_FREE | MENU_MINE | MENU_HELP) => {
+            let command = match key.as_str() {
+                MENU_FREE => Command::Free(SlotRequest::default()),
+                MENU_MINE => Command::Mine,
+                _ => Command::Help,
+            };
+            answer(Reply::Text(turn()?.run(command)?), false)
+        }
+        Inbound::EnterAgent | Inbound::View { .. } | Inbound::Unsubscribe | Inbound::Other { .. } => {
+            answer(Reply::Empty, false)
+        }
+        _ => Ok(None),
+    }
 }
 
 /// The reply to one inbound message; its effects are written through `tx`.

@@ -4,7 +4,7 @@
 pub mod worker;
 
 use crate::store::Store;
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Value};
 
 /// Who a message goes to.
@@ -71,7 +71,7 @@ impl Outgoing {
 }
 
 /// Queue a message; false when a message with the same dedupe key was already queued.
-pub fn enqueue(tx: &Transaction, message: &Outgoing, now: i64) -> rusqlite::Result<bool> {
+pub fn enqueue(tx: &Connection, message: &Outgoing, now: i64) -> rusqlite::Result<bool> {
     let inserted = tx.execute(
         "INSERT INTO outbox (dedupe_key, recipient, kind, formal, payload, next_attempt_at, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)

@@ -3,7 +3,7 @@
 
 use super::{html_page, Ctx};
 use crate::app::AppContext;
-use crate::booking::{date_label, query, rules, week_start, weekday_zh};
+use crate::booking::{date_label, query, rules, week_start, weekday_zh, Rules};
 use actix_web::{web, HttpResponse};
 use chrono::{Datelike, Duration};
 use serde::Deserialize;
@@ -31,16 +31,18 @@ fn board_context(ctx: &AppContext, selected: Option<&str>) -> rusqlite::Result<V
     let monday = week_start(today);
     let days: Vec<_> = (0..7).map(|i| monday + Duration::days(i)).collect();
     ctx.store.read(|conn| {
-        let usage: Vec<_> = days.iter().map(|d| query::usage_on(conn, *d)).collect::<Result<_, _>>()?;
+        let rules =
+            Rules { catalog: &ctx.catalog, config: &ctx.config.booking, public_url: &ctx.config.server.public_url };
+        let views: Vec<_> = days.iter().map(|d| query::day_view(conn, &rules, *d)).collect::<Result<_, _>>()?;
         let mut facilities = Vec::new();
         for facility in ctx.catalog.facilities().iter().filter(|f| selected.is_none_or(|s| s == f.code)) {
             let mut rows = Vec::new();
             for slot in ctx.catalog.slots() {
                 let mut cells = Vec::new();
-                for (day, used) in days.iter().zip(&usage) {
+                for (day, view) in days.iter().zip(&views) {
                     let (start, end) = (ctx.catalog.slot_start(*day, slot), ctx.catalog.slot_end(*day, slot));
                     let closed = rules::closure_over(conn, &facility.code, start.timestamp(), end.timestamp())?;
-                    let taken = used.get(&(facility.code.clone(), slot.no)).copied().unwrap_or(0);
+                    let taken = view.used(&facility.code, slot.no);
                     let free = facility.capacity.saturating_sub(taken);
                     let (class, text, title) = match closed {
                         Some((reason, _)) => ("closed", "停用".to_string(), format!("停用：{reason}")),

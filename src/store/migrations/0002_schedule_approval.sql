@@ -44,5 +44,7 @@ CREATE TABLE job_runs (
     PRIMARY KEY (job, period)
 );
 
--- The scheduler's scans look only at bookings still waiting for something.
-CREATE INDEX bookings_open_by_start ON bookings (starts_at) WHERE state IN ('pending', 'confirmed');
+-- The scheduler's scans look only at bookings still waiting for something. One index per
+-- state: SQLite uses a partial index only when the query's WHERE names its condition exactly.
+CREATE INDEX bookings_confirmed_by_start ON bookings (starts_at) WHERE state = 'confirmed';
+CREATE INDEX bookings_pending_by_start ON bookings (starts_at) WHERE state = 'pending';
