@@ -363,13 +363,24 @@ async fn main() {
             .unwrap_or_default();
         let date = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC");
         let body = format!(
-            "# Benchmarks\n\nMeasured by `scripts/bench.sh` (release build, `examples/loadgen.rs`): the load generator, the \
+            "Measured by `scripts/bench.sh` (release build, `examples/loadgen.rs`): the load generator, the \
              WeCom stand-in and the server share one machine over loopback, so the ratios to `/healthz` of the same run are \
              what compares across machines.\n\n- machine: {cpu}, {cores} cores\n- date: {date}\n- commit: {commit}\n\
              - {n} requests per closed-loop run at concurrency {c}; every callback signed, encrypted and verified; \
              unique MsgIds and members\n\n{report}\n## Targets\n\n{targets}"
         );
-        std::fs::write(&out, body).expect("write report");
+        // Only the results block is replaced: notes written around it (profiling, before and
+        // after) stay.
+        let block = format!("<!-- results -->\n{body}<!-- /results -->\n");
+        let text = match std::fs::read_to_string(&out) {
+            Ok(old) if old.contains("<!-- results -->") && old.contains("<!-- /results -->") => {
+                let start = old.find("<!-- results -->").unwrap_or(0);
+                let end = old.find("<!-- /results -->").map_or(old.len(), |e| e + "<!-- /results -->\n".len());
+                format!("{}{block}{}", &old[..start], old.get(end..).unwrap_or(""))
+            }
+            _ => format!("# Benchmarks\n\n{block}"),
+        };
+        std::fs::write(&out, text).expect("write report");
         println!("wrote {}", out.display());
     }
 }
