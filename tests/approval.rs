@@ -188,3 +188,27 @@ async fn expiry_and_cancellation_update_the_approvers_cards() {
     assert_eq!(labels, vec!["已过期".to_string(), "已过期".to_string()], "both level-1 cards");
     assert_eq!(state(&app, id), "expired");
 }
+
+#[tokio::test]
+async fn the_applicant_cancelling_updates_the_approvers_cards() {
+    let app = spawn().await;
+    let id = booking_no(&app.say("applicant", "预约 会议室 明天 第3节").await);
+    deliver(&app).await;
+    let cancelled = app.say("applicant", &format!("取消 {id}")).await;
+    assert!(cancelled.contains("已取消"), "{cancelled}");
+    deliver(&app).await;
+    let updates: Vec<(String, String)> = app
+        .api
+        .calls()
+        .into_iter()
+        .filter(|c| c.path == "message/update_template_card")
+        .map(|c| {
+            (
+                c.body["userids"][0].as_str().unwrap_or_default().to_string(),
+                c.body["button"]["replace_name"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(updates.len(), 2, "both level-1 approvers' cards: {updates:?}");
+    assert!(updates.iter().all(|(_, label)| label == "申请人已取消"));
+}

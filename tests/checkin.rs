@@ -165,3 +165,40 @@ async fn an_admin_forgives_a_strike_and_the_suspension_lifts() {
     assert!(app.say("a", "预约 健身房 后天 18:30").await.contains("预约成功"));
     assert_eq!(app.count("SELECT count(*) FROM strikes WHERE forgiven_by = 'admin1'"), 1);
 }
+
+#[tokio::test]
+async fn inside_wecom_a_pass_opens_only_for_its_owner_or_an_admin() {
+    let app = TestApp::spawn().await;
+    let id = booking_no(&app.say("a", "预约 健身房 明天 18:30").await);
+    let token: String = app.db(|c| c.query_row("SELECT pass_token FROM bookings WHERE id = ?1", [id], |r| r.get(0)));
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let url = app.url(&format!("/pass/{token}"));
+    // Opened in WeCom without a session: sent through OAuth, back to the pass.
+    let first = client.get(&url).header("User-Agent", "wxwork/4.1").send().await.expect("get");
+    assert_eq!(first.status(), 302);
+    assert!(first.headers()["location"]
+        .to_str()
+        .expect("loc")
+        .contains("redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fpass%2F"));
+    let session_of = |user: &'static str| {
+        let (client, url, api) = (client.clone(), url.clone(), app.api.clone());
+        async move {
+            api.add_oauth_code(&format!("code-{user}"), user);
+            let login = client.get(format!("{url}?code=code-{user}")).send().await.expect("login");
+            assert_eq!(login.status(), 302);
+            login.headers()["set-cookie"].to_str().expect("cookie").split(';').next().expect("pair").to_string()
+        }
+    };
+    let owner = session_of("a").await;
+    assert_eq!(client.get(&url).header("Cookie", owner).send().await.expect("get").status(), 200);
+    let other = session_of("b").await;
+    assert_eq!(
+        client.get(&url).header("Cookie", other).send().await.expect("get").status(),
+        404,
+        "another member's pass"
+    );
+    let admin = session_of("admin1").await;
+    assert_eq!(client.get(&url).header("Cookie", admin).send().await.expect("get").status(), 200);
+    // At the desk (outside WeCom) the token is the key.
+    assert_eq!(client.get(&url).send().await.expect("get").status(), 200);
+}

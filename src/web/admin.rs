@@ -7,7 +7,7 @@ use crate::app::AppContext;
 use crate::booking::{week_start, weekday_zh};
 use crate::report::{self, Report};
 use crate::users::{self, Role};
-use actix_web::cookie::{Cookie, SameSite};
+use actix_web::cookie::Cookie;
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use chrono::{Duration, NaiveDate};
 use serde::Deserialize;
@@ -39,7 +39,7 @@ fn forbidden(why: &str) -> HttpResponse {
 }
 
 /// Is `user` an admin now (config or granted)? Read on a blocking thread.
-async fn admin_now(ctx: &Arc<AppContext>, user: &str) -> bool {
+pub(super) async fn admin_now(ctx: &Arc<AppContext>, user: &str) -> bool {
     let (ctx, user) = (Arc::clone(ctx), user.to_string());
     web::block(move || {
         ctx.store.read(|conn| users::role(conn, &ctx.config, &user)).is_ok_and(|role| role == Role::Admin)
@@ -48,7 +48,7 @@ async fn admin_now(ctx: &Arc<AppContext>, user: &str) -> bool {
     .unwrap_or(false)
 }
 
-/// Percent-encode a URL for the OAuth redirect_uri.
+/// Percent-encode a query value.
 fn encode(s: &str) -> String {
     crate::wecom::sim::urlencode(s)
 }
@@ -58,7 +58,7 @@ async fn access(ctx: &Arc<AppContext>, request: &HttpRequest, query: &AdminQuery
         return Access::Admin("admin_token".into());
     }
     let now = ctx.clock.now().timestamp();
-    if let Some(user) = request.cookie(session::COOKIE).and_then(|c| session::verify(&ctx.config, c.value(), now)) {
+    if let Some(user) = session::viewer(&ctx.config, request, now) {
         let still_admin = admin_now(ctx, &user).await;
         return if still_admin { Access::Admin(user) } else { Access::Denied("你已不是管理员。") };
     }
@@ -75,14 +75,7 @@ async fn access(ctx: &Arc<AppContext>, request: &HttpRequest, query: &AdminQuery
             tracing::warn!(user = %user, "non-admin opened the admin pages");
             return Access::Denied("你不是管理员。");
         }
-        let secure = ctx.config.server.public_url.starts_with("https://");
-        let cookie = Cookie::build(session::COOKIE, session::issue(&ctx.config, &user, now))
-            .path("/admin")
-            .http_only(true)
-            .secure(secure)
-            .same_site(SameSite::Lax)
-            .max_age(actix_web::cookie::time::Duration::seconds(session::LIFETIME_SECONDS))
-            .finish();
+        let cookie = session::cookie(&ctx.config, &user, now);
         // Back to the page without the single-use code in the address.
         let mut location = page.to_string();
         if let (Some(from), Some(to)) = (&query.from, &query.to) {
@@ -90,20 +83,8 @@ async fn access(ctx: &Arc<AppContext>, request: &HttpRequest, query: &AdminQuery
         }
         return Access::Redirect { location, cookie: Some(cookie) };
     }
-    let in_wecom = request
-        .headers()
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ua| ua.to_ascii_lowercase().contains("wxwork"));
-    if in_wecom {
-        let redirect = format!("{}{page}", ctx.config.server.public_url.trim_end_matches('/'));
-        let location = format!(
-            "https://open.weixin.qq.com/connect/oauth2/authorize?appid={}&redirect_uri={}&response_type=code&scope=snsapi_base&state=admin&agentid={}#wechat_redirect",
-            encode(&ctx.config.wecom.corp_id),
-            encode(&redirect),
-            ctx.config.wecom.agent_id
-        );
-        return Access::Redirect { location, cookie: None };
+    if session::in_wecom(request) {
+        return Access::Redirect { location: session::authorize_url(&ctx.config, page), cookie: None };
     }
     Access::Denied("需要管理员身份。")
 }

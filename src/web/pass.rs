@@ -1,8 +1,8 @@
 //! `/pass/{token}`: the booking pass page, readable on a phone, with a QR code for the desk.
 
-use super::{html_page, Ctx};
+use super::{html_page, session, Ctx};
 use crate::booking::{date_label, BookingState};
-use actix_web::{web, HttpResponse};
+use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use rusqlite::OptionalExtension;
 use serde_json::json;
 use std::sync::Arc;
@@ -11,13 +11,45 @@ fn not_found() -> HttpResponse {
     HttpResponse::NotFound().content_type("text/plain; charset=utf-8").body("没有这张预约凭证。\n")
 }
 
-pub async fn pass(ctx: Ctx, token: web::Path<String>) -> HttpResponse {
+#[derive(serde::Deserialize)]
+pub struct PassQuery {
+    code: Option<String>,
+}
+
+/// Inside WeCom the viewer is known (OAuth, then a session cookie) and must own the pass or be
+/// an admin; elsewhere (the desk scanning the QR code) the unguessable token is the key.
+pub async fn pass(
+    ctx: Ctx,
+    request: HttpRequest,
+    token: web::Path<String>,
+    query: web::Query<PassQuery>,
+) -> HttpResponse {
     let token = token.into_inner();
     // Tokens are 32 hex characters; anything else is not one of ours.
     if token.len() != 32 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
         return not_found();
     }
-    let ctx = Arc::clone(&ctx);
+    let page = format!("/pass/{token}");
+    let now = ctx.clock.now().timestamp();
+    let viewer = session::viewer(&ctx.config, &request, now);
+    if viewer.is_none() {
+        if let Some(code) = query.code.as_deref().filter(|c| !c.is_empty() && c.len() <= 512) {
+            return match ctx.api.user_of_code(code).await {
+                Ok(Some(user)) => HttpResponse::Found()
+                    .insert_header((header::LOCATION, page))
+                    .cookie(session::cookie(&ctx.config, &user, now))
+                    .finish(),
+                _ => not_found(),
+            };
+        }
+        if session::in_wecom(&request) {
+            return HttpResponse::Found()
+                .insert_header((header::LOCATION, session::authorize_url(&ctx.config, &page)))
+                .finish();
+        }
+    }
+    let ctx = ctx.into_inner();
+    let admin_ctx = Arc::clone(&ctx);
     let found = web::block(move || {
         let booking = ctx.store.read(|conn| {
             conn.query_row(
@@ -31,6 +63,11 @@ pub async fn pass(ctx: Ctx, token: web::Path<String>) -> HttpResponse {
     })
     .await;
     let Ok(Ok(Some((booking, ctx)))) = found else { return not_found() };
+    if let Some(viewer) = viewer {
+        if viewer != booking.userid && !super::admin::admin_now(&admin_ctx, &viewer).await {
+            return not_found();
+        }
+    }
     let facility = ctx.catalog.facility(&booking.facility).map_or(booking.facility.clone(), |f| f.name.clone());
     let time = ctx.catalog.slot(booking.slot).map(|s| s.label()).unwrap_or_default();
     let url = format!("{}/pass/{}", ctx.config.server.public_url.trim_end_matches('/'), booking.pass_token);

@@ -2,6 +2,8 @@
 //! derived from the app's secrets), set after WeCom OAuth proves who the member is.
 
 use crate::config::Config;
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::{http::header, HttpRequest};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -40,6 +42,43 @@ pub fn verify(config: &Config, value: &str, now: i64) -> Option<String> {
     // verify_slice compares in constant time.
     mac(config, payload).verify_slice(&signature).ok()?;
     (expires.parse::<i64>().ok()? > now && !user.is_empty()).then(|| user.to_string())
+}
+
+/// The signed session cookie for `user` (sent on every path: the pass pages check who opens them).
+pub fn cookie(config: &Config, user: &str, now: i64) -> Cookie<'static> {
+    Cookie::build(COOKIE, issue(config, user, now))
+        .path("/")
+        .http_only(true)
+        .secure(config.server.public_url.starts_with("https://"))
+        .same_site(SameSite::Lax)
+        .max_age(actix_web::cookie::time::Duration::seconds(LIFETIME_SECONDS))
+        .finish()
+}
+
+/// The member a request's session cookie stands for.
+pub fn viewer(config: &Config, request: &HttpRequest, now: i64) -> Option<String> {
+    request.cookie(COOKIE).and_then(|c| verify(config, c.value(), now))
+}
+
+/// Opened in WeCom's own browser (where OAuth can tell who it is)?
+pub fn in_wecom(request: &HttpRequest) -> bool {
+    request
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ua| ua.to_ascii_lowercase().contains("wxwork"))
+}
+
+/// WeCom's silent OAuth (snsapi_base), coming back to `page` on this server with a code.
+pub fn authorize_url(config: &Config, page: &str) -> String {
+    let encode = crate::wecom::sim::urlencode;
+    let redirect = format!("{}{page}", config.server.public_url.trim_end_matches('/'));
+    format!(
+        "https://open.weixin.qq.com/connect/oauth2/authorize?appid={}&redirect_uri={}&response_type=code&scope=snsapi_base&state=staffhome&agentid={}#wechat_redirect",
+        encode(&config.wecom.corp_id),
+        encode(&redirect),
+        config.wecom.agent_id
+    )
 }
 
 #[cfg(test)]
