@@ -2,7 +2,7 @@
 #   docker build -t staffhome .
 #   docker run -p 8080:8080 -v staffhome-data:/data -v $PWD/staffhome.toml:/etc/staffhome.toml:ro staffhome
 # (set server.bind = "0.0.0.0:8080" and database.path = "/data/staffhome.db" in the config)
-FROM rust:1.85-slim-bookworm AS build
+FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 COPY . .
 RUN cargo build --release --locked && strip target/release/staffhome
