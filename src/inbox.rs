@@ -94,15 +94,19 @@ fn decode(kind: &str, body: String) -> Reply {
 }
 
 fn stored_reply(tx: &rusqlite::Connection, key: &str) -> rusqlite::Result<Option<Reply>> {
-    tx.query_row("SELECT reply_kind, reply FROM processed_callbacks WHERE dedupe_key = ?1", [key], |row| {
-        Ok(decode(&row.get::<_, String>(0)?, row.get(1)?))
-    })
+    crate::store::query_row(
+        tx,
+        "SELECT reply_kind, reply FROM processed_callbacks WHERE dedupe_key = ?1",
+        [key],
+        |row| Ok(decode(&row.get::<_, String>(0)?, row.get(1)?)),
+    )
     .optional()
 }
 
 fn record(tx: &Transaction, key: &str, msg: &InboundMessage, reply: &Reply, now: i64) -> rusqlite::Result<()> {
     let (kind, body) = encode(reply);
-    tx.execute(
+    crate::store::execute(
+        tx,
         "INSERT INTO processed_callbacks (dedupe_key, userid, kind, reply_kind, reply, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![key, msg.from_user_name, msg.inbound.kind(), kind, body, now],

@@ -48,7 +48,7 @@ pub struct Report {
 const HELD: &str = "('confirmed', 'checked_in', 'no_show')";
 
 fn count(conn: &Connection, sql: &str, from: &str, to: &str) -> rusqlite::Result<u32> {
-    conn.query_row(sql, params![from, to], |row| row.get(0))
+    crate::store::query_row(conn, sql, params![from, to], |row| row.get(0))
 }
 
 /// The report for `from..=to`.
@@ -126,7 +126,8 @@ fn utilisation(
             }
             day += Duration::days(1);
         }
-        let booked: u32 = conn.query_row(
+        let booked: u32 = crate::store::query_row(
+            conn,
             &format!(
                 "SELECT count(*) FROM bookings WHERE facility = ?1 AND date >= ?2 AND date <= ?3 AND state IN {HELD}"
             ),

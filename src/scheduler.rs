@@ -123,7 +123,8 @@ fn digest(
     now: DateTime<Utc>,
 ) -> rusqlite::Result<bool> {
     let period = ctx.catalog.today(fired).to_string();
-    let inserted = tx.execute(
+    let inserted = crate::store::execute(
+        tx,
         "INSERT INTO job_runs (job, period, ran_at) VALUES ('weekly_digest', ?1, ?2) ON CONFLICT DO NOTHING",
         params![period, now.timestamp()],
     )?;
@@ -132,7 +133,8 @@ fn digest(
     }
     let to = ctx.catalog.today(fired);
     let from = to - Duration::days(7);
-    let activity: i64 = tx.query_row(
+    let activity: i64 = crate::store::query_row(
+        tx,
         "SELECT (SELECT count(*) FROM bookings WHERE date >= ?1 AND date < ?2)
               + (SELECT count(*) FROM demand_events WHERE date >= ?1 AND date < ?2)",
         params![from.to_string(), to.to_string()],

@@ -11,7 +11,8 @@ pub enum Role {
 
 /// Create the member on first contact; note when they were last seen.
 pub fn touch(conn: &Connection, userid: &str, now: i64) -> rusqlite::Result<()> {
-    conn.execute(
+    crate::store::execute(
+        conn,
         "INSERT INTO users (userid, created_at, last_seen_at) VALUES (?1, ?2, ?2)
          ON CONFLICT (userid) DO UPDATE SET last_seen_at = excluded.last_seen_at",
         params![userid, now],
@@ -25,13 +26,15 @@ pub fn role(conn: &Connection, config: &Config, userid: &str) -> rusqlite::Resul
         return Ok(Role::Admin);
     }
     let stored: Option<String> =
-        conn.query_row("SELECT role FROM users WHERE userid = ?1", [userid], |row| row.get(0)).optional()?;
+        crate::store::query_row(conn, "SELECT role FROM users WHERE userid = ?1", [userid], |row| row.get(0))
+            .optional()?;
     Ok(if stored.as_deref() == Some("admin") { Role::Admin } else { Role::Staff })
 }
 
 /// Make sure a member exists (an admin may name one who never wrote), without marking them seen.
 pub fn touch_quietly(conn: &Connection, userid: &str, now: i64) -> rusqlite::Result<()> {
-    conn.execute(
+    crate::store::execute(
+        conn,
         "INSERT INTO users (userid, created_at, last_seen_at) VALUES (?1, ?2, ?2) ON CONFLICT (userid) DO NOTHING",
         params![userid, now],
     )?;

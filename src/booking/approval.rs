@@ -74,7 +74,8 @@ pub fn send_cards(tx: &Connection, rules: &Rules, booking: &Booking, now: i64) -
     };
     let levels = facility.approval.len();
     let what = describe(rules.catalog, &booking.facility, booking.date, booking.slot);
-    let pending_here: u32 = tx.query_row(
+    let pending_here: u32 = crate::store::query_row(
+        tx,
         "SELECT count(*) FROM bookings WHERE facility = ?1 AND date = ?2 AND slot = ?3 AND state = 'pending'",
         params![booking.facility, booking.date.to_string(), booking.slot],
         |row| row.get(0),
@@ -112,7 +113,8 @@ pub fn send_cards(tx: &Connection, rules: &Rules, booking: &Booking, now: i64) -
         let outbox_key = format!("approval-card:{}:{level}:{approver}", booking.id);
         let message = Outgoing::to_user(outbox_key.clone(), approver, Weight::Light, body);
         if outbox::enqueue(tx, &message, now)? {
-            tx.execute(
+            crate::store::execute(
+                tx,
                 "INSERT INTO approval_cards (booking_id, level, approver, task_id, outbox_key, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
                 params![booking.id, level, approver, task_id.as_str(), outbox_key, now],
@@ -154,7 +156,7 @@ pub fn decide(
     if asked_level != current || !is_approver_of(current) {
         return Err(DecideError::WrongLevel { current });
     }
-    let inserted = tx.execute(
+    let inserted = crate::store::execute(tx,
         "INSERT INTO approval_decisions (booking_id, level, approver, decision, reason, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT DO NOTHING",
         params![id, current, approver, decision.as_str(), reason, now.timestamp()],
@@ -178,7 +180,8 @@ pub fn decide(
             true
         }
         Decision::Approve if last => {
-            tx.execute(
+            crate::store::execute(
+                tx,
                 "UPDATE bookings SET state = 'confirmed', approval_level = NULL, updated_at = ?2 WHERE id = ?1",
                 params![id, now.timestamp()],
             )?;
@@ -187,7 +190,8 @@ pub fn decide(
             true
         }
         Decision::Approve => {
-            tx.execute(
+            crate::store::execute(
+                tx,
                 "UPDATE bookings SET approval_level = ?2, updated_at = ?3 WHERE id = ?1",
                 params![id, current + 1, now.timestamp()],
             )?;
@@ -201,7 +205,8 @@ pub fn decide(
 }
 
 fn decision_of(conn: &Connection, id: i64, level: u32) -> rusqlite::Result<Option<(String, String)>> {
-    conn.query_row(
+    crate::store::query_row(
+        conn,
         "SELECT approver, decision FROM approval_decisions WHERE booking_id = ?1 AND level = ?2",
         params![id, level],
         |row| Ok((row.get(0)?, row.get(1)?)),
@@ -250,7 +255,8 @@ pub fn update_other_cards(
         let key = format!("approval-update:{id}:{card_level}:{approver}");
         if state == "pending" {
             // Not delivered yet: it will never need a decision, so it is never sent.
-            tx.execute(
+            crate::store::execute(
+                tx,
                 "UPDATE outbox SET state = 'failed', last_error = 'superseded: decided before delivery' WHERE id = ?1",
                 [outbox_id],
             )?;

@@ -97,7 +97,7 @@ pub fn check_in(
     if t > closes {
         return Ok(Err(CheckInRefusal::TooLate));
     }
-    tx.execute(
+    crate::store::execute(tx,
         "UPDATE bookings SET state = 'checked_in', checked_in_at = ?2, updated_at = ?2 WHERE id = ?1 AND state = 'confirmed'",
         params![booking.id, t],
     )?;
@@ -134,13 +134,14 @@ pub fn forgive(
             .ok(),
     };
     let Some((strike, user)) = strike else { return Ok(None) };
-    tx.execute(
+    crate::store::execute(
+        tx,
         "UPDATE strikes SET forgiven_at = ?2, forgiven_by = ?3 WHERE id = ?1",
         params![strike, now.timestamp(), admin],
     )?;
     let left = super::policy::active_strikes(tx, rules, &user, now)?;
     if left < rules.config.strike_limit {
-        tx.execute("UPDATE users SET suspended_until = NULL WHERE userid = ?1", [&user])?;
+        crate::store::execute(tx, "UPDATE users SET suspended_until = NULL WHERE userid = ?1", [&user])?;
     }
     tracing::info!(admin, user = %user, strike, "strike forgiven");
     Ok(Some((user, left)))

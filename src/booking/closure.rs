@@ -50,7 +50,7 @@ pub fn close(
     now: DateTime<Utc>,
 ) -> rusqlite::Result<Closed> {
     let StopUse { facility, start, end, reason } = *stop;
-    tx.execute(
+    crate::store::execute(tx,
         "INSERT INTO closures (facility, starts_at, ends_at, reason, created_by, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![facility, start.timestamp(), end.map(|e| e.timestamp()), reason, admin, now.timestamp()],
     )?;
@@ -146,7 +146,8 @@ pub fn reopen(
     now: DateTime<Utc>,
 ) -> rusqlite::Result<u32> {
     let t = now.timestamp();
-    let ended = tx.execute(
+    let ended = crate::store::execute(
+        tx,
         "UPDATE closures SET ends_at = max(starts_at, ?2), ended_at = ?2
          WHERE facility = ?1 AND ended_at IS NULL AND (ends_at IS NULL OR ends_at > ?2)",
         params![facility, t],
@@ -195,7 +196,8 @@ fn clear_waitlist(
         };
         let (s, e) = (rules.catalog.slot_start(date, slot), rules.catalog.slot_end(date, slot));
         if e > start && end.is_none_or(|end| s < end) {
-            tx.execute(
+            crate::store::execute(
+                tx,
                 "UPDATE waitlist SET state = 'closed', updated_at = ?2 WHERE id = ?1",
                 params![id, now.timestamp()],
             )?;

@@ -72,7 +72,8 @@ pub fn mark_no_shows(tx: &Connection, rules: &Rules, now: DateTime<Utc>) -> rusq
     for booking in &due {
         set_state(tx, booking.id, BookingState::NoShow, None, Some("未签到"), now.timestamp())?;
         done.marked += 1;
-        tx.execute(
+        crate::store::execute(
+            tx,
             "INSERT INTO strikes (userid, booking_id, at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
             params![booking.userid, booking.id, now.timestamp()],
         )?;
@@ -82,7 +83,8 @@ pub fn mark_no_shows(tx: &Connection, rules: &Rules, now: DateTime<Utc>) -> rusq
         }
         let suspended_until = if strikes >= rules.config.strike_limit {
             let until = now + Duration::days(rules.config.suspend_days);
-            tx.execute(
+            crate::store::execute(
+                tx,
                 "UPDATE users SET suspended_until = max(COALESCE(suspended_until, 0), ?2) WHERE userid = ?1",
                 params![booking.userid, until.timestamp()],
             )?;
@@ -99,7 +101,8 @@ pub fn mark_no_shows(tx: &Connection, rules: &Rules, now: DateTime<Utc>) -> rusq
 /// Strikes in the window that were not forgiven.
 pub fn active_strikes(tx: &Connection, rules: &Rules, user: &str, now: DateTime<Utc>) -> rusqlite::Result<u32> {
     let since = now - Duration::days(rules.config.strike_window_days);
-    tx.query_row(
+    crate::store::query_row(
+        tx,
         "SELECT count(*) FROM strikes WHERE userid = ?1 AND at > ?2 AND forgiven_at IS NULL",
         params![user, since.timestamp()],
         |row| row.get(0),

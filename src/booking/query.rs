@@ -9,7 +9,8 @@ use std::collections::HashMap;
 
 /// Places taken (pending, confirmed or checked in) in one facility slot.
 pub fn used_places(conn: &Connection, facility: &str, date: NaiveDate, slot: u32) -> rusqlite::Result<u32> {
-    conn.query_row(
+    crate::store::query_row(
+        conn,
         &format!(
             "SELECT count(*) FROM bookings WHERE facility = ?1 AND date = ?2 AND slot = ?3 AND state IN {LIVE_STATES}"
         ),
@@ -70,7 +71,8 @@ pub fn day_view(conn: &Connection, rules: &Rules, date: NaiveDate) -> rusqlite::
 }
 
 pub fn waitlist_len(conn: &Connection, facility: &str, date: NaiveDate, slot: u32) -> rusqlite::Result<u32> {
-    conn.query_row(
+    crate::store::query_row(
+        conn,
         "SELECT count(*) FROM waitlist WHERE facility = ?1 AND date = ?2 AND slot = ?3 AND state = 'waiting'",
         params![facility, date.to_string(), slot],
         |row| row.get(0),
@@ -85,7 +87,7 @@ pub fn waitlist_position(
     date: NaiveDate,
     slot: u32,
 ) -> rusqlite::Result<Option<u32>> {
-    conn.query_row(
+    crate::store::query_row(conn,
         "SELECT (SELECT count(*) FROM waitlist o WHERE o.facility = w.facility AND o.date = w.date AND o.slot = w.slot
                  AND o.state = 'waiting' AND o.id <= w.id)
          FROM waitlist w WHERE w.userid = ?1 AND w.facility = ?2 AND w.date = ?3 AND w.slot = ?4 AND w.state = 'waiting'",

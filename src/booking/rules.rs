@@ -48,7 +48,8 @@ pub fn closure_over(
     start: i64,
     end: i64,
 ) -> rusqlite::Result<Option<(String, Option<i64>)>> {
-    conn.query_row(
+    crate::store::query_row(
+        conn,
         "SELECT reason, ends_at FROM closures
          WHERE facility = ?1 AND starts_at < ?3 AND (ends_at IS NULL OR ends_at > ?2)
          ORDER BY starts_at LIMIT 1",
@@ -74,7 +75,8 @@ pub fn check_user_may_book(
     if let Some(until) = suspended.filter(|t| *t > now.timestamp()) {
         return Err(BookingError::Suspended { until: Utc.timestamp_opt(until, 0).single().unwrap_or(now) });
     }
-    let active: u32 = conn.query_row(
+    let active: u32 = crate::store::query_row(
+        conn,
         &format!("SELECT count(*) FROM bookings WHERE userid = ?1 AND state IN {LIVE_STATES} AND ends_at > ?2"),
         params![user, now.timestamp()],
         |row| row.get(0),
@@ -83,7 +85,8 @@ pub fn check_user_may_book(
         return Err(BookingError::OverLimit { limit: rules.config.max_active_per_user });
     }
     let week = week_start(date);
-    let this_week: u32 = conn.query_row(
+    let this_week: u32 = crate::store::query_row(
+        conn,
         &format!(
             "SELECT count(*) FROM bookings WHERE userid = ?1 AND state IN {LIVE_STATES} AND date >= ?2 AND date < ?3"
         ),
@@ -105,7 +108,7 @@ pub fn live_booking_of(
     date: NaiveDate,
     slot: u32,
 ) -> rusqlite::Result<Option<i64>> {
-    conn.query_row(
+    crate::store::query_row(conn,
         &format!(
             "SELECT id FROM bookings WHERE userid = ?1 AND facility = ?2 AND date = ?3 AND slot = ?4 AND state IN {LIVE_STATES}"
         ),

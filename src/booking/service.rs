@@ -32,7 +32,13 @@ fn new_codes() -> (String, String) {
 }
 
 pub fn booking_by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<Booking>> {
-    conn.query_row(&format!("SELECT {BOOKING_COLUMNS} FROM bookings WHERE id = ?1"), [id], Booking::from_row).optional()
+    crate::store::query_row(
+        conn,
+        &format!("SELECT {BOOKING_COLUMNS} FROM bookings WHERE id = ?1"),
+        [id],
+        Booking::from_row,
+    )
+    .optional()
 }
 
 /// Insert a booking only while the slot has room: the capacity check and the write are one
@@ -53,7 +59,8 @@ fn insert_if_room(
     let (checkin_code, pass_token) = new_codes();
     let starts = rules.catalog.slot_start(date, slot).timestamp();
     let ends = rules.catalog.slot_end(date, slot).timestamp();
-    let inserted = tx.execute(
+    let inserted = crate::store::execute(
+        tx,
         &format!(
             "INSERT INTO bookings (userid, facility, date, slot, starts_at, ends_at, state, approval_level,
                                    source, checkin_code, pass_token, created_at, updated_at)
@@ -89,7 +96,8 @@ fn record_demand(
     slot: u32,
     now: i64,
 ) -> rusqlite::Result<()> {
-    tx.execute(
+    crate::store::execute(
+        tx,
         "INSERT INTO demand_events (kind, userid, facility, date, slot, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![kind, user, facility, date.to_string(), slot, now],
     )?;
@@ -202,7 +210,8 @@ pub fn set_state(
     reason: Option<&str>,
     now: i64,
 ) -> rusqlite::Result<()> {
-    tx.execute(
+    crate::store::execute(
+        tx,
         "UPDATE bookings SET state = ?2, updated_at = ?5,
              cancelled_at = CASE WHEN ?2 IN ('cancelled', 'closed') THEN ?5 ELSE cancelled_at END,
              cancelled_by = COALESCE(?3, cancelled_by), reason = COALESCE(?4, reason)
@@ -242,7 +251,8 @@ pub fn promote(
         match insert_if_room(tx, rules, &waiter, facility, date, slot, "waitlist", now.timestamp()) {
             Ok(None) => return Ok(None), // still full (e.g. capacity shared by a pending request)
             Ok(Some(id)) => {
-                tx.execute(
+                crate::store::execute(
+                    tx,
                     "UPDATE waitlist SET state = 'promoted', booking_id = ?2, updated_at = ?3 WHERE id = ?1",
                     params![entry, id, now.timestamp()],
                 )?;
@@ -256,7 +266,8 @@ pub fn promote(
             }
             Err(e) if is_unique_violation(&e) => {
                 // The waiter already holds this slot: their wait is over.
-                tx.execute(
+                crate::store::execute(
+                    tx,
                     "UPDATE waitlist SET state = 'left', updated_at = ?2 WHERE id = ?1",
                     params![entry, now.timestamp()],
                 )?;
@@ -296,7 +307,8 @@ pub fn join_waitlist(
     if used < facility.capacity {
         return Err(BookingError::NotFull { free: facility.capacity - used });
     }
-    let inserted = tx.execute(
+    let inserted = crate::store::execute(
+        tx,
         "INSERT INTO waitlist (userid, facility, date, slot, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)
          ON CONFLICT DO NOTHING",
         params![user, facility.code, date.to_string(), slot_no, now.timestamp()],
@@ -323,7 +335,8 @@ pub fn publish_week(
     by: &str,
     now: DateTime<Utc>,
 ) -> rusqlite::Result<bool> {
-    let inserted = tx.execute(
+    let inserted = crate::store::execute(
+        tx,
         "INSERT INTO open_weeks (week_start, opened_at, opened_by) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
         params![week.to_string(), now.timestamp(), by],
     )?;

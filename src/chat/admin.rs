@@ -205,7 +205,8 @@ impl Turn<'_> {
         }
         let now = self.now.timestamp();
         crate::users::touch_quietly(self.tx, target, now)?;
-        self.tx.execute(
+        crate::store::execute(
+            self.tx,
             "UPDATE users SET role = ?2 WHERE userid = ?1",
             params![target, if grant { "admin" } else { "staff" }],
         )?;

@@ -54,7 +54,8 @@ impl Turn<'_> {
         if !b.state.is_live() {
             return Ok(Err(BookingError::NotActive { state: b.state }));
         }
-        self.tx.execute(
+        crate::store::execute(
+            self.tx,
             "UPDATE bookings SET user_confirmed_at = COALESCE(user_confirmed_at, ?2), updated_at = ?2 WHERE id = ?1",
             rusqlite::params![id, self.now.timestamp()],
         )?;

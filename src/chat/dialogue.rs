@@ -25,7 +25,8 @@ pub fn load(conn: &Connection, user: &str, now: i64) -> rusqlite::Result<Option<
 
 pub fn save(conn: &Connection, user: &str, dialogue: &Dialogue, now: i64) -> rusqlite::Result<()> {
     let state = serde_json::to_string(dialogue).unwrap_or_default();
-    conn.execute(
+    crate::store::execute(
+        conn,
         "INSERT INTO dialogues (userid, state, updated_at) VALUES (?1, ?2, ?3)
          ON CONFLICT (userid) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
         params![user, state, now],
@@ -34,6 +35,6 @@ pub fn save(conn: &Connection, user: &str, dialogue: &Dialogue, now: i64) -> rus
 }
 
 pub fn clear(conn: &Connection, user: &str) -> rusqlite::Result<()> {
-    conn.execute("DELETE FROM dialogues WHERE userid = ?1", [user])?;
+    crate::store::execute(conn, "DELETE FROM dialogues WHERE userid = ?1", [user])?;
     Ok(())
 }

@@ -72,7 +72,8 @@ impl Outgoing {
 
 /// Queue a message; false when a message with the same dedupe key was already queued.
 pub fn enqueue(tx: &Connection, message: &Outgoing, now: i64) -> rusqlite::Result<bool> {
-    let inserted = tx.execute(
+    let inserted = crate::store::execute(
+        tx,
         "INSERT INTO outbox (dedupe_key, recipient, kind, formal, payload, next_attempt_at, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
          ON CONFLICT (dedupe_key) DO NOTHING",
@@ -133,5 +134,6 @@ pub fn queued_for(conn: &Connection, recipient: &str) -> rusqlite::Result<Vec<Qu
 
 /// The message a dedupe key queued, if any.
 pub fn find(conn: &Connection, dedupe_key: &str) -> rusqlite::Result<Option<i64>> {
-    conn.query_row("SELECT id FROM outbox WHERE dedupe_key = ?1", [dedupe_key], |row| row.get(0)).optional()
+    crate::store::query_row(conn, "SELECT id FROM outbox WHERE dedupe_key = ?1", [dedupe_key], |row| row.get(0))
+        .optional()
 }

@@ -108,10 +108,11 @@ async fn claim(
     let claim = tokio::task::spawn_blocking(move || {
         ctx.store.write(|tx| {
             if let Some(until) = user.as_deref().map(|u| rate_limited_until(tx, u, now)).transpose()?.flatten() {
-                tx.execute("UPDATE outbox SET next_attempt_at = ?2 WHERE id = ?1", params![id, until])?;
+                crate::store::execute(tx, "UPDATE outbox SET next_attempt_at = ?2 WHERE id = ?1", params![id, until])?;
                 return Ok::<Claim, rusqlite::Error>(Claim::Deferred);
             }
-            let taken = tx.execute(
+            let taken = crate::store::execute(
+                tx,
                 "UPDATE outbox SET claimed_until = ?2 WHERE id = ?1 AND state = 'pending'
                    AND (claimed_until IS NULL OR claimed_until <= ?3)",
                 params![id, now + CLAIM_SECONDS, now],
@@ -128,7 +129,8 @@ async fn claim(
 fn rate_limited_until(conn: &rusqlite::Connection, user: &str, now: i64) -> rusqlite::Result<Option<i64>> {
     {
         let window = |seconds: i64, limit: i64| -> rusqlite::Result<Option<i64>> {
-            let (count, oldest): (i64, Option<i64>) = conn.query_row(
+            let (count, oldest): (i64, Option<i64>) = crate::store::query_row(
+                conn,
                 "SELECT count(*), min(sent_at) FROM (SELECT sent_at FROM outbox
                  WHERE recipient = ?1 AND sent_at > ?2 ORDER BY sent_at DESC LIMIT ?3)",
                 params![user, now - seconds, limit],
@@ -247,17 +249,17 @@ async fn mark(ctx: &std::sync::Arc<AppContext>, id: i64, how: Mark) -> Result<()
         let now = ctx.clock.now().timestamp();
         ctx.store.write(|tx| {
             match how {
-                Mark::Done { msgid, response_code } => tx.execute(
+                Mark::Done { msgid, response_code } => crate::store::execute(tx,
                     "UPDATE outbox SET state = 'done', sent_at = ?2, msgid = ?3, response_code = ?4,
                          attempts = attempts + 1, last_error = NULL, claimed_until = NULL WHERE id = ?1",
                     params![id, now, msgid, response_code],
                 ),
-                Mark::Retry { error, at } => tx.execute(
+                Mark::Retry { error, at } => crate::store::execute(tx,
                     "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3, claimed_until = NULL
                      WHERE id = ?1",
                     params![id, at, error],
                 ),
-                Mark::Failed { error } => tx.execute(
+                Mark::Failed { error } => crate::store::execute(tx,
                     "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ?2, claimed_until = NULL
                      WHERE id = ?1",
                     params![id, error],

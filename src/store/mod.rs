@@ -57,7 +57,23 @@ fn open_connection(path: &Path) -> Result<Connection, rusqlite::Error> {
     // within the last checkpoint window; FULL costs an fsync per commit.
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Every statement the service runs stays compiled (see `execute` / `query_row`).
+    conn.set_prepared_statement_cache_capacity(256);
     Ok(conn)
+}
+
+/// `Connection::execute` through the statement cache: compiling SQL cost as much as running it.
+pub fn execute<P: rusqlite::Params>(conn: &Connection, sql: &str, params: P) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(params)
+}
+
+/// `Connection::query_row` through the statement cache.
+pub fn query_row<T, P, F>(conn: &Connection, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+where
+    P: rusqlite::Params,
+    F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+{
+    conn.prepare_cached(sql)?.query_row(params, f)
 }
 
 impl Store {

@@ -52,7 +52,8 @@ pub async fn pass(
     let admin_ctx = Arc::clone(&ctx);
     let found = web::block(move || {
         let booking = ctx.store.read(|conn| {
-            conn.query_row(
+            crate::store::query_row(
+                conn,
                 &format!("SELECT {} FROM bookings WHERE pass_token = ?1", crate::booking::model::BOOKING_COLUMNS),
                 [&token],
                 crate::booking::Booking::from_row,
