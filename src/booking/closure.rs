@@ -5,7 +5,7 @@
 use super::catalog::date_label;
 use super::model::{Booking, BookingState, BOOKING_COLUMNS};
 use super::service::{describe, set_state, Rules};
-use super::{approval, query};
+use super::{approval, notices, query};
 use crate::outbox::{self, Outgoing, Recipient, Weight};
 use crate::wecom::card::{self, Field};
 use chrono::{DateTime, TimeZone, Utc};
@@ -89,7 +89,7 @@ pub fn close(
             &name,
             &format!("{name} {period} 停用，原因：{reason}。已预约的同事会另行收到通知。"),
             &[Field { key: "设施", value: &name }, Field { key: "原因", value: reason }],
-            &format!("{}/board", rules.public_url.trim_end_matches('/')),
+            &notices::board_url(rules),
         ),
     };
     outbox::enqueue(tx, &broadcast, now.timestamp())?;
@@ -129,7 +129,7 @@ fn tell_affected(
             &what,
             &format!("{name} {period} 停用（{reason}），你的预约 {number} {what} 已取消。{instead}"),
             &[Field { key: "预约号", value: &number }, Field { key: "原因", value: reason }],
-            &format!("{}/board", rules.public_url.trim_end_matches('/')),
+            &notices::board_url(rules),
         ),
     );
     outbox::enqueue(tx, &message, now.timestamp())?;
@@ -163,7 +163,7 @@ pub fn reopen(
                 name,
                 &format!("{name} 已恢复开放，欢迎预约：空闲 {name}"),
                 &[Field { key: "设施", value: name }, Field { key: "操作人", value: admin }],
-                &format!("{}/board", rules.public_url.trim_end_matches('/')),
+                &notices::board_url(rules),
             ),
         };
         outbox::enqueue(tx, &message, t)?;

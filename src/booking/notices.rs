@@ -50,7 +50,7 @@ pub fn cancelled_by_admin(
     Ok(())
 }
 
-fn board_url(rules: &Rules) -> String {
+pub(super) fn board_url(rules: &Rules) -> String {
     format!("{}/board", rules.public_url.trim_end_matches('/'))
 }
 
