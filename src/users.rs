@@ -9,12 +9,14 @@ pub enum Role {
     Admin,
 }
 
-/// Create the member on first contact; note when they were last seen.
+/// Create the member on first contact; note when they were last seen (to the minute: the row
+/// is rewritten at most once a minute, not on every message).
 pub fn touch(conn: &Connection, userid: &str, now: i64) -> rusqlite::Result<()> {
     crate::store::execute(
         conn,
         "INSERT INTO users (userid, created_at, last_seen_at) VALUES (?1, ?2, ?2)
-         ON CONFLICT (userid) DO UPDATE SET last_seen_at = excluded.last_seen_at",
+         ON CONFLICT (userid) DO UPDATE SET last_seen_at = excluded.last_seen_at
+         WHERE excluded.last_seen_at >= users.last_seen_at + 60",
         params![userid, now],
     )?;
     Ok(())
