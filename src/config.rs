@@ -509,6 +509,18 @@ capacity = 10
     }
 
     #[test]
+    fn the_documented_example_and_the_demo_configs_are_valid() {
+        let secrets = |name: &str| match name {
+            "STAFFHOME_WECOM_SECRET" => Some("secret".to_string()),
+            "STAFFHOME_WECOM_TOKEN" => Some("token".to_string()),
+            "STAFFHOME_WECOM_AES_KEY" => Some("jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C".to_string()),
+            _ => None,
+        };
+        Config::from_toml(include_str!("../data/staffhome.example.toml"), secrets).unwrap();
+        Config::from_toml(include_str!("../data/demo.toml"), no_env).unwrap();
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         let message = error_of(&format!("{MINIMAL}\n[booking]\nmax_active = 3\n"));
         assert!(message.contains("max_active"), "{message}");
