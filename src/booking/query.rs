@@ -52,18 +52,21 @@ impl DayView {
     }
 }
 
+/// A day's places taken by slot (index `bookings_live_by_day` answers it alone).
+const DAY_USAGE: &str = "SELECT facility, slot, count(*) FROM bookings
+     WHERE date = ?1 AND state IN ('pending', 'confirmed', 'checked_in') GROUP BY facility, slot";
+/// Closures touching a day (from its start to the end of the next).
+const DAY_CLOSURES: &str =
+    "SELECT facility, starts_at, ends_at FROM closures WHERE starts_at < ?2 AND (ends_at IS NULL OR ends_at > ?1)";
+
 /// Read `date`'s bookings and closures.
 pub fn day_view(conn: &Connection, rules: &Rules, date: NaiveDate) -> rusqlite::Result<DayView> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT facility, slot, count(*) FROM bookings WHERE date = ?1 AND state IN {LIVE_STATES} GROUP BY facility, slot"
-    ))?;
+    let mut stmt = conn.prepare_cached(DAY_USAGE)?;
     let usage = stmt
         .query_map([date.to_string()], |row| Ok(((row.get(0)?, row.get(1)?), row.get(2)?)))?
         .collect::<Result<_, _>>()?;
     let day_start = rules.catalog.instant(date, chrono::NaiveTime::MIN).timestamp();
-    let mut stmt = conn.prepare_cached(
-        "SELECT facility, starts_at, ends_at FROM closures WHERE starts_at < ?2 AND (ends_at IS NULL OR ends_at > ?1)",
-    )?;
+    let mut stmt = conn.prepare_cached(DAY_CLOSURES)?;
     let closures = stmt
         .query_map(params![day_start, day_start + 2 * 86_400], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
         .collect::<Result<_, _>>()?;
@@ -188,4 +191,26 @@ pub fn waiting_entries(
         out.push((facility, date, slot, position));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(conn: &Connection, sql: &str) -> String {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let nulls = std::iter::repeat_n(rusqlite::types::Null, stmt.parameter_count());
+        let rows = stmt.query_map(rusqlite::params_from_iter(nulls), |row| row.get::<_, String>(3)).unwrap();
+        rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+    }
+
+    #[test]
+    fn a_days_usage_is_read_from_its_index_without_sorting() {
+        assert!(DAY_USAGE.contains(&format!("state IN {LIVE_STATES}")), "the index's condition, word for word");
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(&dir.path().join("q.db")).unwrap();
+        let plan = store.read(|conn| Ok::<_, rusqlite::Error>(plan(conn, DAY_USAGE))).unwrap();
+        assert!(plan.contains("COVERING INDEX bookings_live_by_day"), "{plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+    }
 }

@@ -4,8 +4,11 @@ use super::StoreError;
 use rusqlite::{Connection, TransactionBehavior};
 
 /// Each entry is applied once, in order; never edit one that has shipped, add a new one.
-const MIGRATIONS: &[&str] =
-    &[include_str!("migrations/0001_init.sql"), include_str!("migrations/0002_schedule_approval.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_schedule_approval.sql"),
+    include_str!("migrations/0003_day_index.sql"),
+];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
