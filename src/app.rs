@@ -4,6 +4,7 @@ use crate::booking::Catalog;
 use crate::chat::Replies;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::inbox::PendingRecords;
 use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::wecom::api::WeComApi;
@@ -19,6 +20,8 @@ pub struct AppContext {
     pub replies: Replies,
     pub metrics: Metrics,
     pub api: WeComApi,
+    /// Records of read-only answers not yet written (`inbox::flush` writes them).
+    pub pending_records: PendingRecords,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +57,16 @@ impl AppContext {
             config.wecom.agent_id,
             std::time::Duration::from_millis(config.wecom.api_timeout_ms),
         );
-        Ok(AppContext { config, store, clock, crypto, catalog, replies, metrics: Metrics::new(), api })
+        Ok(AppContext {
+            config,
+            store,
+            clock,
+            crypto,
+            catalog,
+            replies,
+            metrics: Metrics::new(),
+            api,
+            pending_records: PendingRecords::default(),
+        })
     }
 }

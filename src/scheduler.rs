@@ -70,7 +70,7 @@ fn job<T: Default>(
     ctx: &AppContext,
     name: &'static str,
     report: &mut JobReport,
-    f: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<T>,
+    f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
 ) -> T {
     match ctx.store.write(f) {
         Ok(value) => value,
@@ -102,7 +102,7 @@ pub fn run_due_jobs(ctx: &AppContext, schedules: &Schedules, now: DateTime<Utc>)
 
 /// Open the week after the one the publish time fell in (once: open_weeks is the mark).
 fn publish(
-    tx: &rusqlite::Transaction,
+    tx: &rusqlite::Connection,
     rules: &Rules,
     fired: DateTime<Utc>,
     now: DateTime<Utc>,
@@ -118,7 +118,7 @@ fn publish(
 /// The weekly digest to every admin (once per digest time: job_runs is the mark).
 fn digest(
     ctx: &AppContext,
-    tx: &rusqlite::Transaction,
+    tx: &rusqlite::Connection,
     fired: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> rusqlite::Result<bool> {

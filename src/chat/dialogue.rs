@@ -15,8 +15,8 @@ pub enum Dialogue {
 }
 
 pub fn load(conn: &Connection, user: &str, now: i64) -> rusqlite::Result<Option<Dialogue>> {
-    let row: Option<(String, i64)> = conn
-        .query_row("SELECT state, updated_at FROM dialogues WHERE userid = ?1", [user], |row| {
+    let row: Option<(String, i64)> =
+        crate::store::query_row(conn, "SELECT state, updated_at FROM dialogues WHERE userid = ?1", [user], |row| {
             Ok((row.get(0)?, row.get(1)?))
         })
         .optional()?;
@@ -32,6 +32,11 @@ pub fn save(conn: &Connection, user: &str, dialogue: &Dialogue, now: i64) -> rus
         params![user, state, now],
     )?;
     Ok(())
+}
+
+/// Is a request (perhaps expired) stored for this member?
+pub fn exists(conn: &Connection, user: &str) -> rusqlite::Result<bool> {
+    crate::store::query_row(conn, "SELECT EXISTS (SELECT 1 FROM dialogues WHERE userid = ?1)", [user], |row| row.get(0))
 }
 
 pub fn clear(conn: &Connection, user: &str) -> rusqlite::Result<()> {

@@ -18,7 +18,7 @@ use crate::app::AppContext;
 use crate::users::{self, Role};
 use crate::wecom::{Inbound, InboundMessage, Reply};
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, Transaction};
+use rusqlite::Connection;
 
 /// Menu click keys (`staffhome menu` creates buttons with these keys).
 pub const MENU_FREE: &str = "free";
@@ -38,8 +38,8 @@ pub struct Turn<'a> {
 /// A reply worked out without writing anything.
 pub struct ReadOnlyAnswer {
     pub reply: Reply,
-    /// A new command ends any half-finished request (its record clears the dialogue).
-    pub ends_dialogue: bool,
+    /// A new command ends the member's half-finished request, and there is one to clear.
+    pub clears_dialogue: bool,
 }
 
 /// Questions that change nothing: answered on a reader connection, in parallel, so that the
@@ -63,7 +63,10 @@ pub fn answer_read_only(
     let turn = || -> rusqlite::Result<Turn<'_>> {
         Ok(Turn { ctx, tx: conn, user, role: users::role(conn, &ctx.config, user)?, now })
     };
-    let answer = |reply: Reply, ends_dialogue: bool| Ok(Some(ReadOnlyAnswer { reply, ends_dialogue }));
+    let answer = |reply: Reply, ends_dialogue: bool| {
+        let clears_dialogue = ends_dialogue && dialogue::exists(conn, user)?;
+        Ok(Some(ReadOnlyAnswer { reply, clears_dialogue }))
+    };
     match &msg.inbound {
         Inbound::Text { content, .. } => match parse(content, &ctx.catalog, ctx.catalog.today(now)) {
             Parsed::Command(command) if is_read_only(&command) => answer(Reply::Text(turn()?.run(command)?), true),
@@ -87,12 +90,7 @@ pub fn answer_read_only(
 }
 
 /// The reply to one inbound message; its effects are written through `tx`.
-pub fn respond(
-    ctx: &AppContext,
-    tx: &Transaction,
-    msg: &InboundMessage,
-    now: DateTime<Utc>,
-) -> rusqlite::Result<Reply> {
+pub fn respond(ctx: &AppContext, tx: &Connection, msg: &InboundMessage, now: DateTime<Utc>) -> rusqlite::Result<Reply> {
     let user = msg.from_user_name.as_str();
     let role = users::role(tx, &ctx.config, user)?;
     let turn = Turn { ctx, tx, user, role, now };

@@ -1,15 +1,20 @@
 //! One inbound callback, acted on exactly once.
 //!
-//! The lookup of an earlier delivery, the effect of the command and the record of its reply
-//! share one write transaction, so a WeCom retry (even one racing the first delivery) gets
-//! the first reply and changes nothing.
+//! A command with effects runs in one write transaction with the lookup of an earlier
+//! delivery and the record of its reply, so a WeCom retry (even one racing the first
+//! delivery) gets the first reply and changes nothing. A question that changes nothing is
+//! answered on a reader and its record written in bulk just after (`pending`).
+
+mod pending;
+
+pub use pending::{Added, PendingRecords, Record};
 
 use crate::app::AppContext;
-use crate::chat;
+use crate::chat::{self, ReadOnlyAnswer};
 use crate::outbox::{self, Outgoing, Weight};
 use crate::users;
 use crate::wecom::{InboundMessage, Reply};
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InboxError {
@@ -22,43 +27,105 @@ pub enum InboxError {
 pub struct Handled {
     pub reply: Reply,
     pub duplicate: bool,
+    /// Records wait in memory: call `flush` (off the request path) to write them.
+    pub flush: bool,
+}
+
+impl Handled {
+    fn new(reply: Reply) -> Handled {
+        Handled { reply, duplicate: false, flush: false }
+    }
+
+    fn duplicate(reply: Reply) -> Handled {
+        Handled { reply, duplicate: true, flush: false }
+    }
+}
+
+/// What a reader saw of a callback before any write.
+enum FirstLook {
+    AlreadyHandled(Reply),
+    ReadOnly(ReadOnlyAnswer),
+    NeedsWrite,
 }
 
 pub fn handle(ctx: &AppContext, msg: &InboundMessage) -> Result<Handled, InboxError> {
     let now = ctx.clock.now();
     let key = msg.dedupe_key();
-    if let Some(reply) = ctx.store.read(|conn| stored_reply(conn, &key))? {
-        tracing::info!(dedupe_key = %key, "retry of a handled callback: same reply, no effect");
-        return Ok(Handled { reply, duplicate: true });
+    if let Some(reply) = ctx.pending_records.reply_for(&key) {
+        return Ok(retry(&key, reply));
     }
-    // A question that changes nothing is answered on a reader (one consistent snapshot),
-    // beside other readers; the writer only records it.
-    let read_only = ctx.store.read(|conn| {
-        let snapshot = conn.unchecked_transaction()?;
-        chat::answer_read_only(ctx, &snapshot, msg, now)
-    })?;
-    if let Some(answer) = read_only {
-        return ctx.store.write(|tx| {
-            if let Some(reply) = stored_reply(tx, &key)? {
-                return Ok(Handled { reply, duplicate: true });
-            }
-            users::touch(tx, &msg.from_user_name, now.timestamp())?;
-            if answer.ends_dialogue {
-                chat::dialogue::clear(tx, &msg.from_user_name)?;
-            }
-            record(tx, &key, msg, &answer.reply, now.timestamp())?;
-            Ok(Handled { reply: answer.reply, duplicate: false })
-        });
-    }
-    ctx.store.write(|tx| {
-        if let Some(reply) = stored_reply(tx, &key)? {
-            tracing::info!(dedupe_key = %key, "retry of a handled callback: same reply, no effect");
-            return Ok(Handled { reply, duplicate: true });
+    // One consistent snapshot on a reader, beside other readers and the writer.
+    let look = ctx.store.read_snapshot(|conn| {
+        if let Some(reply) = stored_reply(conn, &key)? {
+            return Ok(FirstLook::AlreadyHandled(reply));
         }
-        users::touch(tx, &msg.from_user_name, now.timestamp())?;
-        let reply = chat::respond(ctx, tx, msg, now)?;
-        record(tx, &key, msg, &reply, now.timestamp())?;
-        Ok(Handled { reply, duplicate: false })
+        Ok::<_, InboxError>(match chat::answer_read_only(ctx, conn, msg, now)? {
+            Some(answer) => FirstLook::ReadOnly(answer),
+            None => FirstLook::NeedsWrite,
+        })
+    })?;
+    match look {
+        FirstLook::AlreadyHandled(reply) => Ok(retry(&key, reply)),
+        FirstLook::ReadOnly(answer) if !answer.clears_dialogue => {
+            let record = Record {
+                dedupe_key: key,
+                userid: msg.from_user_name.clone(),
+                kind: msg.inbound.kind(),
+                reply: answer.reply.clone(),
+                at: now.timestamp(),
+            };
+            Ok(match ctx.pending_records.add(record) {
+                Added::Duplicate(reply) => Handled::duplicate(reply),
+                Added::StartFlush => Handled { flush: true, ..Handled::new(answer.reply) },
+                Added::Queued => Handled::new(answer.reply),
+            })
+        }
+        // Ending a half-finished request is an effect: written before the answer goes out.
+        FirstLook::ReadOnly(answer) => write_once(ctx, msg, &key, |tx| {
+            chat::dialogue::clear(tx, &msg.from_user_name)?;
+            Ok(answer.reply)
+        }),
+        FirstLook::NeedsWrite => write_once(ctx, msg, &key, |tx| chat::respond(ctx, tx, msg, now)),
+    }
+}
+
+/// Run `effect` and record its reply in one write transaction, unless a delivery of the same
+/// callback got there first.
+fn write_once(
+    ctx: &AppContext,
+    msg: &InboundMessage,
+    key: &str,
+    effect: impl FnOnce(&Connection) -> rusqlite::Result<Reply>,
+) -> Result<Handled, InboxError> {
+    let now = ctx.clock.now().timestamp();
+    ctx.store.write(|tx| {
+        let earlier = ctx.pending_records.reply_for(key);
+        if let Some(reply) = earlier.map_or_else(|| stored_reply(tx, key), |reply| Ok(Some(reply)))? {
+            return Ok(retry(key, reply));
+        }
+        users::touch(tx, &msg.from_user_name, now)?;
+        let reply = effect(tx)?;
+        record(tx, key, &msg.from_user_name, msg.inbound.kind(), &reply, now)?;
+        Ok(Handled::new(reply))
+    })
+}
+
+fn retry(key: &str, reply: Reply) -> Handled {
+    tracing::info!(dedupe_key = %key, "retry of a handled callback: same reply, no effect");
+    Handled::duplicate(reply)
+}
+
+/// Write the records of read-only answers waiting in memory; returns how many. Returns once
+/// everything answered before the call is written.
+pub fn flush(ctx: &AppContext) -> Result<usize, InboxError> {
+    ctx.pending_records.flush(|records| {
+        ctx.store.write(|tx| {
+            for r in records {
+                users::touch(tx, &r.userid, r.at)?;
+                record(tx, &r.dedupe_key, &r.userid, r.kind, &r.reply, r.at)?;
+            }
+            Ok::<(), InboxError>(())
+        })
     })
 }
 
@@ -103,13 +170,14 @@ fn stored_reply(tx: &rusqlite::Connection, key: &str) -> rusqlite::Result<Option
     .optional()
 }
 
-fn record(tx: &Transaction, key: &str, msg: &InboundMessage, reply: &Reply, now: i64) -> rusqlite::Result<()> {
-    let (kind, body) = encode(reply);
+fn record(tx: &Connection, key: &str, user: &str, kind: &str, reply: &Reply, now: i64) -> rusqlite::Result<()> {
+    let (reply_kind, body) = encode(reply);
+    // OR IGNORE: a write-path delivery of the same callback may have recorded it first.
     crate::store::execute(
         tx,
-        "INSERT INTO processed_callbacks (dedupe_key, userid, kind, reply_kind, reply, created_at)
+        "INSERT OR IGNORE INTO processed_callbacks (dedupe_key, userid, kind, reply_kind, reply, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![key, msg.from_user_name, msg.inbound.kind(), kind, body, now],
+        params![key, user, kind, reply_kind, body, now],
     )?;
     Ok(())
 }

@@ -1,16 +1,20 @@
 //! SQLite storage: the one place that owns connections.
 //!
 //! One writer connection (SQLite allows one writer at a time anyway) whose transactions
-//! start with `BEGIN IMMEDIATE`, so a rule checked inside one cannot be raced; a few reader
+//! start with `BEGIN IMMEDIATE`, so a rule checked inside one cannot be raced, and are shared
+//! by concurrent writes (group commit, see `writer`); a few reader
 //! connections for queries, which WAL lets run beside the writer. Callers run these on
 //! blocking threads (`web::block` / `spawn_blocking`), never on the async executor.
 
 mod migrations;
+mod readers;
+mod writer;
 
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use readers::Readers;
+use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
+use writer::Writer;
 
 pub use migrations::SCHEMA_VERSION;
 
@@ -29,8 +33,8 @@ pub enum StoreError {
 }
 
 pub struct Store {
-    writer: Mutex<Connection>,
-    readers: Mutex<Vec<Connection>>,
+    writer: Writer,
+    readers: Readers,
     path: PathBuf,
 }
 
@@ -38,12 +42,6 @@ impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store").field("path", &self.path).finish()
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding the lock leaves SQLite consistent (the transaction rolls back
-    // on drop), so the connection is safe to keep using.
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn open_connection(path: &Path) -> Result<Connection, rusqlite::Error> {
@@ -86,24 +84,20 @@ impl Store {
         let mut writer = open_connection(path)?;
         migrations::apply(&mut writer)?;
         let readers = (0..READERS).map(|_| open_connection(path)).collect::<Result<Vec<_>, _>>()?;
-        Ok(Store { writer: Mutex::new(writer), readers: Mutex::new(readers), path: path.to_path_buf() })
+        Ok(Store { writer: Writer::new(writer), readers: Readers::new(readers), path: path.to_path_buf() })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Run `f` in one write transaction (`BEGIN IMMEDIATE`): committed if it returns Ok,
-    /// rolled back otherwise.
-    pub fn write<T, E>(&self, f: impl FnOnce(&Transaction) -> Result<T, E>) -> Result<T, E>
+    /// Run `f` atomically in a write transaction (`BEGIN IMMEDIATE`, perhaps shared with
+    /// concurrent writes): committed before this returns if `f` returns Ok, undone otherwise.
+    pub fn write<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
     where
         E: From<rusqlite::Error>,
     {
-        let mut conn = lock(&self.writer);
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let value = f(&tx)?;
-        tx.commit()?;
-        Ok(value)
+        self.writer.write(f)
     }
 
     /// Run `f` on a reader connection (a consistent snapshot if it opens a transaction).
@@ -111,17 +105,21 @@ impl Store {
     where
         E: From<rusqlite::Error>,
     {
-        let conn = lock(&self.readers).pop();
-        let conn = match conn {
-            Some(conn) => conn,
-            None => open_connection(&self.path)?,
-        };
-        let result = f(&conn);
-        let mut readers = lock(&self.readers);
-        if readers.len() < READERS {
-            readers.push(conn);
-        }
-        result
+        self.readers.with(f)
+    }
+
+    /// Run `f` on a reader inside one read transaction: everything it reads is one snapshot.
+    pub fn read_snapshot<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<rusqlite::Error>,
+    {
+        self.read(|conn| {
+            // Cached statements: parsing BEGIN/COMMIT cost more than a small query.
+            execute(conn, "BEGIN", [])?;
+            let result = f(conn);
+            execute(conn, if result.is_ok() { "COMMIT" } else { "ROLLBACK" }, [])?;
+            result
+        })
     }
 
     /// Is the database answering? (for /healthz)

@@ -171,7 +171,21 @@ async fn receive_inner(
         }
     };
     ctx.metrics.callback(kind, if handled.duplicate { "duplicate" } else { "ok" });
+    if handled.flush {
+        start_flush(ctx);
+    }
     Ok(encrypted_reply(ctx, &handled.reply, &user))
+}
+
+/// Write the records of read-only answers in the background: the answer does not wait.
+fn start_flush(ctx: &Arc<AppContext>) {
+    let ctx = Arc::clone(ctx);
+    tokio::task::spawn_blocking(move || {
+        if let Err(error) = inbox::flush(&ctx) {
+            // They stay in memory; the next read-only answer starts another flush.
+            tracing::error!(%error, waiting = ctx.pending_records.len(), "could not write callback records");
+        }
+    });
 }
 
 /// Read the body, refusing anything over the limit without reading it all.
