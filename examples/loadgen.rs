@@ -24,6 +24,10 @@ struct Args {
     /// Where to write the report (Markdown).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Run only the callback scenario whose name contains this (for profiling one path);
+    /// /healthz always runs, as the ratio's base.
+    #[arg(long)]
+    only: Option<String>,
 }
 
 const NOW: &str = "2026-11-23T08:00:00+08:00";
@@ -162,6 +166,15 @@ fn write_text(i: usize) -> String {
     format!("预约 {} {} {}", FACILITIES[i % 5], DAYS[(i / 5) % 7], TIMES[(i / 35) % 11])
 }
 
+/// 80% reads, 20% bookings.
+fn mixed_text(i: usize) -> String {
+    if i % 5 == 0 {
+        write_text(i + 7)
+    } else {
+        read_text(i)
+    }
+}
+
 fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()
@@ -226,8 +239,18 @@ fn ms(d: Duration) -> String {
     format!("{:.2}", d.as_secs_f64() * 1000.0)
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() {
+fn main() {
+    // Named threads, so that a profile of a run tells the load generator from the server.
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("loadgen")
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(run());
+}
+
+async fn run() {
     let args = Args::parse();
     let config_text = staffhome::demo::DEMO_CONFIG;
     let config = staffhome::config::Config::from_toml(config_text, |_| None).expect("demo config");
@@ -278,17 +301,33 @@ async fn main() {
     results.push(
         closed_loop("/healthz", &client, (0..n).map(|_| Request::Get(format!("{base}/healthz"))).collect(), c).await,
     );
+    if let Some(only) = &args.only {
+        let scenarios = [
+            ("帮助", (0..n).map(|i| (format!("h{i}"), "帮助".to_string())).collect::<Vec<_>>()),
+            ("reads", (0..n).map(|i| (format!("r{i}"), read_text(i))).collect()),
+            ("writes", (0..n).map(|i| (format!("w{i}"), write_text(i))).collect()),
+            ("mixed", (0..n).map(|i| (format!("m{i}"), mixed_text(i))).collect()),
+        ];
+        for (name, texts) in scenarios.into_iter().filter(|(name, _)| name.contains(only.as_str())) {
+            let run = closed_loop(name, &client, callbacks(&member, &callback, texts.into_iter()), c).await;
+            println!(
+                "{name}: {:.0} req/s ({:.0}% of /healthz), p99 {} ms",
+                run.rps,
+                run.rps / results[0].rps * 100.0,
+                ms(run.p99)
+            );
+        }
+        let _ = server.kill();
+        let _ = server.wait();
+        return;
+    }
     let help = callbacks(&member, &callback, (0..n).map(|i| (format!("h{i}"), "帮助".to_string())));
     results.push(closed_loop("帮助 (protocol only)", &client, help, c).await);
     let reads = callbacks(&member, &callback, (0..n).map(|i| (format!("r{i}"), read_text(i))));
     results.push(closed_loop("空闲/我的 (reads)", &client, reads, c).await);
     let writes = callbacks(&member, &callback, (0..n).map(|i| (format!("w{i}"), write_text(i))));
     results.push(closed_loop("预约 (writes)", &client, writes, c).await);
-    let mixed = callbacks(
-        &member,
-        &callback,
-        (0..n).map(|i| (format!("m{i}"), if i % 5 == 0 { write_text(i + 7) } else { read_text(i) })),
-    );
+    let mixed = callbacks(&member, &callback, (0..n).map(|i| (format!("m{i}"), mixed_text(i))));
     results.push(closed_loop("mixed 80/20", &client, mixed, c).await);
     let paced = callbacks(
         &member,
