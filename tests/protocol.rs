@@ -76,6 +76,35 @@ async fn a_duplicate_delivery_gets_the_same_reply_and_one_effect() {
 }
 
 #[tokio::test]
+async fn a_retried_question_gets_its_first_answer_before_and_after_its_record_is_written() {
+    let app = TestApp::spawn().await;
+    let msg = app.member.message(
+        "zhao",
+        app.now(),
+        Inbound::Text { content: "空闲 跑步机 明天".into(), msg_id: app.member.next_msg_id() },
+    );
+    let callback = app.member.sign(&msg);
+    let first = app.member.post(&callback).await;
+    assert!(first.text().contains("18:30-19:30★ 剩1"), "{first:?}");
+    // The place goes; a fresh answer would now differ, the retry must not.
+    assert!(app.say("qian", "预约 跑步机 明天 18:30").await.contains("预约成功"));
+    assert_eq!(app.member.post(&callback).await, first, "retry answered from memory");
+    assert_eq!(app.count("SELECT count(*) FROM processed_callbacks WHERE userid = 'zhao'"), 1);
+    assert_eq!(app.member.post(&callback).await, first, "retry answered from the database");
+    assert_eq!(app.count("SELECT count(*) FROM users WHERE userid = 'zhao'"), 1, "first contact recorded");
+}
+
+#[tokio::test]
+async fn a_question_in_the_middle_of_a_request_ends_it_before_the_next_message() {
+    let app = TestApp::spawn().await;
+    assert!(app.say("sun", "预约 健身房").await.contains("哪个时段"));
+    assert!(app.say("sun", "空闲").await.contains("健身房"));
+    let after = app.say("sun", "18:30").await;
+    assert!(!after.contains("预约成功"), "the question ended the request: {after}");
+    assert_eq!(app.count("SELECT count(*) FROM bookings WHERE userid = 'sun'"), 0);
+}
+
+#[tokio::test]
 async fn duplicate_events_are_deduplicated_by_user_time_and_key() {
     let app = TestApp::spawn().await;
     let msg = app.member.message("wang", app.now(), Inbound::Click { key: "mine".into() });
