@@ -24,6 +24,10 @@ struct Args {
     /// Where to write the report (Markdown).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Members asking questions: each asks several times in a run, as staff do (booking
+    /// attempts come each from a member of its own, as in a rush for places).
+    #[arg(long, default_value_t = 2_000)]
+    members: usize,
     /// Run only the callback scenario whose name contains this (for profiling one path);
     /// /healthz always runs, as the ratio's base.
     #[arg(long)]
@@ -166,13 +170,27 @@ fn write_text(i: usize) -> String {
     format!("预约 {} {} {}", FACILITIES[i % 5], DAYS[(i / 5) % 7], TIMES[(i / 35) % 11])
 }
 
-/// 80% reads, 20% bookings.
-fn mixed_text(i: usize) -> String {
-    if i % 5 == 0 {
-        write_text(i + 7)
-    } else {
-        read_text(i)
-    }
+const HELP: &str = "帮助 (protocol only)";
+const READS: &str = "空闲/我的 (reads)";
+const WRITES: &str = "预约 (writes)";
+const MIXED: &str = "mixed 80/20";
+const SCENARIOS: [&str; 4] = [HELP, READS, WRITES, MIXED];
+
+/// Who says what in a scenario: (member, text) for `n` callbacks. Each scenario has members
+/// of its own, so each starts with first contacts.
+fn scenario(name: &str, n: usize, members: usize) -> Vec<(String, String)> {
+    let prefix = SCENARIOS.iter().position(|s| *s == name).unwrap_or(0);
+    let asker = |i: usize| format!("s{prefix}-{}", i % members.max(1));
+    let booker = |i: usize| format!("b{prefix}-{i}");
+    (0..n)
+        .map(|i| match name {
+            HELP => (asker(i), "帮助".to_string()),
+            READS => (asker(i), read_text(i)),
+            WRITES => (booker(i), write_text(i)),
+            _ if i % 5 == 0 => (booker(i), write_text(i + 7)),
+            _ => (asker(i), read_text(i)),
+        })
+        .collect()
 }
 
 fn peak_rss_kib(pid: u32) -> Option<u64> {
@@ -302,37 +320,24 @@ async fn run() {
         closed_loop("/healthz", &client, (0..n).map(|_| Request::Get(format!("{base}/healthz"))).collect(), c).await,
     );
     if let Some(only) = &args.only {
-        let scenarios = [
-            ("帮助", (0..n).map(|i| (format!("h{i}"), "帮助".to_string())).collect::<Vec<_>>()),
-            ("reads", (0..n).map(|i| (format!("r{i}"), read_text(i))).collect()),
-            ("writes", (0..n).map(|i| (format!("w{i}"), write_text(i))).collect()),
-            ("mixed", (0..n).map(|i| (format!("m{i}"), mixed_text(i))).collect()),
-        ];
-        for (name, texts) in scenarios.into_iter().filter(|(name, _)| name.contains(only.as_str())) {
-            let run = closed_loop(name, &client, callbacks(&member, &callback, texts.into_iter()), c).await;
-            println!(
-                "{name}: {:.0} req/s ({:.0}% of /healthz), p99 {} ms",
-                run.rps,
-                run.rps / results[0].rps * 100.0,
-                ms(run.p99)
-            );
+        for name in SCENARIOS.into_iter().filter(|name| name.contains(only.as_str())) {
+            let requests = callbacks(&member, &callback, scenario(name, n, args.members).into_iter());
+            let run = closed_loop(name, &client, requests, c).await;
+            let ratio = run.rps / results[0].rps * 100.0;
+            println!("{name}: {:.0} req/s ({ratio:.0}% of /healthz), p99 {} ms", run.rps, ms(run.p99));
         }
         let _ = server.kill();
         let _ = server.wait();
         return;
     }
-    let help = callbacks(&member, &callback, (0..n).map(|i| (format!("h{i}"), "帮助".to_string())));
-    results.push(closed_loop("帮助 (protocol only)", &client, help, c).await);
-    let reads = callbacks(&member, &callback, (0..n).map(|i| (format!("r{i}"), read_text(i))));
-    results.push(closed_loop("空闲/我的 (reads)", &client, reads, c).await);
-    let writes = callbacks(&member, &callback, (0..n).map(|i| (format!("w{i}"), write_text(i))));
-    results.push(closed_loop("预约 (writes)", &client, writes, c).await);
-    let mixed = callbacks(&member, &callback, (0..n).map(|i| (format!("m{i}"), mixed_text(i))));
-    results.push(closed_loop("mixed 80/20", &client, mixed, c).await);
+    for name in SCENARIOS {
+        let requests = callbacks(&member, &callback, scenario(name, n, args.members).into_iter());
+        results.push(closed_loop(name, &client, requests, c).await);
+    }
     let paced = callbacks(
         &member,
         &callback,
-        (0..10_000).map(|i| (format!("p{i}"), if i % 5 == 0 { write_text(i + 3) } else { read_text(i) })),
+        scenario(MIXED, 10_000, args.members).into_iter().map(|(user, text)| (format!("p{user}"), text)),
     );
     let at_rate = open_loop("mixed at 1,000 req/s", &client, paced, 1000).await;
     let peak_rss = peak_rss_kib(server.id());

@@ -4,7 +4,7 @@ use crate::booking::Catalog;
 use crate::chat::Replies;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::inbox::PendingRecords;
+use crate::inbox::{PendingTouches, RecentAnswers};
 use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::wecom::api::WeComApi;
@@ -20,8 +20,10 @@ pub struct AppContext {
     pub replies: Replies,
     pub metrics: Metrics,
     pub api: WeComApi,
-    /// Records of read-only answers not yet written (`inbox::flush` writes them).
-    pub pending_records: PendingRecords,
+    /// Replies to read-only questions, for WeCom's retries.
+    pub recent_answers: RecentAnswers,
+    /// Members' contacts not yet written (`inbox::flush` writes them).
+    pub pending_touches: PendingTouches,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,7 +68,8 @@ impl AppContext {
             replies,
             metrics: Metrics::new(),
             api,
-            pending_records: PendingRecords::default(),
+            recent_answers: RecentAnswers::default(),
+            pending_touches: PendingTouches::default(),
         })
     }
 }

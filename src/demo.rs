@@ -117,11 +117,11 @@ where
         let pushed = demo.pushed();
         write(&mut out, &pushed).await?;
     }
-    // Records of the last read-only answers, still in memory.
+    // Members' contacts from the last read-only answers, still queued.
     let ctx = Arc::clone(&demo.ctx);
     let flushed = tokio::task::spawn_blocking(move || crate::inbox::flush(&ctx)).await;
     if !matches!(flushed, Ok(Ok(_))) {
-        tracing::error!("could not write the last callback records");
+        tracing::error!("could not write the last members' contacts");
     }
     write(&mut out, "再见。\n").await
 }

@@ -153,9 +153,9 @@ fn serve(path: &std::path::Path) -> Result<(), String> {
                 scheduler.map_err(|e| e.to_string())
             }
         };
-        // Records of the last read-only answers, still in memory.
+        // Members' contacts from the last read-only answers, still queued.
         if let Err(error) = staffhome::inbox::flush(&ctx) {
-            tracing::error!(%error, "could not write the last callback records");
+            tracing::error!(%error, "could not write the last members' contacts");
         }
         ended
     })

@@ -22,6 +22,15 @@ pub fn touch(conn: &Connection, userid: &str, now: i64) -> rusqlite::Result<()> 
     Ok(())
 }
 
+/// Does the member's row need writing: unknown so far, or last seen a minute ago or more
+/// (the same rule as `touch`)?
+pub fn needs_touch(conn: &Connection, userid: &str, now: i64) -> rusqlite::Result<bool> {
+    let seen: Option<i64> =
+        crate::store::query_row(conn, "SELECT last_seen_at FROM users WHERE userid = ?1", [userid], |row| row.get(0))
+            .optional()?;
+    Ok(seen.is_none_or(|seen| now >= seen + 60))
+}
+
 /// Admins come from `[roles]` in the config, or were granted by an admin (stored).
 pub fn role(conn: &Connection, config: &Config, userid: &str) -> rusqlite::Result<Role> {
     if config.roles.admins.iter().any(|a| a == userid) {

@@ -158,7 +158,11 @@ async fn five_thousand_callbacks_with_ten_percent_duplicates_act_once_each() {
     for task in tasks {
         task.await.expect("task");
     }
-    assert_eq!(app.count("SELECT count(*) FROM processed_callbacks"), 4500);
+    // One durable record per booking command; questions, and 预约 of a facility that does not
+    // exist (壁球室: not understood), are remembered in memory only.
+    let commands = (0..4500usize).filter(|i| i % 3 != 0 && facilities[i % facilities.len()] != "壁球室").count();
+    assert_eq!(app.count("SELECT count(*) FROM processed_callbacks"), commands as i64);
+    assert_eq!(app.count("SELECT count(*) FROM users WHERE userid LIKE 'm%'"), 4500);
     let replies = replies.lock().expect("lock");
     let mut booked = 0;
     for (i, got) in replies.iter().enumerate() {

@@ -3,11 +3,14 @@
 //! A command with effects runs in one write transaction with the lookup of an earlier
 //! delivery and the record of its reply, so a WeCom retry (even one racing the first
 //! delivery) gets the first reply and changes nothing. A question that changes nothing is
-//! answered on a reader and its record written in bulk just after (`pending`).
+//! answered on a reader, its reply remembered for retries (`recent`) and the member's contact
+//! written in bulk just after (`touches`).
 
-mod pending;
+mod recent;
+mod touches;
 
-pub use pending::{Added, PendingRecords, Record};
+pub use recent::RecentAnswers;
+pub use touches::PendingTouches;
 
 use crate::app::AppContext;
 use crate::chat::{self, ReadOnlyAnswer};
@@ -27,7 +30,7 @@ pub enum InboxError {
 pub struct Handled {
     pub reply: Reply,
     pub duplicate: bool,
-    /// Records wait in memory: call `flush` (off the request path) to write them.
+    /// Members' contacts wait in memory: call `flush` (off the request path) to write them.
     pub flush: bool,
 }
 
@@ -44,14 +47,15 @@ impl Handled {
 /// What a reader saw of a callback before any write.
 enum FirstLook {
     AlreadyHandled(Reply),
-    ReadOnly(ReadOnlyAnswer),
+    /// With whether the member's row needs writing (first contact, or last seen long ago).
+    ReadOnly(ReadOnlyAnswer, bool),
     NeedsWrite,
 }
 
 pub fn handle(ctx: &AppContext, msg: &InboundMessage) -> Result<Handled, InboxError> {
     let now = ctx.clock.now();
     let key = msg.dedupe_key();
-    if let Some(reply) = ctx.pending_records.reply_for(&key) {
+    if let Some(reply) = ctx.recent_answers.get(&key) {
         return Ok(retry(&key, reply));
     }
     // One consistent snapshot on a reader, beside other readers and the writer.
@@ -60,28 +64,24 @@ pub fn handle(ctx: &AppContext, msg: &InboundMessage) -> Result<Handled, InboxEr
             return Ok(FirstLook::AlreadyHandled(reply));
         }
         Ok::<_, InboxError>(match chat::answer_read_only(ctx, conn, msg, now)? {
-            Some(answer) => FirstLook::ReadOnly(answer),
+            Some(answer) => {
+                let touch = users::needs_touch(conn, &msg.from_user_name, now.timestamp())?;
+                FirstLook::ReadOnly(answer, touch)
+            }
             None => FirstLook::NeedsWrite,
         })
     })?;
     match look {
         FirstLook::AlreadyHandled(reply) => Ok(retry(&key, reply)),
-        FirstLook::ReadOnly(answer) if !answer.clears_dialogue => {
-            let record = Record {
-                dedupe_key: key,
-                userid: msg.from_user_name.clone(),
-                kind: msg.inbound.kind(),
-                reply: answer.reply.clone(),
-                at: now.timestamp(),
-            };
-            Ok(match ctx.pending_records.add(record) {
-                Added::Duplicate(reply) => Handled::duplicate(reply),
-                Added::StartFlush => Handled { flush: true, ..Handled::new(answer.reply) },
-                Added::Queued => Handled::new(answer.reply),
-            })
+        FirstLook::ReadOnly(answer, touch) if !answer.clears_dialogue => {
+            if let Some(earlier) = ctx.recent_answers.remember_first(&key, &answer.reply, now.timestamp()) {
+                return Ok(retry(&key, earlier));
+            }
+            let flush = touch && ctx.pending_touches.add(&msg.from_user_name, now.timestamp());
+            Ok(Handled { flush, ..Handled::new(answer.reply) })
         }
         // Ending a half-finished request is an effect: written before the answer goes out.
-        FirstLook::ReadOnly(answer) => write_once(ctx, msg, &key, |tx| {
+        FirstLook::ReadOnly(answer, _) => write_once(ctx, msg, &key, |tx| {
             chat::dialogue::clear(tx, &msg.from_user_name)?;
             Ok(answer.reply)
         }),
@@ -99,7 +99,7 @@ fn write_once(
 ) -> Result<Handled, InboxError> {
     let now = ctx.clock.now().timestamp();
     ctx.store.write(|tx| {
-        let earlier = ctx.pending_records.reply_for(key);
+        let earlier = ctx.recent_answers.get(key);
         if let Some(reply) = earlier.map_or_else(|| stored_reply(tx, key), |reply| Ok(Some(reply)))? {
             return Ok(retry(key, reply));
         }
@@ -115,14 +115,13 @@ fn retry(key: &str, reply: Reply) -> Handled {
     Handled::duplicate(reply)
 }
 
-/// Write the records of read-only answers waiting in memory; returns how many. Returns once
-/// everything answered before the call is written.
+/// Write the members' contacts queued by read-only answers; returns how many. Returns once
+/// everything queued before the call is written.
 pub fn flush(ctx: &AppContext) -> Result<usize, InboxError> {
-    ctx.pending_records.flush(|records| {
+    ctx.pending_touches.flush(|touches| {
         ctx.store.write(|tx| {
-            for r in records {
-                users::touch(tx, &r.userid, r.at)?;
-                record(tx, &r.dedupe_key, &r.userid, r.kind, &r.reply, r.at)?;
+            for (user, at) in touches {
+                users::touch(tx, user, *at)?;
             }
             Ok::<(), InboxError>(())
         })
@@ -172,10 +171,9 @@ fn stored_reply(tx: &rusqlite::Connection, key: &str) -> rusqlite::Result<Option
 
 fn record(tx: &Connection, key: &str, user: &str, kind: &str, reply: &Reply, now: i64) -> rusqlite::Result<()> {
     let (reply_kind, body) = encode(reply);
-    // OR IGNORE: a write-path delivery of the same callback may have recorded it first.
     crate::store::execute(
         tx,
-        "INSERT OR IGNORE INTO processed_callbacks (dedupe_key, userid, kind, reply_kind, reply, created_at)
+        "INSERT INTO processed_callbacks (dedupe_key, userid, kind, reply_kind, reply, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![key, user, kind, reply_kind, body, now],
     )?;

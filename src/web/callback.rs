@@ -177,13 +177,13 @@ async fn receive_inner(
     Ok(encrypted_reply(ctx, &handled.reply, &user))
 }
 
-/// Write the records of read-only answers in the background: the answer does not wait.
+/// Write members' contacts in the background: the answer does not wait.
 fn start_flush(ctx: &Arc<AppContext>) {
     let ctx = Arc::clone(ctx);
     tokio::task::spawn_blocking(move || {
         if let Err(error) = inbox::flush(&ctx) {
-            // They stay in memory; the next read-only answer starts another flush.
-            tracing::error!(%error, waiting = ctx.pending_records.len(), "could not write callback records");
+            // They stay queued; the next read-only answer starts another flush.
+            tracing::error!(%error, waiting = ctx.pending_touches.len(), "could not write members' contacts");
         }
     });
 }
