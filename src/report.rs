@@ -187,7 +187,7 @@ pub fn markdown(report: &Report, catalog: &Catalog, title: &str) -> String {
             .busiest
             .iter()
             .map(|c| {
-                let time = catalog.slot(c.slot).map(|s| s.start.format("%H:%M").to_string()).unwrap_or_default();
+                let time = catalog.slot(c.slot).map(|s| s.start_label()).unwrap_or_default();
                 let weekday = weekday_zh(
                     NaiveDate::from_isoywd_opt(2026, 1, chrono::Weekday::Mon).unwrap_or_default()
                         + Duration::days(c.weekday.into()),

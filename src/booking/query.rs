@@ -22,7 +22,9 @@ pub fn used_places(conn: &Connection, facility: &str, date: NaiveDate, slot: u32
 /// One day's bookings and closures, read once so that every slot of every facility can be
 /// looked at without another query.
 pub struct DayView {
-    date: NaiveDate,
+    /// Each slot's (start, end) that day, unix seconds, by slot number - 1: worked out once,
+    /// not per facility (a time-zone conversion each).
+    slot_bounds: Vec<(i64, i64)>,
     /// Places taken, by (facility, slot).
     usage: HashMap<(String, u32), u32>,
     /// Closures touching the day: (facility, start, end or None when open-ended).
@@ -39,13 +41,9 @@ impl DayView {
     }
 
     /// Free places in one slot; None when it cannot be booked now (started, or closed).
-    pub fn free(&self, rules: &Rules, facility: &Facility, slot: &Slot, now: DateTime<Utc>) -> Option<u32> {
-        let start = rules.catalog.slot_start(self.date, slot);
-        if start <= now {
-            return None;
-        }
-        let end = rules.catalog.slot_end(self.date, slot);
-        if self.closed(&facility.code, start.timestamp(), end.timestamp()) {
+    pub fn free(&self, facility: &Facility, slot: &Slot, now: DateTime<Utc>) -> Option<u32> {
+        let &(start, end) = self.slot_bounds.get(slot.no.checked_sub(1)? as usize)?;
+        if start <= now.timestamp() || self.closed(&facility.code, start, end) {
             return None;
         }
         Some(facility.capacity.saturating_sub(self.used(&facility.code, slot.no)))
@@ -70,7 +68,13 @@ pub fn day_view(conn: &Connection, rules: &Rules, date: NaiveDate) -> rusqlite::
     let closures = stmt
         .query_map(params![day_start, day_start + 2 * 86_400], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
         .collect::<Result<_, _>>()?;
-    Ok(DayView { date, usage, closures })
+    let slot_bounds = rules
+        .catalog
+        .slots()
+        .iter()
+        .map(|slot| (rules.catalog.slot_start(date, slot).timestamp(), rules.catalog.slot_end(date, slot).timestamp()))
+        .collect();
+    Ok(DayView { slot_bounds, usage, closures })
 }
 
 pub fn waitlist_len(conn: &Connection, facility: &str, date: NaiveDate, slot: u32) -> rusqlite::Result<u32> {
@@ -110,7 +114,7 @@ pub fn free_by_slot(
     now: DateTime<Utc>,
 ) -> rusqlite::Result<Vec<(Slot, Option<u32>)>> {
     let day = day_view(conn, rules, date)?;
-    Ok(rules.catalog.slots().iter().map(|slot| (*slot, day.free(rules, facility, slot, now))).collect())
+    Ok(rules.catalog.slots().iter().map(|slot| (*slot, day.free(facility, slot, now))).collect())
 }
 
 /// Up to 3 free places instead of a full one: the same facility at the nearest slots that
@@ -128,7 +132,7 @@ pub fn alternatives(
     let day = day_view(conn, rules, date)?;
     let mut nearby: Vec<(u32, Alternative)> = Vec::new();
     for other in rules.catalog.slots().iter().filter(|s| s.no != slot.no) {
-        if let Some(free) = day.free(rules, facility, other, now).filter(|f| *f > 0) {
+        if let Some(free) = day.free(facility, other, now).filter(|f| *f > 0) {
             nearby.push((
                 other.no.abs_diff(slot.no),
                 Alternative { facility: facility.code.clone(), date, slot: other.no, free },
@@ -139,7 +143,7 @@ pub fn alternatives(
     let habits = usual_facilities(conn, user)?;
     let mut similar: Vec<(u32, Alternative)> = Vec::new();
     for other in rules.catalog.facilities().iter().filter(|f| f.is_similar_to(facility)) {
-        if let Some(free) = day.free(rules, other, slot, now).filter(|f| *f > 0) {
+        if let Some(free) = day.free(other, slot, now).filter(|f| *f > 0) {
             let used_before = habits.get(&other.code).copied().unwrap_or(0);
             similar.push((used_before, Alternative { facility: other.code.clone(), date, slot: slot.no, free }));
         }

@@ -7,7 +7,7 @@ use super::Turn;
 use crate::booking::approval::Decision;
 use crate::booking::{self, query, service, Booking, BookingError, Facility, Rules};
 use crate::users::Role;
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use serde_json::{json, Value};
 
 /// Where a request stands once its missing pieces are looked at.
@@ -166,7 +166,7 @@ impl<'a> Turn<'a> {
             .slots()
             .iter()
             .find(|s| request.part.is_none_or(|p| p.contains(s.start)))
-            .map_or("18:30".into(), |s| s.start.format("%H:%M").to_string());
+            .map_or("18:30".into(), |s| s.start_label());
         Ok(self.render(
             "free_facility",
             json!({
@@ -190,7 +190,7 @@ impl<'a> Turn<'a> {
         for facility in self.ctx.catalog.facilities() {
             let mut cells = Vec::new();
             for slot in self.ctx.catalog.slots() {
-                let cell = match day.free(&rules, facility, slot, self.now) {
+                let cell = match day.free(facility, slot, self.now) {
                     None => format!("{}:-", slot.no),
                     Some(0) => format!("{}:满", slot.no),
                     Some(n) => format!("{}:{n}", slot.no),
@@ -199,13 +199,8 @@ impl<'a> Turn<'a> {
             }
             rows.push(json!({"name": facility.name, "cells": cells}));
         }
-        let slots: Vec<Value> = self
-            .ctx
-            .catalog
-            .slots()
-            .iter()
-            .map(|s| json!({"no": s.no, "start": s.start.format("%H:%M").to_string()}))
-            .collect();
+        let slots: Vec<Value> =
+            self.ctx.catalog.slots().iter().map(|s| json!({"no": s.no, "start": s.start_label()})).collect();
         Ok(self.render(
             "free_overview",
             json!({"date": booking::date_label(date), "date_short": short_date(date), "rows": rows, "slots": slots}),
@@ -386,11 +381,11 @@ impl<'a> Turn<'a> {
             let mut next: Option<(String, u32)> = None;
             let mut open = false;
             for slot in self.ctx.catalog.slots() {
-                if let Some(free) = day.free(&rules, facility, slot, self.now) {
+                if let Some(free) = day.free(facility, slot, self.now) {
                     open = true;
                     total += free;
                     if free > 0 && next.is_none() {
-                        next = Some((slot.start.format("%H:%M").to_string(), free));
+                        next = Some((slot.start_label(), free));
                     }
                 }
             }
@@ -408,5 +403,5 @@ impl<'a> Turn<'a> {
 
 /// `11-25`, as a member would type it back.
 pub(super) fn short_date(date: NaiveDate) -> String {
-    date.format("%m-%d").to_string()
+    format!("{:02}-{:02}", date.month(), date.day())
 }

@@ -19,7 +19,7 @@ impl Turn<'_> {
     ) -> rusqlite::Result<String> {
         let catalog = &self.ctx.catalog;
         let what = service::describe(catalog, &facility.code, date, slot);
-        let start = catalog.slot(slot).map(|s| s.start.format("%H:%M").to_string()).unwrap_or_default();
+        let start = catalog.slot(slot).map(|s| s.start_label()).unwrap_or_default();
         let waitlist_command = format!("{} {} {start}", facility.name, short_date(date));
         let tz = catalog.tz();
         let local = |t: chrono::DateTime<Utc>| t.with_timezone(&tz).format("%m-%d %H:%M").to_string();
@@ -29,7 +29,7 @@ impl Turn<'_> {
                     .iter()
                     .map(|a| {
                         let name = self.facility_name(&a.facility);
-                        let at = catalog.slot(a.slot).map(|s| s.start.format("%H:%M").to_string()).unwrap_or_default();
+                        let at = catalog.slot(a.slot).map(|s| s.start_label()).unwrap_or_default();
                         json!({
                             "what": service::describe(catalog, &a.facility, a.date, a.slot), "free": a.free,
                             "command": format!("预约 {name} {} {at}", short_date(a.date)),

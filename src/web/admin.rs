@@ -168,7 +168,7 @@ fn admin_context(ctx: &AppContext, report: &Report, viewer: &str) -> Value {
         .busiest
         .iter()
         .map(|c| {
-            let time = ctx.catalog.slot(c.slot).map(|s| s.start.format("%H:%M").to_string()).unwrap_or_default();
+            let time = ctx.catalog.slot(c.slot).map(|s| s.start_label()).unwrap_or_default();
             format!("{} {time}（{}）", weekday_name(c.weekday), c.count)
         })
         .collect();
@@ -221,7 +221,7 @@ fn heatmap(ctx: &AppContext, report: &Report) -> Value {
     json!({
         "cell": cell, "width": width, "height": legend_y + 34, "cells": cells, "legend": legend, "legend_y": legend_y,
         "slot_labels": slots.iter().enumerate().map(|(i, s)| json!({
-            "x": left + i as u32 * (cell + 2) + cell / 2, "label": s.start.format("%H:%M").to_string(),
+            "x": left + i as u32 * (cell + 2) + cell / 2, "label": s.start_label(),
         })).collect::<Vec<_>>(),
         "day_labels": (0..7).map(|d| json!({"y": top + d * (cell + 2) + 18, "label": weekday_name(d)})).collect::<Vec<_>>(),
     })
