@@ -84,6 +84,7 @@ async fn stop_use_closes_bookings_tells_each_member_formally_and_broadcasts_once
     assert!(reopened.contains("已恢复开放"), "{reopened}");
     assert!(app.say("u1", "预约 乒乓球 11-26 19:30").await.contains("预约成功"));
     assert!(app.say("admin1", "启用 乒乓球").await.contains("没有停用"));
+    app.assert_slot_usage_agrees();
 }
 
 #[tokio::test]
@@ -99,6 +100,7 @@ async fn stop_use_for_part_of_a_day_and_open_ended() {
     let refused = app.say("b", "预约 跑步机 周五 18:30").await;
     assert!(refused.contains("停用中：维修") && refused.contains("恢复时间另行通知"), "{refused}");
     assert!(app.say("admin1", "停用 跑步机").await.contains("请说明"), "no time, no reason: asked");
+    app.assert_slot_usage_agrees();
 }
 
 #[tokio::test]

@@ -97,6 +97,7 @@ async fn two_levels_approve_end_to_end_with_every_card_updated() {
     assert_eq!(result[0]["template_card"]["card_type"], "text_notice", "a formal notice");
     assert!(result[0].to_string().contains("预约审批已通过"));
     let _ = deputy_card;
+    app.assert_slot_usage_agrees();
 }
 
 #[tokio::test]
@@ -114,6 +115,7 @@ async fn a_rejection_with_a_reason_tells_the_applicant_and_promotes_the_waitlist
     // The waiter now holds the place, pending their own approval.
     assert_eq!(app.count("SELECT count(*) FROM bookings WHERE userid = 'waiter' AND state = 'pending'"), 1);
     assert!(app.api.sent_to("waiter").iter().any(|m| m.to_string().contains("已为你候补成功")));
+    app.assert_slot_usage_agrees();
 }
 
 #[tokio::test]
@@ -187,6 +189,7 @@ async fn expiry_and_cancellation_update_the_approvers_cards() {
         .collect();
     assert_eq!(labels, vec!["已过期".to_string(), "已过期".to_string()], "both level-1 cards");
     assert_eq!(state(&app, id), "expired");
+    app.assert_slot_usage_agrees();
 }
 
 #[tokio::test]

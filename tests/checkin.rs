@@ -42,6 +42,7 @@ async fn scanning_the_door_code_in_the_window_checks_in() {
     let report = staffhome::scheduler::run_due_jobs(&app.ctx, &schedules, at("19:00"));
     assert_eq!(report.no_shows.marked, 0);
     assert_eq!(state(&app, id), "checked_in");
+    app.assert_slot_usage_agrees();
 }
 
 #[tokio::test]

@@ -42,6 +42,14 @@ fn check_invariants(ctx: &AppContext) {
                 let capacity = ctx.catalog.facility(facility).map_or(0, |f| f.capacity);
                 assert!(*count <= capacity, "{facility} {date} #{slot}: {count} > {capacity}");
             }
+            // The trigger-kept counters agree with the bookings.
+            let mut stmt = c.prepare("SELECT facility, date, slot, used FROM slot_usage WHERE used <> 0")?;
+            let mut counted: Vec<(String, String, u32, u32)> =
+                stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?.collect::<Result<_, _>>()?;
+            let mut expected = rows.clone();
+            counted.sort();
+            expected.sort();
+            assert_eq!(counted, expected, "slot_usage drifted from the bookings");
             // Waitlist only for full slots.
             let mut stmt = c.prepare("SELECT DISTINCT facility, date, slot FROM waitlist WHERE state = 'waiting'")?;
             let waiting: Vec<(String, String, u32)> =

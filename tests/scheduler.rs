@@ -110,6 +110,7 @@ async fn a_no_show_at_t_plus_15_promotes_the_waitlist_and_counts_a_strike() {
     assert_eq!(app.count(&format!("SELECT count(*) FROM bookings WHERE id = {id} AND state = 'no_show'")), 1);
     assert_eq!(app.count("SELECT count(*) FROM bookings WHERE userid = 'b' AND state = 'confirmed'"), 1);
     assert_eq!(pass(&app, t + Duration::minutes(16)).no_shows.marked, 0, "once");
+    app.assert_slot_usage_agrees();
 }
 
 #[tokio::test]
@@ -152,6 +153,7 @@ async fn pending_requests_expire_at_their_start() {
     assert_eq!(pass(&app, start).expired, 1);
     assert_eq!(app.count(&format!("SELECT count(*) FROM bookings WHERE id = {id} AND state = 'expired'")), 1);
     assert_eq!(outbox_keys(&app, "expired:").len(), 1);
+    app.assert_slot_usage_agrees();
 }
 
 #[tokio::test]

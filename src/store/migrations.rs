@@ -7,7 +7,7 @@ use rusqlite::{Connection, TransactionBehavior};
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_schedule_approval.sql"),
-    include_str!("migrations/0003_day_index.sql"),
+    include_str!("migrations/0003_slot_usage.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

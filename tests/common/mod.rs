@@ -163,6 +163,18 @@ impl TestApp {
     pub fn count(&self, sql: &str) -> i64 {
         self.db(|c| c.query_row(sql, [], |r| r.get(0)))
     }
+
+    /// The trigger-kept places-taken counters agree with the bookings themselves.
+    pub fn assert_slot_usage_agrees(&self) {
+        let drift = self.count(
+            "SELECT count(*) FROM (SELECT 1 FROM (
+               SELECT facility, date, slot, count(*) AS used FROM bookings
+                 WHERE state IN ('pending', 'confirmed', 'checked_in') GROUP BY 1, 2, 3
+               UNION ALL SELECT facility, date, slot, -used FROM slot_usage)
+             GROUP BY facility, date, slot HAVING sum(used) <> 0)",
+        );
+        assert_eq!(drift, 0, "slot_usage drifted from the bookings");
+    }
 }
 
 /// `FixedClock::now` through the trait, without importing it at every call site.
