@@ -4,7 +4,7 @@ use crate::booking::Catalog;
 use crate::chat::Replies;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::inbox::{PendingTouches, RecentAnswers};
+use crate::inbox::{PendingFacts, RecentAnswers};
 use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::wecom::api::WeComApi;
@@ -22,8 +22,8 @@ pub struct AppContext {
     pub api: WeComApi,
     /// Replies to read-only questions, for WeCom's retries.
     pub recent_answers: RecentAnswers,
-    /// Members' contacts not yet written (`inbox::flush` writes them).
-    pub pending_touches: PendingTouches,
+    /// What answers from readers left to record (`inbox::flush` writes it).
+    pub pending_facts: PendingFacts,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,7 +69,7 @@ impl AppContext {
             metrics: Metrics::new(),
             api,
             recent_answers: RecentAnswers::default(),
-            pending_touches: PendingTouches::default(),
+            pending_facts: PendingFacts::default(),
         })
     }
 }

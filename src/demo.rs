@@ -117,11 +117,11 @@ where
         let pushed = demo.pushed();
         write(&mut out, &pushed).await?;
     }
-    // Members' contacts from the last read-only answers, still queued.
+    // What the last answers from readers left to record, still queued.
     let ctx = Arc::clone(&demo.ctx);
     let flushed = tokio::task::spawn_blocking(move || crate::inbox::flush(&ctx)).await;
     if !matches!(flushed, Ok(Ok(_))) {
-        tracing::error!("could not write the last members' contacts");
+        tracing::error!("could not write what the last answers left to record");
     }
     write(&mut out, "再见。\n").await
 }

@@ -153,9 +153,9 @@ fn serve(path: &std::path::Path) -> Result<(), String> {
                 scheduler.map_err(|e| e.to_string())
             }
         };
-        // Members' contacts from the last read-only answers, still queued.
+        // What the last answers from readers left to record, still queued.
         if let Err(error) = staffhome::inbox::flush(&ctx) {
-            tracing::error!(%error, "could not write the last members' contacts");
+            tracing::error!(%error, "could not write what the last answers left to record");
         }
         ended
     })

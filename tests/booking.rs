@@ -215,3 +215,41 @@ async fn a_retry_of_a_booking_books_once_and_returns_the_first_reply() {
     assert!(first.text().contains("预约成功"));
     assert_eq!(app.count("SELECT count(*) FROM bookings"), 1);
 }
+
+#[tokio::test]
+async fn a_full_slot_is_refused_at_once_counted_once_and_a_retry_keeps_the_refusal() {
+    let app = TestApp::spawn().await;
+    let first = booking_no(&app.say("a", "预约 跑步机 明天 18:30").await);
+    let msg = app.member.message(
+        "b",
+        app.now(),
+        staffhome::wecom::Inbound::Text {
+            content: "预约 跑步机 明天 18:30".into(), msg_id: app.member.next_msg_id()
+        },
+    );
+    let callback = app.member.sign(&msg);
+    let refused = app.member.post(&callback).await;
+    assert!(refused.text().contains("已约满"), "{refused:?}");
+    let demand = "SELECT count(*) FROM demand_events WHERE kind = 'refused_full' AND userid = 'b'";
+    assert_eq!(app.count(demand), 1);
+    // The place comes free; WeCom's retry of the refused request still gets the refusal and
+    // books nothing, and counts no second refusal.
+    assert!(app.say("a", &format!("取消 {first}")).await.contains("已取消"));
+    assert_eq!(app.member.post(&callback).await, refused);
+    assert_eq!(app.count(demand), 1);
+    assert_eq!(app.count("SELECT count(*) FROM bookings WHERE userid = 'b'"), 0);
+    // A new request does book.
+    assert!(app.say("b", "预约 跑步机 明天 18:30").await.contains("预约成功"));
+    app.assert_slot_usage_agrees();
+}
+
+#[tokio::test]
+async fn a_refusal_in_the_middle_of_a_request_ends_the_request_and_counts_the_demand() {
+    let app = TestApp::spawn().await;
+    app.say("a", "预约 跑步机 明天 18:30").await;
+    assert!(app.say("b", "预约 健身房").await.contains("哪个时段"));
+    assert!(app.say("b", "预约 跑步机 明天 18:30").await.contains("已约满"));
+    assert_eq!(app.count("SELECT count(*) FROM demand_events WHERE kind = 'refused_full' AND userid = 'b'"), 1);
+    let after = app.say("b", "19:30").await;
+    assert!(!after.contains("预约成功"), "the gym request was ended: {after}");
+}

@@ -87,21 +87,116 @@ fn insert_if_room(
     Ok((inserted == 1).then(|| tx.last_insert_rowid()))
 }
 
+/// A member asked for a place they could not get: counted for demand reports and ranking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Demand {
+    pub kind: &'static str,
+    pub user: String,
+    pub facility: String,
+    pub date: NaiveDate,
+    pub slot: u32,
+    pub at: i64,
+}
+
+impl Demand {
+    pub fn record(&self, conn: &Connection) -> rusqlite::Result<()> {
+        crate::store::execute(
+            conn,
+            "INSERT INTO demand_events (kind, userid, facility, date, slot, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![self.kind, self.user, self.facility, self.date.to_string(), self.slot, self.at],
+        )?;
+        Ok(())
+    }
+}
+
 fn record_demand(
     tx: &Connection,
-    kind: &str,
+    kind: &'static str,
     user: &str,
     facility: &str,
     date: NaiveDate,
     slot: u32,
     now: i64,
 ) -> rusqlite::Result<()> {
-    crate::store::execute(
-        tx,
-        "INSERT INTO demand_events (kind, userid, facility, date, slot, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![kind, user, facility, date.to_string(), slot, now],
-    )?;
+    let (user, facility) = (user.to_string(), facility.to_string());
+    Demand { kind, user, facility, date, slot, at: now }.record(tx)
+}
+
+/// The rules a booking request must pass before any place is taken (time, closures, the
+/// member's limits, not already held).
+fn check_request(
+    conn: &Connection,
+    rules: &Rules,
+    user: &str,
+    facility: &Facility,
+    date: NaiveDate,
+    slots: &[&Slot],
+    now: DateTime<Utc>,
+) -> Result<(), BookingError> {
+    for slot in slots {
+        rules::check_bookable(conn, rules, facility, date, slot, now)?;
+    }
+    rules::check_user_may_book(conn, rules, user, date, slots.len() as u32, now)?;
+    for slot in slots {
+        if let Some(id) = rules::live_booking_of(conn, user, &facility.code, date, slot.no)? {
+            return Err(BookingError::AlreadyBooked { id });
+        }
+    }
     Ok(())
+}
+
+/// The refusal for a full slot: nearby free places and the queue's length.
+fn slot_full(
+    conn: &Connection,
+    rules: &Rules,
+    user: &str,
+    facility: &Facility,
+    date: NaiveDate,
+    slot: &Slot,
+    now: DateTime<Utc>,
+) -> Result<BookingError, BookingError> {
+    let alternatives = query::alternatives(conn, rules, user, facility, date, slot, now)?;
+    let waitlist_len = query::waitlist_len(conn, &facility.code, date, slot.no)?;
+    Ok(BookingError::SlotFull { alternatives, waitlist_len })
+}
+
+/// What `book` would refuse, judged on a read snapshot: Ok(None) when it looks bookable (only
+/// `book` can tell for sure). A refusal seen here is the answer as of the snapshot, taken
+/// after the request arrived, so nothing need wait for the writer; a full slot comes with the
+/// demand record `book` would have written, for the caller to write.
+pub fn refusal_on_snapshot(
+    conn: &Connection,
+    rules: &Rules,
+    user: &str,
+    facility: &Facility,
+    date: NaiveDate,
+    slot_nos: &[u32],
+    now: DateTime<Utc>,
+) -> rusqlite::Result<Option<(BookingError, Option<Demand>)>> {
+    let refused = |error: BookingError| match error {
+        BookingError::Db(e) => Err(e),
+        other => Ok(Some((other, None))),
+    };
+    let slots = match slot_nos.iter().map(|no| rules.catalog.slot(*no).ok_or(BookingError::NoSuchSlot)).collect() {
+        Ok(slots) => slots,
+        Err(error) => return refused(error),
+    };
+    let slots: Vec<&Slot> = slots;
+    if let Err(error) = check_request(conn, rules, user, facility, date, &slots, now) {
+        return refused(error);
+    }
+    for slot in slots {
+        if query::used_places(conn, &facility.code, date, slot.no)? >= facility.capacity {
+            let (user, code) = (user.to_string(), facility.code.clone());
+            let demand =
+                Demand { kind: "refused_full", user, facility: code, date, slot: slot.no, at: now.timestamp() };
+            return match slot_full(conn, rules, &demand.user, facility, date, slot, now) {
+                Ok(full) => Ok(Some((full, Some(demand)))),
+                Err(error) => refused(error),
+            };
+        }
+    }
+    Ok(None)
 }
 
 /// Book `slots` (consecutive, all or none) of `facility` on `date` for `user`.
@@ -116,15 +211,7 @@ pub fn book(
 ) -> Result<Vec<Booking>, BookingError> {
     let slots: Vec<&Slot> =
         slot_nos.iter().map(|no| rules.catalog.slot(*no).ok_or(BookingError::NoSuchSlot)).collect::<Result<_, _>>()?;
-    for slot in &slots {
-        rules::check_bookable(tx, rules, facility, date, slot, now)?;
-    }
-    rules::check_user_may_book(tx, rules, user, date, slots.len() as u32, now)?;
-    for slot in &slots {
-        if let Some(id) = rules::live_booking_of(tx, user, &facility.code, date, slot.no)? {
-            return Err(BookingError::AlreadyBooked { id });
-        }
-    }
+    check_request(tx, rules, user, facility, date, &slots, now)?;
     // A savepoint makes a range all-or-none while the refusal's demand record still commits.
     tx.execute_batch("SAVEPOINT booking_range")?;
     let rollback = || tx.execute_batch("ROLLBACK TO booking_range; RELEASE booking_range");
@@ -135,9 +222,7 @@ pub fn book(
             Ok(None) => {
                 rollback()?;
                 record_demand(tx, "refused_full", user, &facility.code, date, slot.no, now.timestamp())?;
-                let alternatives = query::alternatives(tx, rules, user, facility, date, slot, now)?;
-                let waitlist_len = query::waitlist_len(tx, &facility.code, date, slot.no)?;
-                return Err(BookingError::SlotFull { alternatives, waitlist_len });
+                return Err(slot_full(tx, rules, user, facility, date, slot, now)?);
             }
             Err(e) if is_unique_violation(&e) => {
                 rollback()?;

@@ -5,10 +5,20 @@ use super::dates::{DayPart, SlotSpec};
 use super::dialogue::{self, Dialogue};
 use super::Turn;
 use crate::booking::approval::Decision;
+use crate::booking::service::Demand;
 use crate::booking::{self, query, service, Booking, BookingError, Facility, Rules};
 use crate::users::Role;
 use chrono::{Datelike, NaiveDate};
 use serde_json::{json, Value};
+
+/// Where a request stands, before anything is written.
+enum Plan<'f> {
+    Ready { facility: &'f Facility, date: NaiveDate, slots: Vec<u32> },
+    AskFacility,
+    AskSlot { facility: &'f Facility, date: NaiveDate },
+    AskDate,
+    NoSuchSlot { facility: &'f Facility },
+}
 
 /// Where a request stands once its missing pieces are looked at.
 enum Resolved<'f> {
@@ -207,6 +217,33 @@ impl<'a> Turn<'a> {
         ))
     }
 
+    /// Where a request stands, without writing anything.
+    fn plan(&self, request: &SlotRequest) -> Plan<'a> {
+        let catalog = &self.ctx.catalog;
+        let Some(facility) = request.facility.as_deref().and_then(|c| catalog.facility(c)) else {
+            return Plan::AskFacility;
+        };
+        let Some(spec) = &request.slot else {
+            return Plan::AskSlot { facility, date: request.date.unwrap_or_else(|| self.today()) };
+        };
+        let Some(slots) = self.slot_numbers(spec) else {
+            return Plan::NoSuchSlot { facility };
+        };
+        let date = match request.date {
+            Some(date) => date,
+            None => {
+                // No day given: today if that time is still ahead, otherwise ask.
+                let today = self.today();
+                let first = catalog.slot(slots[0]).map(|s| catalog.slot_start(today, s));
+                if first.is_none_or(|start| start <= self.now) {
+                    return Plan::AskDate;
+                }
+                today
+            }
+        };
+        Plan::Ready { facility, date, slots }
+    }
+
     /// Fill in what the member left out, or ask for it.
     fn resolve(&self, request: &SlotRequest, remember: fn(SlotRequest) -> Dialogue) -> rusqlite::Result<Resolved<'a>> {
         let catalog = &self.ctx.catalog;
@@ -219,43 +256,41 @@ impl<'a> Turn<'a> {
                 json!({"missing": missing, "understood": understood, "options": options, "facilities": facilities}),
             )))
         };
-        let Some(facility) = request.facility.as_deref().and_then(|c| catalog.facility(c)) else {
-            return ask("facility", vec![], request.clone());
-        };
-        let Some(spec) = &request.slot else {
-            let date = request.date.unwrap_or_else(|| self.today());
-            let options = self.slot_options(facility, date, request.part)?;
-            if options.is_empty() && request.date.is_none() {
-                return ask("date", vec![], request.clone());
+        match self.plan(request) {
+            Plan::Ready { facility, date, slots } => Ok(Resolved::Ready { facility, date, slots }),
+            Plan::AskFacility => ask("facility", vec![], request.clone()),
+            Plan::AskDate => ask("date", vec![], request.clone()),
+            Plan::AskSlot { facility, date } => {
+                let options = self.slot_options(facility, date, request.part)?;
+                if options.is_empty() && request.date.is_none() {
+                    return ask("date", vec![], request.clone());
+                }
+                let mut remembered = request.clone();
+                remembered.date = Some(date);
+                ask("slot", options, remembered)
             }
-            let mut remembered = request.clone();
-            remembered.date = Some(date);
-            return ask("slot", options, remembered);
-        };
-        let slots = match self.slot_numbers(spec) {
-            Some(slots) => slots,
-            None => {
+            Plan::NoSuchSlot { facility } => {
                 let listing =
                     catalog.slots().iter().map(|s| format!("{}={}", s.no, s.label())).collect::<Vec<_>>().join(" ");
                 let text =
                     self.render("refused", json!({"kind": "no_slot", "facility": facility.name, "slots": listing}));
-                return Ok(Resolved::Refuse(text));
+                Ok(Resolved::Refuse(text))
             }
-        };
-        let date = match request.date {
-            Some(date) => date,
-            None => {
-                // No day given: today if that time is still ahead, otherwise ask.
-                let today = self.today();
-                let first = catalog.slot(slots[0]).map(|s| catalog.slot_start(today, s));
-                if first.is_some_and(|start| start > self.now) {
-                    today
-                } else {
-                    return ask("date", vec![], request.clone());
-                }
-            }
-        };
-        Ok(Resolved::Ready { facility, date, slots })
+        }
+    }
+
+    /// A complete booking request that the reader's snapshot already refuses: the refusal's
+    /// wording and the demand record to write. None when it needs the writer (it may succeed,
+    /// or asks for a missing piece).
+    pub(super) fn booking_refused_on_snapshot(
+        &self,
+        request: &SlotRequest,
+    ) -> rusqlite::Result<Option<(String, Option<Demand>)>> {
+        let Plan::Ready { facility, date, slots } = self.plan(request) else { return Ok(None) };
+        match service::refusal_on_snapshot(self.tx, &self.rules(), self.user, facility, date, &slots, self.now)? {
+            Some((error, demand)) => Ok(Some((self.refusal(error, facility, date, slots[0])?, demand))),
+            None => Ok(None),
+        }
     }
 
     pub(super) fn slot_numbers(&self, spec: &SlotSpec) -> Option<Vec<u32>> {

@@ -15,6 +15,7 @@ pub use command::{parse, Command, Parsed, SlotRequest};
 pub use reply::Replies;
 
 use crate::app::AppContext;
+use crate::booking::service::Demand;
 use crate::users::{self, Role};
 use crate::wecom::{Inbound, InboundMessage, Reply};
 use chrono::{DateTime, Utc};
@@ -40,6 +41,8 @@ pub struct ReadOnlyAnswer {
     pub reply: Reply,
     /// A new command ends the member's half-finished request, and there is one to clear.
     pub clears_dialogue: bool,
+    /// A booking refused for a full slot: the demand to record (after answering).
+    pub demand: Option<Demand>,
 }
 
 /// Questions that change nothing: answered on a reader connection, in parallel, so that the
@@ -52,7 +55,8 @@ fn is_read_only(command: &Command) -> bool {
 }
 
 /// The answer to `msg` if it only reads (help, facilities, free slots, mine, board, approvals,
-/// not understood, events with nothing to say); None when it needs the write path.
+/// not understood, events with nothing to say, a booking this snapshot already refuses);
+/// None when it needs the write path.
 pub fn answer_read_only(
     ctx: &AppContext,
     conn: &Connection,
@@ -63,13 +67,19 @@ pub fn answer_read_only(
     let turn = || -> rusqlite::Result<Turn<'_>> {
         Ok(Turn { ctx, tx: conn, user, role: users::role(conn, &ctx.config, user)?, now })
     };
-    let answer = |reply: Reply, ends_dialogue: bool| {
+    let answer_with = |reply: Reply, ends_dialogue: bool, demand: Option<Demand>| {
         let clears_dialogue = ends_dialogue && dialogue::exists(conn, user)?;
-        Ok(Some(ReadOnlyAnswer { reply, clears_dialogue }))
+        Ok(Some(ReadOnlyAnswer { reply, clears_dialogue, demand }))
     };
+    let answer = |reply: Reply, ends_dialogue: bool| answer_with(reply, ends_dialogue, None);
     match &msg.inbound {
         Inbound::Text { content, .. } => match parse(content, &ctx.catalog, ctx.catalog.today(now)) {
             Parsed::Command(command) if is_read_only(&command) => answer(Reply::Text(turn()?.run(command)?), true),
+            // A booking the snapshot already refuses (a full slot, a limit) needs no writer.
+            Parsed::Command(Command::Book(request)) => match turn()?.booking_refused_on_snapshot(&request)? {
+                Some((refusal, demand)) => answer_with(Reply::Text(refusal), true, demand),
+                None => Ok(None),
+            },
             // Not understood: said so, and a pending dialogue stays.
             unknown @ Parsed::Unknown { .. } => answer(Reply::Text(turn()?.not_understood(unknown)), false),
             _ => Ok(None),

@@ -3,14 +3,15 @@
 //! A command with effects runs in one write transaction with the lookup of an earlier
 //! delivery and the record of its reply, so a WeCom retry (even one racing the first
 //! delivery) gets the first reply and changes nothing. A question that changes nothing is
-//! answered on a reader, its reply remembered for retries (`recent`) and the member's contact
-//! written in bulk just after (`touches`).
+//! answered on a reader, its reply remembered for retries (`recent`) and what it leaves to
+//! record (the member's contact, refused demand) written in bulk just after (`facts`); so is
+//! a booking that the reader's snapshot already refuses.
 
+mod facts;
 mod recent;
-mod touches;
 
+pub use facts::{Facts, PendingFacts};
 pub use recent::RecentAnswers;
-pub use touches::PendingTouches;
 
 use crate::app::AppContext;
 use crate::chat::{self, ReadOnlyAnswer};
@@ -30,7 +31,7 @@ pub enum InboxError {
 pub struct Handled {
     pub reply: Reply,
     pub duplicate: bool,
-    /// Members' contacts wait in memory: call `flush` (off the request path) to write them.
+    /// Facts wait in memory: call `flush` (off the request path) to write them.
     pub flush: bool,
 }
 
@@ -77,12 +78,18 @@ pub fn handle(ctx: &AppContext, msg: &InboundMessage) -> Result<Handled, InboxEr
             if let Some(earlier) = ctx.recent_answers.remember_first(&key, &answer.reply, now.timestamp()) {
                 return Ok(retry(&key, earlier));
             }
-            let flush = touch && ctx.pending_touches.add(&msg.from_user_name, now.timestamp());
+            let mut flush = touch && ctx.pending_facts.touch(&msg.from_user_name, now.timestamp());
+            if let Some(demand) = answer.demand {
+                flush |= ctx.pending_facts.demand(demand);
+            }
             Ok(Handled { flush, ..Handled::new(answer.reply) })
         }
         // Ending a half-finished request is an effect: written before the answer goes out.
         FirstLook::ReadOnly(answer, _) => write_once(ctx, msg, &key, |tx| {
             chat::dialogue::clear(tx, &msg.from_user_name)?;
+            if let Some(demand) = &answer.demand {
+                demand.record(tx)?;
+            }
             Ok(answer.reply)
         }),
         FirstLook::NeedsWrite => write_once(ctx, msg, &key, |tx| chat::respond(ctx, tx, msg, now)),
@@ -115,13 +122,16 @@ fn retry(key: &str, reply: Reply) -> Handled {
     Handled::duplicate(reply)
 }
 
-/// Write the members' contacts queued by read-only answers; returns how many. Returns once
+/// Write what answers from readers left to record; returns how many facts. Returns once
 /// everything queued before the call is written.
 pub fn flush(ctx: &AppContext) -> Result<usize, InboxError> {
-    ctx.pending_touches.flush(|touches| {
+    ctx.pending_facts.flush(|facts| {
         ctx.store.write(|tx| {
-            for (user, at) in touches {
+            for (user, at) in &facts.touches {
                 users::touch(tx, user, *at)?;
+            }
+            for demand in &facts.demand {
+                demand.record(tx)?;
             }
             Ok::<(), InboxError>(())
         })

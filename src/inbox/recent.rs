@@ -12,8 +12,12 @@ use std::sync::{Mutex, MutexGuard};
 
 /// Long past WeCom's retries (three, each after a 5-second timeout).
 const KEEP_SECONDS: i64 = 300;
-/// Bounds memory at a few MiB whatever the load (a free-slot overview is about 1 KiB).
-const KEEP_AT_MOST: usize = 4096;
+/// Memory for remembered answers, whatever the load: thousands of answers (a free-slot
+/// overview is about 1 KiB, a refusal a few hundred bytes), i.e. many minutes at the peak of a
+/// large company, about a second under a saturating benchmark.
+const KEEP_BYTES: usize = 8 << 20;
+/// Bookkeeping per answer besides its text (map and queue entries).
+const OVERHEAD_BYTES: usize = 96;
 
 #[derive(Default)]
 pub struct RecentAnswers {
@@ -25,6 +29,15 @@ struct State {
     replies: HashMap<String, Reply>,
     /// Dedupe keys oldest first, with when they were answered.
     order: VecDeque<(String, i64)>,
+    bytes: usize,
+}
+
+fn size(key: &str, reply: &Reply) -> usize {
+    let text = match reply {
+        Reply::Text(text) | Reply::UpdateButton(text) => text.len(),
+        Reply::Empty => 0,
+    };
+    2 * key.len() + text + OVERHEAD_BYTES
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -43,14 +56,18 @@ impl RecentAnswers {
         if let Some(earlier) = state.replies.get(dedupe_key) {
             return Some(earlier.clone());
         }
+        let needed = size(dedupe_key, reply);
         while let Some((_, at)) = state.order.front() {
-            if state.order.len() < KEEP_AT_MOST && *at > now - KEEP_SECONDS {
+            if state.bytes + needed <= KEEP_BYTES && *at > now - KEEP_SECONDS {
                 break;
             }
             if let Some((old, _)) = state.order.pop_front() {
-                state.replies.remove(&old);
+                if let Some(gone) = state.replies.remove(&old) {
+                    state.bytes -= size(&old, &gone);
+                }
             }
         }
+        state.bytes += needed;
         state.replies.insert(dedupe_key.to_string(), reply.clone());
         state.order.push_back((dedupe_key.to_string(), now));
         None
@@ -89,11 +106,14 @@ mod tests {
         recent.remember_first("new", &text("y"), KEEP_SECONDS);
         assert_eq!(recent.get("old"), None, "aged out");
         assert_eq!(recent.get("new"), Some(text("y")));
-        for i in 0..KEEP_AT_MOST + 10 {
-            recent.remember_first(&format!("k{i}"), &text("z"), KEEP_SECONDS);
+        let kilobyte = text(&"x".repeat(1024));
+        let fits = KEEP_BYTES / size("k00000", &kilobyte);
+        for i in 0..fits + 10 {
+            recent.remember_first(&format!("k{i:05}"), &kilobyte, KEEP_SECONDS);
         }
-        assert_eq!(recent.len(), KEEP_AT_MOST);
-        assert_eq!(recent.get("k0"), None, "the oldest made room");
-        assert!(recent.get(&format!("k{}", KEEP_AT_MOST + 9)).is_some());
+        assert_eq!(recent.len(), fits);
+        assert!(lock(&recent.state).bytes <= KEEP_BYTES);
+        assert_eq!(recent.get("k00000"), None, "the oldest made room");
+        assert!(recent.get(&format!("k{:05}", fits + 9)).is_some());
     }
 }

@@ -177,13 +177,13 @@ async fn receive_inner(
     Ok(encrypted_reply(ctx, &handled.reply, &user))
 }
 
-/// Write members' contacts in the background: the answer does not wait.
+/// Write what answers from readers left to record, in the background: the answer does not wait.
 fn start_flush(ctx: &Arc<AppContext>) {
     let ctx = Arc::clone(ctx);
     tokio::task::spawn_blocking(move || {
         if let Err(error) = inbox::flush(&ctx) {
             // They stay queued; the next read-only answer starts another flush.
-            tracing::error!(%error, waiting = ctx.pending_touches.len(), "could not write members' contacts");
+            tracing::error!(%error, waiting = ctx.pending_facts.len(), "could not write what answers left to record");
         }
     });
 }
