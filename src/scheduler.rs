@@ -57,6 +57,8 @@ pub struct JobReport {
     pub expired: u32,
     pub published: bool,
     pub digest: bool,
+    /// Callback records past the retry window, deleted this pass.
+    pub forgotten_callbacks: u32,
     /// Jobs that failed this pass (they run again at the next tick).
     pub failed: Vec<&'static str>,
 }
@@ -97,7 +99,28 @@ pub fn run_due_jobs(ctx: &AppContext, schedules: &Schedules, now: DateTime<Utc>)
     if let Some(fired) = schedules.last_fire(&schedules.weekly_digest, now) {
         report.digest = job(ctx, "weekly_digest", &mut report, |tx| digest(ctx, tx, fired, now));
     }
+    report.forgotten_callbacks =
+        job(ctx, "forget_old_callbacks", &mut report, |tx| forget_old_callbacks(tx, now.timestamp()));
     report
+}
+
+/// How long a callback's reply is kept for its retries. WeCom retries within seconds; a week
+/// also covers a delivery replayed by hand after an incident.
+pub const CALLBACK_RECORDS_KEPT_SECONDS: i64 = 7 * 24 * 3600;
+/// Deleted per pass at most, so that a first pass over a long backlog does not hold the
+/// writer for long (the rest goes at the next ticks).
+const FORGET_PER_PASS: i64 = 5_000;
+
+/// Delete callback records older than the retry window: the table would otherwise grow with
+/// every message ever received.
+fn forget_old_callbacks(tx: &Connection, now: i64) -> rusqlite::Result<u32> {
+    let deleted = crate::store::execute(
+        tx,
+        "DELETE FROM processed_callbacks WHERE rowid IN
+           (SELECT rowid FROM processed_callbacks WHERE created_at < ?1 ORDER BY created_at LIMIT ?2)",
+        params![now - CALLBACK_RECORDS_KEPT_SECONDS, FORGET_PER_PASS],
+    )?;
+    Ok(deleted as u32)
 }
 
 /// Open the week after the one the publish time fell in (once: open_weeks is the mark).

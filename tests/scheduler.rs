@@ -241,3 +241,19 @@ async fn tick_beside_serve_sends_nothing_twice() {
     assert_eq!(sends.len(), 9, "one confirmation per peak booking: {sends:?}");
     assert_eq!(unique.len(), sends.len(), "no duplicates");
 }
+
+#[tokio::test]
+async fn callback_records_are_kept_a_week_then_forgotten() {
+    let app = TestApp::spawn().await;
+    app.say("a", "预约 健身房 明天 9:30").await;
+    app.say("b", "预约 健身房 明天 10:30").await;
+    let records = "SELECT count(*) FROM processed_callbacks";
+    assert_eq!(app.count(records), 2);
+    let week = Duration::seconds(staffhome::scheduler::CALLBACK_RECORDS_KEPT_SECONDS);
+    let sent = common::monday_10am();
+    assert_eq!(pass(&app, sent + week - Duration::minutes(1)).forgotten_callbacks, 0);
+    assert_eq!(app.count(records), 2, "kept while WeCom could still retry");
+    assert_eq!(pass(&app, sent + week + Duration::minutes(1)).forgotten_callbacks, 2);
+    assert_eq!(app.count(records), 0);
+    assert_eq!(app.count("SELECT count(*) FROM bookings"), 2, "only the records go, not what they did");
+}

@@ -200,18 +200,9 @@ pub fn waiting_entries(
 mod tests {
     use super::*;
 
-    fn plan(conn: &Connection, sql: &str) -> String {
-        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-        let nulls = std::iter::repeat_n(rusqlite::types::Null, stmt.parameter_count());
-        let rows = stmt.query_map(rusqlite::params_from_iter(nulls), |row| row.get::<_, String>(3)).unwrap();
-        rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
-    }
-
     #[test]
     fn a_days_usage_is_one_range_of_the_counter_table() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = crate::store::Store::open(&dir.path().join("q.db")).unwrap();
-        let plan = store.read(|conn| Ok::<_, rusqlite::Error>(plan(conn, DAY_USAGE))).unwrap();
+        let plan = crate::store::query_plan(DAY_USAGE);
         assert!(plan.contains("SEARCH slot_usage USING PRIMARY KEY (date=?)"), "{plan}");
     }
 }

@@ -127,20 +127,20 @@ async fn claim(
 /// When a member may next receive a message (None = now), from what was sent to them in
 /// the last minute and hour.
 fn rate_limited_until(conn: &rusqlite::Connection, user: &str, now: i64) -> rusqlite::Result<Option<i64>> {
-    {
-        let window = |seconds: i64, limit: i64| -> rusqlite::Result<Option<i64>> {
-            let (count, oldest): (i64, Option<i64>) = crate::store::query_row(
-                conn,
-                "SELECT count(*), min(sent_at) FROM (SELECT sent_at FROM outbox
-                 WHERE recipient = ?1 AND sent_at > ?2 ORDER BY sent_at DESC LIMIT ?3)",
-                params![user, now - seconds, limit],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )?;
-            Ok((count >= limit).then(|| oldest.unwrap_or(now) + seconds))
-        };
-        Ok(window(60, PER_USER_PER_MINUTE)?.max(window(3600, PER_USER_PER_HOUR)?))
-    }
+    let window = |seconds: i64, limit: i64| -> rusqlite::Result<Option<i64>> {
+        let (count, oldest): (i64, Option<i64>) =
+            crate::store::query_row(conn, SENT_TO_RECENTLY, params![user, now - seconds, limit], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })?;
+        Ok((count >= limit).then(|| oldest.unwrap_or(now) + seconds))
+    };
+    Ok(window(60, PER_USER_PER_MINUTE)?.max(window(3600, PER_USER_PER_HOUR)?))
 }
+
+/// How many messages went to a member since a time (up to a limit), and the oldest of them;
+/// a range of the `outbox_sent_to` index.
+const SENT_TO_RECENTLY: &str = "SELECT count(*), min(sent_at) FROM (SELECT sent_at FROM outbox
+     WHERE recipient = ?1 AND sent_at > ?2 ORDER BY sent_at DESC LIMIT ?3)";
 
 /// One pass: deliver what is due now. Tests call this directly instead of sleeping.
 pub async fn deliver_due(ctx: &std::sync::Arc<AppContext>) -> Result<Delivered, WorkerError> {
@@ -281,5 +281,14 @@ pub async fn run(ctx: std::sync::Arc<AppContext>) -> Result<(), WorkerError> {
             Err(error) => tracing::error!(error = %error, "outbox pass failed; retrying"),
         }
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_members_recent_deliveries_are_a_range_of_an_index() {
+        let plan = crate::store::query_plan(super::SENT_TO_RECENTLY);
+        assert!(plan.contains("USING COVERING INDEX outbox_sent_to (recipient=? AND sent_at>?)"), "{plan}");
     }
 }

@@ -138,6 +138,21 @@ impl Store {
     }
 }
 
+/// SQLite's plan for `sql` on a fresh database, one step per `; ` (tests check that a hot
+/// query is a range of the index meant for it, not a scan).
+#[cfg(test)]
+pub(crate) fn query_plan(sql: &str) -> String {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = Store::open(&dir.path().join("plan.db")).expect("store");
+    let plan = store.read(|conn| {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+        let nulls = std::iter::repeat_n(rusqlite::types::Null, stmt.parameter_count());
+        let steps = stmt.query_map(rusqlite::params_from_iter(nulls), |row| row.get::<_, String>(3))?;
+        steps.collect::<rusqlite::Result<Vec<_>>>()
+    });
+    plan.expect("plan").join("; ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
