@@ -44,6 +44,8 @@ struct Stats {
     p50: Duration,
     p99: Duration,
     max: Duration,
+    /// Server CPU time (user + system) per request: steadier than req/s on a shared machine.
+    cpu_per_request: Option<Duration>,
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -63,6 +65,7 @@ fn stats(name: &'static str, mut latencies: Vec<Duration>, errors: usize, elapse
         p50: percentile(&latencies, 0.50),
         p99: percentile(&latencies, 0.99),
         max: latencies.last().copied().unwrap_or_default(),
+        cpu_per_request: None,
     }
 }
 
@@ -193,6 +196,26 @@ fn scenario(name: &str, n: usize, members: usize) -> Vec<(String, String)> {
         .collect()
 }
 
+/// CPU time the process has used so far (user + system), from /proc.
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) start at field 3.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // /proc counts in USER_HZ, which Linux fixes at 100 for user space.
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// Run `run` and note the server's CPU time per request it made.
+async fn measured(pid: u32, run: impl std::future::Future<Output = Stats>) -> Stats {
+    let before = cpu_time(pid);
+    let mut stats = run.await;
+    if let (Some(before), Some(after)) = (before, cpu_time(pid)) {
+        stats.cpu_per_request = Some((after - before) / stats.count.max(1) as u32);
+    }
+    stats
+}
+
 fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()
@@ -251,6 +274,10 @@ fn tick_benchmark() -> (usize, Duration, Duration) {
         .collect();
     runs.sort_unstable();
     (total, first, runs[runs.len() / 2])
+}
+
+fn us(d: Option<Duration>) -> String {
+    d.map_or("?".to_string(), |d| format!("{:.0}", d.as_secs_f64() * 1e6))
 }
 
 fn ms(d: Duration) -> String {
@@ -316,15 +343,20 @@ async fn run() {
     closed_loop("warm-up", &client, (0..2000).map(|_| Request::Get(format!("{base}/healthz"))).collect(), c).await;
 
     let mut results = Vec::new();
-    results.push(
-        closed_loop("/healthz", &client, (0..n).map(|_| Request::Get(format!("{base}/healthz"))).collect(), c).await,
-    );
+    let healthz = (0..n).map(|_| Request::Get(format!("{base}/healthz"))).collect();
+    results.push(measured(server.id(), closed_loop("/healthz", &client, healthz, c)).await);
     if let Some(only) = &args.only {
         for name in SCENARIOS.into_iter().filter(|name| name.contains(only.as_str())) {
             let requests = callbacks(&member, &callback, scenario(name, n, args.members).into_iter());
-            let run = closed_loop(name, &client, requests, c).await;
+            let run = measured(server.id(), closed_loop(name, &client, requests, c)).await;
             let ratio = run.rps / results[0].rps * 100.0;
-            println!("{name}: {:.0} req/s ({ratio:.0}% of /healthz), p99 {} ms", run.rps, ms(run.p99));
+            println!(
+                "{name}: {:.0} req/s ({ratio:.0}% of /healthz), p99 {} ms, server CPU {} µs per request (/healthz {})",
+                run.rps,
+                ms(run.p99),
+                us(run.cpu_per_request),
+                us(results[0].cpu_per_request)
+            );
         }
         let _ = server.kill();
         let _ = server.wait();
@@ -332,14 +364,14 @@ async fn run() {
     }
     for name in SCENARIOS {
         let requests = callbacks(&member, &callback, scenario(name, n, args.members).into_iter());
-        results.push(closed_loop(name, &client, requests, c).await);
+        results.push(measured(server.id(), closed_loop(name, &client, requests, c)).await);
     }
     let paced = callbacks(
         &member,
         &callback,
         scenario(MIXED, 10_000, args.members).into_iter().map(|(user, text)| (format!("p{user}"), text)),
     );
-    let at_rate = open_loop("mixed at 1,000 req/s", &client, paced, 1000).await;
+    let at_rate = measured(server.id(), open_loop("mixed at 1,000 req/s", &client, paced, 1000)).await;
     let peak_rss = peak_rss_kib(server.id());
     let _ = server.kill();
     let _ = server.wait();
@@ -347,10 +379,10 @@ async fn run() {
 
     let healthz = results[0].rps;
     let mut report = String::new();
-    report.push_str("| run | requests | errors | req/s | ratio to /healthz | p50 ms | p99 ms | max ms |\n|---|---|---|---|---|---|---|---|\n");
+    report.push_str("| run | requests | errors | req/s | ratio to /healthz | p50 ms | p99 ms | max ms | server CPU µs/request |\n|---|---|---|---|---|---|---|---|---|\n");
     for s in results.iter().chain(std::iter::once(&at_rate)) {
         report.push_str(&format!(
-            "| {} | {} | {} | {:.0} | {:.0}% | {} | {} | {} |\n",
+            "| {} | {} | {} | {:.0} | {:.0}% | {} | {} | {} | {} |\n",
             s.name,
             s.count,
             s.errors,
@@ -358,7 +390,8 @@ async fn run() {
             s.rps / healthz * 100.0,
             ms(s.p50),
             ms(s.p99),
-            ms(s.max)
+            ms(s.max),
+            us(s.cpu_per_request)
         ));
     }
     let ratio = |i: usize| results[i].rps / healthz;

@@ -9,6 +9,7 @@ use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::wecom::api::WeComApi;
 use crate::wecom::WeComCrypto;
+use crate::workers::Workers;
 use std::sync::Arc;
 
 pub struct AppContext {
@@ -24,6 +25,8 @@ pub struct AppContext {
     pub recent_answers: RecentAnswers,
     /// What answers from readers left to record (`inbox::flush` writes it).
     pub pending_facts: PendingFacts,
+    /// Threads for callbacks' blocking work (SQLite, templates).
+    pub workers: Workers,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,7 +41,12 @@ pub enum StartError {
     Templates(String),
     #[error("cannot listen on {addr}: {source}")]
     Listen { addr: String, source: std::io::Error },
+    #[error("cannot start worker threads: {0}")]
+    Threads(std::io::Error),
 }
+
+/// Callbacks handled at once: enough to keep the readers busy and fill a group commit.
+const CALLBACK_THREADS: usize = 4;
 
 impl AppContext {
     /// Open the database and build everything the service shares.
@@ -70,6 +78,7 @@ impl AppContext {
             api,
             recent_answers: RecentAnswers::default(),
             pending_facts: PendingFacts::default(),
+            workers: Workers::start(CALLBACK_THREADS).map_err(StartError::Threads)?,
         })
     }
 }

@@ -17,3 +17,4 @@ pub mod store;
 pub mod users;
 pub mod web;
 pub mod wecom;
+pub mod workers;

@@ -97,6 +97,36 @@ async fn a_database_locked_for_a_moment_delays_but_does_not_fail_a_booking() {
 }
 
 #[tokio::test]
+async fn questions_are_answered_while_bookings_wait_for_a_locked_database() {
+    let app = Arc::new(TestApp::spawn().await);
+    app.say("q", "帮助").await;
+    let hold = std::time::Duration::from_millis(2500);
+    let locker = lock_database(app.ctx.store.path().to_path_buf(), hold);
+    let started = std::time::Instant::now();
+    // More bookings waiting for the writer than there are callback threads.
+    let bookings: Vec<_> = (0..12)
+        .map(|i| {
+            let app = Arc::clone(&app);
+            tokio::spawn(async move { app.say(&format!("w{i}"), "预约 健身房 明天 18:30").await })
+        })
+        .collect();
+    while app.ctx.store.writes_waiting() < 8 {
+        assert!(started.elapsed() < hold / 2, "the bookings reach the writer");
+        tokio::task::yield_now().await;
+    }
+    let free = app.say("q", "空闲 健身房 明天").await;
+    let asked = started.elapsed();
+    assert!(free.contains("健身房"), "{free}");
+    assert!(asked < hold - std::time::Duration::from_millis(500), "answered while the lock held: {asked:?}");
+    for booking in bookings {
+        let reply = booking.await.expect("booking");
+        assert!(reply.contains("预约成功") || reply.contains("已约满") || reply.contains("候补"), "{reply}");
+    }
+    locker.join().expect("locker");
+    assert_eq!(app.count("SELECT count(*) FROM bookings"), 10, "the gym's ten places, once each");
+}
+
+#[tokio::test]
 async fn a_lock_longer_than_the_deadline_answers_empty_and_sends_the_reply_later() {
     let app = TestApp::spawn().await;
     app.say("a", "帮助").await;

@@ -132,8 +132,7 @@ impl<'a> Turn<'a> {
     }
 
     pub(super) fn help(&self) -> String {
-        let lines = command::help_lines(self.role == Role::Admin, self.is_approver());
-        self.render("help", json!({ "lines": lines }))
+        self.ctx.replies.help(self.role == Role::Admin, self.is_approver()).to_string()
     }
 
     pub(super) fn facilities(&self) -> String {

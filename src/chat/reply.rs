@@ -23,6 +23,13 @@ const TEMPLATES: &[(&str, &str)] = &[
 
 pub struct Replies {
     env: Environment<'static>,
+    /// 帮助 depends only on what the member may use, so its four versions are rendered once:
+    /// indexed by `help_index`.
+    help: [String; 4],
+}
+
+fn help_index(is_admin: bool, is_approver: bool) -> usize {
+    usize::from(is_admin) * 2 + usize::from(is_approver)
 }
 
 impl Replies {
@@ -33,7 +40,17 @@ impl Replies {
         for (name, source) in TEMPLATES {
             env.add_template(name, source)?;
         }
-        Ok(Replies { env })
+        let help_for = |is_admin, is_approver| {
+            let lines = super::command::help_lines(is_admin, is_approver);
+            env.get_template("help")?.render(minijinja::context! { lines }).map(|text| text.trim_end().to_string())
+        };
+        let help = [help_for(false, false)?, help_for(false, true)?, help_for(true, false)?, help_for(true, true)?];
+        Ok(Replies { env, help })
+    }
+
+    /// The 帮助 text for a member who is (or is not) an admin and an approver.
+    pub fn help(&self, is_admin: bool, is_approver: bool) -> &str {
+        &self.help[help_index(is_admin, is_approver)]
     }
 
     /// Render `name` with `ctx`. A render error is a bug in a template; the member gets a

@@ -53,13 +53,39 @@ enum FirstLook {
     NeedsWrite,
 }
 
+/// Where a callback stands after a reader's look: answered, or waiting for the writer.
+pub enum Step {
+    Answered(Handled),
+    NeedsWriter(WriterWork),
+}
+
+/// What is left for the single writer to do (see [`finish`]).
+pub struct WriterWork(Writing);
+
+enum Writing {
+    /// A question that ends a half-finished request: the dialogue is cleared with the answer.
+    EndDialogue(ReadOnlyAnswer),
+    Respond,
+}
+
+/// Act on a callback once, from start to end (the two steps below, one after the other).
 pub fn handle(ctx: &AppContext, msg: &InboundMessage) -> Result<Handled, InboxError> {
+    match first_look(ctx, msg)? {
+        Step::Answered(handled) => Ok(handled),
+        Step::NeedsWriter(work) => finish(ctx, msg, work),
+    }
+}
+
+/// The first step, on a reader beside other readers and the writer: a retry gets its first
+/// reply; a question (or a booking the snapshot already refuses) is answered. It never waits
+/// for the writer, so questions keep being answered while writes queue.
+pub fn first_look(ctx: &AppContext, msg: &InboundMessage) -> Result<Step, InboxError> {
     let now = ctx.clock.now();
     let key = msg.dedupe_key();
     if let Some(reply) = ctx.recent_answers.get(&key) {
-        return Ok(retry(&key, reply));
+        return Ok(Step::Answered(retry(&key, reply)));
     }
-    // One consistent snapshot on a reader, beside other readers and the writer.
+    // One consistent snapshot.
     let look = ctx.store.read_snapshot(|conn| {
         if let Some(reply) = stored_reply(conn, &key)? {
             return Ok(FirstLook::AlreadyHandled(reply));
@@ -72,27 +98,37 @@ pub fn handle(ctx: &AppContext, msg: &InboundMessage) -> Result<Handled, InboxEr
             None => FirstLook::NeedsWrite,
         })
     })?;
-    match look {
-        FirstLook::AlreadyHandled(reply) => Ok(retry(&key, reply)),
+    Ok(match look {
+        FirstLook::AlreadyHandled(reply) => Step::Answered(retry(&key, reply)),
         FirstLook::ReadOnly(answer, touch) if !answer.clears_dialogue => {
             if let Some(earlier) = ctx.recent_answers.remember_first(&key, &answer.reply, now.timestamp()) {
-                return Ok(retry(&key, earlier));
+                return Ok(Step::Answered(retry(&key, earlier)));
             }
             let mut flush = touch && ctx.pending_facts.touch(&msg.from_user_name, now.timestamp());
             if let Some(demand) = answer.demand {
                 flush |= ctx.pending_facts.demand(demand);
             }
-            Ok(Handled { flush, ..Handled::new(answer.reply) })
+            Step::Answered(Handled { flush, ..Handled::new(answer.reply) })
         }
         // Ending a half-finished request is an effect: written before the answer goes out.
-        FirstLook::ReadOnly(answer, _) => write_once(ctx, msg, &key, |tx| {
+        FirstLook::ReadOnly(answer, _) => Step::NeedsWriter(WriterWork(Writing::EndDialogue(answer))),
+        FirstLook::NeedsWrite => Step::NeedsWriter(WriterWork(Writing::Respond)),
+    })
+}
+
+/// The second step, through the single writer: the effect and the record of its reply in one
+/// transaction (it may wait for the writer, or for a lock another process holds).
+pub fn finish(ctx: &AppContext, msg: &InboundMessage, work: WriterWork) -> Result<Handled, InboxError> {
+    let key = msg.dedupe_key();
+    match work.0 {
+        Writing::EndDialogue(answer) => write_once(ctx, msg, &key, |tx| {
             chat::dialogue::clear(tx, &msg.from_user_name)?;
             if let Some(demand) = &answer.demand {
                 demand.record(tx)?;
             }
             Ok(answer.reply)
         }),
-        FirstLook::NeedsWrite => write_once(ctx, msg, &key, |tx| chat::respond(ctx, tx, msg, now)),
+        Writing::Respond => write_once(ctx, msg, &key, |tx| chat::respond(ctx, tx, msg, ctx.clock.now())),
     }
 }
 

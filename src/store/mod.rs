@@ -100,6 +100,11 @@ impl Store {
         self.writer.write(f)
     }
 
+    /// How many writes are waiting for the writer connection (behind the one it runs).
+    pub fn writes_waiting(&self) -> usize {
+        self.writer.waiting()
+    }
+
     /// Run `f` on a reader connection (a consistent snapshot if it opens a transaction).
     pub fn read<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
     where

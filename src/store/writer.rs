@@ -68,6 +68,11 @@ impl Writer {
         }
     }
 
+    /// How many writes are waiting for the connection.
+    pub fn waiting(&self) -> usize {
+        self.queued.load(Ordering::SeqCst)
+    }
+
     /// Run `f` atomically (its own savepoint) and return once its effects are committed.
     pub fn write<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
     where

@@ -4,8 +4,8 @@
 //! line with the reason, and a count in /metrics.
 
 use crate::app::AppContext;
-use crate::inbox;
-use crate::wecom::xml::{self, Reply};
+use crate::inbox::{self, Handled, InboxError, Step};
+use crate::wecom::xml::{self, InboundMessage, Reply};
 use crate::wecom::CryptoError;
 use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
@@ -138,8 +138,7 @@ async fn receive_inner(
     let _entered = span.enter();
 
     let user = message.from_user_name.clone();
-    let worker_ctx = Arc::clone(ctx);
-    let mut work = tokio::task::spawn_blocking(move || inbox::handle(&worker_ctx, &message));
+    let mut work = Box::pin(handle(Arc::clone(ctx), message));
     let handled = match tokio::time::timeout(REPLY_DEADLINE, &mut work).await {
         Ok(Ok(Ok(handled))) => handled,
         Ok(Ok(Err(error))) => {
@@ -148,8 +147,8 @@ async fn receive_inner(
             ctx.metrics.callback(kind, "error");
             return Err(Rejection::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", error.to_string()));
         }
-        Ok(Err(join_error)) => {
-            tracing::error!(error = %join_error, "callback handler panicked");
+        Ok(Err(Failed)) => {
+            tracing::error!("callback handler panicked");
             ctx.metrics.callback(kind, "error");
             return Err(Rejection::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "handler failed"));
         }
@@ -176,6 +175,25 @@ async fn receive_inner(
     }
     Ok(encrypted_reply(ctx, &handled.reply, &user))
 }
+
+/// Act on the callback off the async executor: first on the callback threads (a reader's
+/// look answers questions at once), then, if it has effects, on a blocking thread of its own
+/// for the writer, so that writes waiting on the database never hold up questions.
+async fn handle(ctx: Arc<AppContext>, message: InboundMessage) -> Result<Result<Handled, InboxError>, Failed> {
+    let message = Arc::new(message);
+    let (look_ctx, look_message) = (Arc::clone(&ctx), Arc::clone(&message));
+    let step = ctx.workers.run(move || inbox::first_look(&look_ctx, &look_message)).await.map_err(|_| Failed)?;
+    match step {
+        Ok(Step::Answered(handled)) => Ok(Ok(handled)),
+        Ok(Step::NeedsWriter(work)) => {
+            tokio::task::spawn_blocking(move || inbox::finish(&ctx, &message, work)).await.map_err(|_| Failed)
+        }
+        Err(error) => Ok(Err(error)),
+    }
+}
+
+/// The handling panicked (the thread carries on).
+struct Failed;
 
 /// Write what answers from readers left to record, in the background: the answer does not wait.
 fn start_flush(ctx: &Arc<AppContext>) {
