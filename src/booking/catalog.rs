@@ -71,6 +71,8 @@ pub fn hhmm(time: NaiveTime) -> String {
 pub struct Catalog {
     facilities: Vec<Facility>,
     slots: Vec<Slot>,
+    /// "1=08:30 2=09:30 …", shown under every free-slot overview.
+    slot_legend: String,
     tz: Tz,
 }
 
@@ -124,8 +126,13 @@ impl Catalog {
                     peak: s.peak,
                 })
             })
-            .collect();
-        Catalog { facilities, slots, tz: config.tz() }
+            .collect::<Vec<Slot>>();
+        let slot_legend = slots.iter().map(|s| format!("{}={}", s.no, s.start_label())).collect::<Vec<_>>().join(" ");
+        Catalog { facilities, slots, slot_legend, tz: config.tz() }
+    }
+
+    pub fn slot_legend(&self) -> &str {
+        &self.slot_legend
     }
 
     pub fn facilities(&self) -> &[Facility] {

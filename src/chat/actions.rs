@@ -10,6 +10,7 @@ use crate::booking::{self, query, service, Booking, BookingError, Facility, Rule
 use crate::users::Role;
 use chrono::{Datelike, NaiveDate};
 use serde_json::{json, Value};
+use std::fmt::Write;
 
 /// Where a request stands, before anything is written.
 enum Plan<'f> {
@@ -41,7 +42,7 @@ impl<'a> Turn<'a> {
         }
     }
 
-    pub(super) fn render(&self, name: &str, ctx: Value) -> String {
+    pub(super) fn render(&self, name: &str, ctx: impl serde::Serialize) -> String {
         self.ctx.replies.render(name, ctx)
     }
 
@@ -155,7 +156,7 @@ impl<'a> Turn<'a> {
             return Ok(self.facilities());
         };
         let rules = self.rules();
-        let rows: Vec<Value> = query::free_by_slot(self.tx, &rules, facility, date, self.now)?
+        let rows: Vec<SlotRow> = query::free_by_slot(self.tx, &rules, facility, date, self.now)?
             .into_iter()
             .filter(|(slot, _)| request.part.is_none_or(|p| p.contains(slot.start)))
             .map(|(slot, free)| {
@@ -164,7 +165,7 @@ impl<'a> Turn<'a> {
                     Some(0) => "满".to_string(),
                     Some(n) => format!("剩{n}"),
                 };
-                json!({"no": slot.no, "label": slot.label(), "peak": slot.peak, "status": status})
+                SlotRow { no: slot.no, label: slot.label(), peak: slot.peak, status }
             })
             .collect();
         let day = self.day_bounds(date);
@@ -178,11 +179,16 @@ impl<'a> Turn<'a> {
             .map_or("18:30".into(), |s| s.start_label());
         Ok(self.render(
             "free_facility",
-            json!({
-                "name": facility.name, "date": booking::date_label(date), "date_short": short_date(date),
-                "capacity": facility.capacity, "rows": rows, "part": request.part.map(DayPart::label),
-                "closed": closed, "example_time": example,
-            }),
+            FreeFacility {
+                name: &facility.name,
+                date: booking::date_label(date),
+                date_short: short_date(date),
+                capacity: facility.capacity,
+                rows,
+                part: request.part.map(DayPart::label),
+                closed,
+                example_time: example,
+            },
         ))
     }
 
@@ -195,24 +201,32 @@ impl<'a> Turn<'a> {
     pub(super) fn free_overview(&self, date: NaiveDate) -> rusqlite::Result<String> {
         let rules = self.rules();
         let day = query::day_view(self.tx, &rules, date)?;
-        let mut rows = Vec::new();
-        for facility in self.ctx.catalog.facilities() {
-            let mut cells = Vec::new();
-            for slot in self.ctx.catalog.slots() {
-                let cell = match day.free(facility, slot, self.now) {
-                    None => format!("{}:-", slot.no),
-                    Some(0) => format!("{}:满", slot.no),
-                    Some(n) => format!("{}:{n}", slot.no),
-                };
-                cells.push(cell);
-            }
-            rows.push(json!({"name": facility.name, "cells": cells}));
-        }
-        let slots: Vec<Value> =
-            self.ctx.catalog.slots().iter().map(|s| json!({"no": s.no, "start": s.start_label()})).collect();
+        let rows: Vec<(&str, String)> = self
+            .ctx
+            .catalog
+            .facilities()
+            .iter()
+            .map(|facility| {
+                let mut cells = String::new();
+                for slot in self.ctx.catalog.slots() {
+                    let sep = if cells.is_empty() { "" } else { " " };
+                    let _ = match day.free(facility, slot, self.now) {
+                        None => write!(cells, "{sep}{}:-", slot.no),
+                        Some(0) => write!(cells, "{sep}{}:满", slot.no),
+                        Some(n) => write!(cells, "{sep}{}:{n}", slot.no),
+                    };
+                }
+                (facility.name.as_str(), cells)
+            })
+            .collect();
         Ok(self.render(
             "free_overview",
-            json!({"date": booking::date_label(date), "date_short": short_date(date), "rows": rows, "slots": slots}),
+            FreeOverview {
+                date: booking::date_label(date),
+                date_short: short_date(date),
+                rows,
+                legend: self.ctx.catalog.slot_legend(),
+            },
         ))
     }
 
@@ -438,4 +452,34 @@ impl<'a> Turn<'a> {
 /// `11-25`, as a member would type it back.
 pub(super) fn short_date(date: NaiveDate) -> String {
     format!("{:02}-{:02}", date.month(), date.day())
+}
+
+/// What the free_overview template shows (a struct, not a JSON value: built on every 空闲).
+#[derive(serde::Serialize)]
+struct FreeOverview<'a> {
+    date: String,
+    date_short: String,
+    /// Facility name and its cells, "1:3 2:满 3:-".
+    rows: Vec<(&'a str, String)>,
+    legend: &'a str,
+}
+
+#[derive(serde::Serialize)]
+struct FreeFacility<'a> {
+    name: &'a str,
+    date: String,
+    date_short: String,
+    capacity: u32,
+    rows: Vec<SlotRow>,
+    part: Option<&'static str>,
+    closed: Option<String>,
+    example_time: String,
+}
+
+#[derive(serde::Serialize)]
+struct SlotRow {
+    no: u32,
+    label: String,
+    peak: bool,
+    status: String,
 }
