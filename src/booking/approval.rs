@@ -80,8 +80,10 @@ pub fn send_cards(tx: &Connection, rules: &Rules, booking: &Booking, now: i64) -
         params![booking.facility, booking.date.to_string(), booking.slot],
         |row| row.get(0),
     )?;
-    let department: Option<String> = tx
-        .query_row("SELECT department FROM users WHERE userid = ?1", [&booking.userid], |row| row.get(0))
+    let department: Option<String> =
+        crate::store::query_row(tx, "SELECT department FROM users WHERE userid = ?1", [&booking.userid], |row| {
+            row.get(0)
+        })
         .optional()?
         .flatten();
     for (n, approver) in approvers(facility, level).iter().enumerate() {

@@ -25,15 +25,23 @@ pub struct DayView {
     /// Each slot's (start, end) that day, unix seconds, by slot number - 1: worked out once,
     /// not per facility (a time-zone conversion each).
     slot_bounds: Vec<(i64, i64)>,
-    /// Places taken, by (facility, slot).
-    usage: HashMap<(String, u32), u32>,
+    /// Facility codes in catalog order, and places taken by facility index × slots + slot - 1
+    /// (a flat table: no key to allocate or hash per cell).
+    facilities: Vec<String>,
+    usage: Vec<u32>,
     /// Closures touching the day: (facility, start, end or None when open-ended).
     closures: Vec<(String, i64, Option<i64>)>,
 }
 
 impl DayView {
+    fn cell(&self, facility: &str, slot: u32) -> Option<usize> {
+        let row = self.facilities.iter().position(|code| code == facility)?;
+        let column = slot.checked_sub(1)? as usize;
+        (column < self.slot_bounds.len()).then(|| row * self.slot_bounds.len() + column)
+    }
+
     pub fn used(&self, facility: &str, slot: u32) -> u32 {
-        self.usage.get(&(facility.to_string(), slot)).copied().unwrap_or(0)
+        self.cell(facility, slot).and_then(|i| self.usage.get(i)).copied().unwrap_or(0)
     }
 
     fn closed(&self, facility: &str, start: i64, end: i64) -> bool {
@@ -58,22 +66,33 @@ const DAY_CLOSURES: &str =
 
 /// Read `date`'s bookings and closures.
 pub fn day_view(conn: &Connection, rules: &Rules, date: NaiveDate) -> rusqlite::Result<DayView> {
-    let mut stmt = conn.prepare_cached(DAY_USAGE)?;
-    let usage = stmt
-        .query_map([date.to_string()], |row| Ok(((row.get(0)?, row.get(1)?), row.get(2)?)))?
-        .collect::<Result<_, _>>()?;
-    let day_start = rules.catalog.instant(date, chrono::NaiveTime::MIN).timestamp();
-    let mut stmt = conn.prepare_cached(DAY_CLOSURES)?;
-    let closures = stmt
-        .query_map(params![day_start, day_start + 2 * 86_400], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
-        .collect::<Result<_, _>>()?;
-    let slot_bounds = rules
-        .catalog
+    let catalog = rules.catalog;
+    let slot_bounds: Vec<(i64, i64)> = catalog
         .slots()
         .iter()
-        .map(|slot| (rules.catalog.slot_start(date, slot).timestamp(), rules.catalog.slot_end(date, slot).timestamp()))
+        .map(|slot| (catalog.slot_start(date, slot).timestamp(), catalog.slot_end(date, slot).timestamp()))
         .collect();
-    Ok(DayView { slot_bounds, usage, closures })
+    let mut view = DayView {
+        facilities: catalog.facilities().iter().map(|f| f.code.clone()).collect(),
+        usage: vec![0; catalog.facilities().len() * slot_bounds.len()],
+        slot_bounds,
+        closures: Vec::new(),
+    };
+    let mut stmt = conn.prepare_cached(DAY_USAGE)?;
+    let mut rows = stmt.query([date.to_string()])?;
+    while let Some(row) = rows.next()? {
+        // Rows of facilities or slots no longer configured are left out.
+        let facility = row.get_ref(0)?.as_str()?;
+        if let Some(i) = view.cell(facility, row.get(1)?) {
+            view.usage[i] = row.get(2)?;
+        }
+    }
+    let day_start = catalog.instant(date, chrono::NaiveTime::MIN).timestamp();
+    let mut stmt = conn.prepare_cached(DAY_CLOSURES)?;
+    view.closures = stmt
+        .query_map(params![day_start, day_start + 2 * 86_400], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    Ok(view)
 }
 
 pub fn waitlist_len(conn: &Connection, facility: &str, date: NaiveDate, slot: u32) -> rusqlite::Result<u32> {

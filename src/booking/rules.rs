@@ -35,8 +35,10 @@ pub fn week_is_open(conn: &Connection, week: NaiveDate, today: NaiveDate) -> rus
     if week <= week_start(today) {
         return Ok(true);
     }
-    let found: Option<i64> = conn
-        .query_row("SELECT 1 FROM open_weeks WHERE week_start = ?1", [week.to_string()], |row| row.get(0))
+    let found: Option<i64> =
+        crate::store::query_row(conn, "SELECT 1 FROM open_weeks WHERE week_start = ?1", [week.to_string()], |row| {
+            row.get(0)
+        })
         .optional()?;
     Ok(found.is_some())
 }
@@ -68,10 +70,10 @@ pub fn check_user_may_book(
     adding: u32,
     now: DateTime<Utc>,
 ) -> Result<(), BookingError> {
-    let suspended: Option<i64> = conn
-        .query_row("SELECT suspended_until FROM users WHERE userid = ?1", [user], |row| row.get(0))
-        .optional()?
-        .flatten();
+    let suspended: Option<i64> =
+        crate::store::query_row(conn, "SELECT suspended_until FROM users WHERE userid = ?1", [user], |row| row.get(0))
+            .optional()?
+            .flatten();
     if let Some(until) = suspended.filter(|t| *t > now.timestamp()) {
         return Err(BookingError::Suspended { until: Utc.timestamp_opt(until, 0).single().unwrap_or(now) });
     }

@@ -322,14 +322,14 @@ pub fn promote(
         return Ok(None);
     }
     loop {
-        let next: Option<(i64, String)> = tx
-            .query_row(
-                "SELECT id, userid FROM waitlist WHERE facility = ?1 AND date = ?2 AND slot = ?3 AND state = 'waiting'
-                 ORDER BY id LIMIT 1",
-                params![facility_code, date.to_string(), slot_no],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-            .optional()?;
+        let next: Option<(i64, String)> = crate::store::query_row(
+            tx,
+            "SELECT id, userid FROM waitlist WHERE facility = ?1 AND date = ?2 AND slot = ?3 AND state = 'waiting'
+             ORDER BY id LIMIT 1",
+            params![facility_code, date.to_string(), slot_no],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()?;
         let Some((entry, waiter)) = next else {
             return Ok(None);
         };
