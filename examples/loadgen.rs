@@ -357,6 +357,7 @@ async fn run() {
                 us(run.cpu_per_request),
                 us(results[0].cpu_per_request)
             );
+            println!("  server peak RSS so far: {} KiB", peak_rss_kib(server.id()).unwrap_or(0));
         }
         let _ = server.kill();
         let _ = server.wait();

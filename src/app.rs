@@ -25,8 +25,11 @@ pub struct AppContext {
     pub recent_answers: RecentAnswers,
     /// What answers from readers left to record (`inbox::flush` writes it).
     pub pending_facts: PendingFacts,
-    /// Threads for callbacks' blocking work (SQLite, templates).
-    pub workers: Workers,
+    /// Threads for a callback's first look on a reader (answers questions).
+    pub look_threads: Workers,
+    /// Threads for callbacks' writes (and bulk facts): they may wait on the writer, or on a
+    /// lock another process holds, without holding up questions.
+    pub write_threads: Workers,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -45,8 +48,10 @@ pub enum StartError {
     Threads(std::io::Error),
 }
 
-/// Callbacks handled at once: enough to keep the readers busy and fill a group commit.
-const CALLBACK_THREADS: usize = 4;
+/// First looks at once: one per reader connection (more only wait for one).
+const LOOK_THREADS: usize = crate::store::READERS;
+/// Writes waiting at once: enough to fill a group commit in a burst.
+const WRITE_THREADS: usize = 8;
 
 impl AppContext {
     /// Open the database and build everything the service shares.
@@ -78,7 +83,8 @@ impl AppContext {
             api,
             recent_answers: RecentAnswers::default(),
             pending_facts: PendingFacts::default(),
-            workers: Workers::start(CALLBACK_THREADS).map_err(StartError::Threads)?,
+            look_threads: Workers::start("staffhome-look", LOOK_THREADS).map_err(StartError::Threads)?,
+            write_threads: Workers::start("staffhome-write", WRITE_THREADS).map_err(StartError::Threads)?,
         })
     }
 }

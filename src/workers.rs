@@ -1,9 +1,9 @@
-//! A fixed set of threads for the blocking work of callbacks (SQLite, templates).
+//! Fixed sets of threads for the blocking work of callbacks (SQLite, templates).
 //!
 //! Tokio's blocking pool grows a thread per waiting task and wakes one for every task; under a
-//! burst each callback then costs two thread wake-ups. Here a few threads take work from one
-//! queue and only sleep when it is empty, so a busy server hands work over without waking
-//! anyone.
+//! burst each callback then costs two thread wake-ups, and dozens of threads each keep their
+//! own allocator caches. Here a few threads take work from one queue and only sleep when it
+//! is empty, so a busy server hands work over without waking anyone, in bounded memory.
 
 use crossbeam_channel::{Receiver, Sender};
 use std::future::Future;
@@ -23,17 +23,23 @@ pub struct Workers {
 pub struct Panicked;
 
 impl Workers {
-    pub fn start(threads: usize) -> std::io::Result<Workers> {
+    /// Start `threads` threads named `name-0`, `name-1`, …
+    pub fn start(name: &str, threads: usize) -> std::io::Result<Workers> {
         let (queue, jobs) = crossbeam_channel::unbounded::<Job>();
         for i in 0..threads.max(1) {
             let jobs: Receiver<Job> = jobs.clone();
-            std::thread::Builder::new().name(format!("staffhome-work-{i}")).spawn(move || {
+            std::thread::Builder::new().name(format!("{name}-{i}")).spawn(move || {
                 for job in jobs {
                     job();
                 }
             })?;
         }
         Ok(Workers { queue })
+    }
+
+    /// Run `work` on one of the threads, without waiting for it.
+    pub fn spawn(&self, work: impl FnOnce() + Send + 'static) {
+        drop(self.run(work));
     }
 
     /// Run `work` on one of the threads; the returned future resolves with its result.
@@ -67,7 +73,7 @@ mod tests {
 
     #[tokio::test]
     async fn work_runs_off_the_caller_and_a_panic_is_an_error_not_a_lost_thread() {
-        let workers = Workers::start(1).unwrap();
+        let workers = Workers::start("test", 1).unwrap();
         let caller = std::thread::current().id();
         assert_ne!(workers.run(move || std::thread::current().id()).await.unwrap(), caller);
         assert!(workers.run(|| panic!("a bug in a handler")).await.is_err());

@@ -20,7 +20,7 @@ pub use migrations::SCHEMA_VERSION;
 
 /// How long a statement waits for another process's lock (e.g. `staffhome tick` beside `serve`).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-const READERS: usize = 4;
+pub const READERS: usize = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -176,17 +176,18 @@ async fn receive_inner(
     Ok(encrypted_reply(ctx, &handled.reply, &user))
 }
 
-/// Act on the callback off the async executor: first on the callback threads (a reader's
-/// look answers questions at once), then, if it has effects, on a blocking thread of its own
-/// for the writer, so that writes waiting on the database never hold up questions.
+/// Act on the callback off the async executor: first on a look thread (a reader's look
+/// answers questions at once), then, if it has effects, on a write thread, so that writes
+/// waiting on the database never hold up questions.
 async fn handle(ctx: Arc<AppContext>, message: InboundMessage) -> Result<Result<Handled, InboxError>, Failed> {
     let message = Arc::new(message);
     let (look_ctx, look_message) = (Arc::clone(&ctx), Arc::clone(&message));
-    let step = ctx.workers.run(move || inbox::first_look(&look_ctx, &look_message)).await.map_err(|_| Failed)?;
+    let step = ctx.look_threads.run(move || inbox::first_look(&look_ctx, &look_message)).await.map_err(|_| Failed)?;
     match step {
         Ok(Step::Answered(handled)) => Ok(Ok(handled)),
         Ok(Step::NeedsWriter(work)) => {
-            tokio::task::spawn_blocking(move || inbox::finish(&ctx, &message, work)).await.map_err(|_| Failed)
+            let write_ctx = Arc::clone(&ctx);
+            ctx.write_threads.run(move || inbox::finish(&write_ctx, &message, work)).await.map_err(|_| Failed)
         }
         Err(error) => Ok(Err(error)),
     }
@@ -197,8 +198,9 @@ struct Failed;
 
 /// Write what answers from readers left to record, in the background: the answer does not wait.
 fn start_flush(ctx: &Arc<AppContext>) {
-    let ctx = Arc::clone(ctx);
-    tokio::task::spawn_blocking(move || {
+    let flush_ctx = Arc::clone(ctx);
+    ctx.write_threads.spawn(move || {
+        let ctx = flush_ctx;
         if let Err(error) = inbox::flush(&ctx) {
             // They stay queued; the next read-only answer starts another flush.
             tracing::error!(%error, waiting = ctx.pending_facts.len(), "could not write what answers left to record");
