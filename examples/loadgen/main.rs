@@ -216,7 +216,7 @@ struct Bench {
 
 impl Bench {
     async fn server(&self, name: &str, adjust: impl FnOnce(String) -> String) -> Server {
-        Server::start(&self.args.server, self.dir.path(), name, &self.api.base_url(), &self.client, NOW, adjust).await
+        Server::start(&self.args.server, self.dir.path(), name, self.api.base_url(), &self.client, NOW, adjust).await
     }
 
     fn member(&self, server: &Server) -> SimMember {
