@@ -14,6 +14,7 @@ pub mod report;
 pub mod scheduler;
 pub mod startup;
 pub mod store;
+pub mod sync;
 pub mod users;
 pub mod web;
 pub mod wecom;

@@ -7,8 +7,9 @@
 //! in between, the member is recorded at their next message and a few demand counts are lost.
 
 use crate::booking::service::Demand;
+use crate::sync::lock;
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 
 /// What one flush writes.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -52,10 +53,6 @@ pub struct PendingFacts {
 struct State {
     queue: Facts,
     flush_scheduled: bool,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl PendingFacts {

@@ -6,9 +6,10 @@
 //! restart, or once an answer has aged out, a retry is answered afresh; which is harmless.
 //! (Commands with effects keep their durable record in `processed_callbacks`.)
 
+use crate::sync::lock;
 use crate::wecom::Reply;
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 
 /// Long past WeCom's retries (three, each after a 5-second timeout).
 const KEEP_SECONDS: i64 = 300;
@@ -38,10 +39,6 @@ fn size(key: &str, reply: &Reply) -> usize {
         Reply::Empty => 0,
     };
     2 * key.len() + text + OVERHEAD_BYTES
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl RecentAnswers {

@@ -5,16 +5,13 @@
 //! which under load cost more than the queries themselves; and two cores gain nothing from
 //! more readers than this anyway.
 
+use crate::sync::lock;
 use rusqlite::Connection;
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex};
 
 pub struct Readers {
     idle: Mutex<Vec<Connection>>,
     returned: Condvar,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Readers {

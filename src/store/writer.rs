@@ -7,10 +7,11 @@
 //! page writes) instead of one each, while a lone write commits at once. No caller returns
 //! before its work is durable: a failed commit fails every write of the batch.
 
+use crate::sync::lock;
 use rusqlite::Connection;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex};
 
 /// Writes per transaction at most, so the first of a long burst does not wait long.
 const MAX_BATCH: usize = 64;
@@ -46,11 +47,6 @@ struct Outcomes {
     ended_through: u64,
     /// Batches that failed, with the SQLite error to give their writers.
     failures: Vec<(u64, i32, String)>,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding the lock leaves SQLite consistent (see `write`), so keep going.
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn run(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
