@@ -4,7 +4,8 @@
 //! start with `BEGIN IMMEDIATE`, so a rule checked inside one cannot be raced, and are shared
 //! by concurrent writes (group commit, see `writer`); a few reader
 //! connections for queries, which WAL lets run beside the writer. Callers run these on
-//! blocking threads (`web::block` / `spawn_blocking`), never on the async executor.
+//! blocking threads (callbacks on `AppContext::look_threads` / `write_threads`, pages through
+//! `web::block`, jobs through `spawn_blocking`), never on the async executor.
 
 mod migrations;
 mod readers;
