@@ -2,7 +2,7 @@
 //! transaction (`BEGIN IMMEDIATE`), and the database refuses what the rules refuse.
 
 use super::catalog::{date_label, Catalog, Facility, Slot};
-use super::model::{Booking, BookingError, BookingState, BOOKING_COLUMNS, LIVE_STATES};
+use super::model::{Booking, BookingError, BookingState, BOOKING_COLUMNS};
 use super::{notices, query, rules};
 use crate::config::BookingConfig;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -41,8 +41,11 @@ pub fn booking_by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<Book
     .optional()
 }
 
-/// Insert a booking only while the slot has room: the capacity check and the write are one
-/// statement, so no interleaving can overfill a slot. `Ok(None)` = full.
+/// Insert a booking only while the slot has room. The count and the insert run in the
+/// caller's write transaction (`BEGIN IMMEDIATE`: no other write in between), so no
+/// interleaving can overfill a slot. Two statements, not an `INSERT … SELECT` that counts
+/// the same table: SQLite copies such a select into a temporary table first, which cost more
+/// than the insert. `Ok(None)` = full.
 #[allow(clippy::too_many_arguments)]
 fn insert_if_room(
     tx: &Connection,
@@ -54,20 +57,19 @@ fn insert_if_room(
     source: &str,
     now: i64,
 ) -> Result<Option<i64>, rusqlite::Error> {
+    if query::used_places(tx, &facility.code, date, slot.no)? >= facility.capacity {
+        return Ok(None);
+    }
     let (state, level) =
         if facility.needs_approval() { (BookingState::Pending, Some(1)) } else { (BookingState::Confirmed, None) };
     let (checkin_code, pass_token) = new_codes();
     let starts = rules.catalog.slot_start(date, slot).timestamp();
     let ends = rules.catalog.slot_end(date, slot).timestamp();
-    let inserted = crate::store::execute(
+    crate::store::execute(
         tx,
-        &format!(
-            "INSERT INTO bookings (userid, facility, date, slot, starts_at, ends_at, state, approval_level,
-                                   source, checkin_code, pass_token, created_at, updated_at)
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12
-             WHERE (SELECT count(*) FROM bookings
-                    WHERE facility = ?2 AND date = ?3 AND slot = ?4 AND state IN {LIVE_STATES}) < ?13"
-        ),
+        "INSERT INTO bookings (userid, facility, date, slot, starts_at, ends_at, state, approval_level,
+                               source, checkin_code, pass_token, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
         params![
             user,
             facility.code,
@@ -80,11 +82,10 @@ fn insert_if_room(
             source,
             checkin_code,
             pass_token,
-            now,
-            facility.capacity
+            now
         ],
     )?;
-    Ok((inserted == 1).then(|| tx.last_insert_rowid()))
+    Ok(Some(tx.last_insert_rowid()))
 }
 
 /// A member asked for a place they could not get: counted for demand reports and ranking.
@@ -213,8 +214,18 @@ pub fn book(
         slot_nos.iter().map(|no| rules.catalog.slot(*no).ok_or(BookingError::NoSuchSlot)).collect::<Result<_, _>>()?;
     check_request(tx, rules, user, facility, date, &slots, now)?;
     // A savepoint makes a range all-or-none while the refusal's demand record still commits.
-    tx.execute_batch("SAVEPOINT booking_range")?;
-    let rollback = || tx.execute_batch("ROLLBACK TO booking_range; RELEASE booking_range");
+    // One slot needs none: a refused insert leaves nothing to undo.
+    let range = slots.len() > 1;
+    if range {
+        crate::store::execute(tx, "SAVEPOINT booking_range", [])?;
+    }
+    let rollback = || -> rusqlite::Result<()> {
+        if range {
+            crate::store::execute(tx, "ROLLBACK TO booking_range", [])?;
+            crate::store::execute(tx, "RELEASE booking_range", [])?;
+        }
+        Ok(())
+    };
     let mut ids = Vec::new();
     for slot in &slots {
         match insert_if_room(tx, rules, user, facility, date, slot, "direct", now.timestamp()) {
@@ -235,7 +246,9 @@ pub fn book(
             }
         }
     }
-    tx.execute_batch("RELEASE booking_range")?;
+    if range {
+        crate::store::execute(tx, "RELEASE booking_range", [])?;
+    }
     let mut bookings = Vec::new();
     for id in ids {
         let booking = booking_by_id(tx, id)?.ok_or(BookingError::NotFound)?;

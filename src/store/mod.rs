@@ -7,10 +7,12 @@
 //! blocking threads (callbacks on `AppContext::look_threads` / `write_threads`, pages through
 //! `web::block`, jobs through `spawn_blocking`), never on the async executor.
 
+mod checkpointer;
 mod migrations;
 mod readers;
 mod writer;
 
+use checkpointer::Checkpointer;
 use readers::Readers;
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
@@ -31,11 +33,14 @@ pub enum StoreError {
     Folder { path: PathBuf, source: std::io::Error },
     #[error("the database schema version {found} is newer than this program's {supported}")]
     TooNew { found: i64, supported: i64 },
+    #[error("cannot start the checkpoint thread: {0}")]
+    Thread(std::io::Error),
 }
 
 pub struct Store {
     writer: Writer,
     readers: Readers,
+    checkpointer: Checkpointer,
     path: PathBuf,
 }
 
@@ -89,8 +94,15 @@ impl Store {
         }
         let mut writer = open_connection(path)?;
         migrations::apply(&mut writer)?;
+        writer.pragma_update(None, "wal_autocheckpoint", checkpointer::WRITER_BACKSTOP_PAGES)?;
         let readers = (0..READERS).map(|_| open_connection(path)).collect::<Result<Vec<_>, _>>()?;
-        Ok(Store { writer: Writer::new(writer), readers: Readers::new(readers), path: path.to_path_buf() })
+        let checkpointer = Checkpointer::start(open_connection(path)?).map_err(StoreError::Thread)?;
+        Ok(Store {
+            writer: Writer::new(writer),
+            readers: Readers::new(readers),
+            checkpointer,
+            path: path.to_path_buf(),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -103,7 +115,9 @@ impl Store {
     where
         E: From<rusqlite::Error>,
     {
-        self.writer.write(f)
+        let result = self.writer.write(f);
+        self.checkpointer.wrote();
+        result
     }
 
     /// How many writes are waiting for the writer connection (behind the one it runs).
@@ -178,6 +192,24 @@ mod tests {
         drop(store);
         let store = Store::open(&path).unwrap();
         assert!(store.ping());
+    }
+
+    #[test]
+    fn the_log_is_copied_back_by_the_checkpoint_thread_not_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        let backstop: u32 = store.write(|tx| tx.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))).unwrap();
+        assert_eq!(backstop, checkpointer::WRITER_BACKSTOP_PAGES, "the writer leaves checkpoints to the thread");
+        for n in 0..checkpointer::EVERY_WRITES {
+            store
+                .write(|tx| tx.execute("INSERT INTO users (userid, created_at, last_seen_at) VALUES (?1, 0, 0)", [n]))
+                .unwrap();
+        }
+        let stats = store.checkpointer.wait_for_runs(1, Duration::from_secs(30));
+        assert_eq!(stats.runs, 1, "one checkpoint after {} writes", checkpointer::EVERY_WRITES);
+        assert!(stats.last_copied > 0, "it copied the logged pages into the database file: {stats:?}");
+        let count: i64 = store.read(|c| c.query_row("SELECT count(*) FROM users", [], |r| r.get(0))).unwrap();
+        assert_eq!(count, checkpointer::EVERY_WRITES as i64);
     }
 
     #[test]
