@@ -59,9 +59,9 @@ impl<'a> Turn<'a> {
     }
 
     /// A text message: a new command, or the next piece of a pending dialogue.
-    pub fn on_text(&self, text: &str) -> rusqlite::Result<String> {
+    pub fn on_text(&self, text: &str, parsed: Option<Parsed>) -> rusqlite::Result<String> {
         let now = self.now.timestamp();
-        match command::parse(text, &self.ctx.catalog, self.today()) {
+        match parsed.unwrap_or_else(|| command::parse(text, &self.ctx.catalog, self.today())) {
             Parsed::Command(command) => {
                 dialogue::clear(self.tx, self.user)?;
                 self.run(command)

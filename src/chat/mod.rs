@@ -45,6 +45,14 @@ pub struct ReadOnlyAnswer {
     pub demand: Option<Demand>,
 }
 
+/// What a look on a reader found for a message.
+pub enum Look {
+    Answered(ReadOnlyAnswer),
+    /// The write path is needed; a text's parse travels with it (parsing is a good part of a
+    /// booking's cost, and the writer's time is the scarce one).
+    NeedsWrite(Option<Parsed>),
+}
+
 /// Questions that change nothing: answered on a reader connection, in parallel, so that the
 /// single writer only records the reply.
 fn is_read_only(command: &Command) -> bool {
@@ -55,21 +63,21 @@ fn is_read_only(command: &Command) -> bool {
 }
 
 /// The answer to `msg` if it only reads (help, facilities, free slots, mine, board, approvals,
-/// not understood, events with nothing to say, a booking this snapshot already refuses);
-/// None when it needs the write path.
+/// not understood, events with nothing to say, a booking this snapshot already refuses), or
+/// what the write path needs.
 pub fn answer_read_only(
     ctx: &AppContext,
     conn: &Connection,
     msg: &InboundMessage,
     now: DateTime<Utc>,
-) -> rusqlite::Result<Option<ReadOnlyAnswer>> {
+) -> rusqlite::Result<Look> {
     let user = msg.from_user_name.as_str();
     let turn = || -> rusqlite::Result<Turn<'_>> {
         Ok(Turn { ctx, tx: conn, user, role: users::role(conn, &ctx.config, user)?, now })
     };
     let answer_with = |reply: Reply, ends_dialogue: bool, demand: Option<Demand>| {
         let clears_dialogue = ends_dialogue && dialogue::exists(conn, user)?;
-        Ok(Some(ReadOnlyAnswer { reply, clears_dialogue, demand }))
+        Ok(Look::Answered(ReadOnlyAnswer { reply, clears_dialogue, demand }))
     };
     let answer = |reply: Reply, ends_dialogue: bool| answer_with(reply, ends_dialogue, None);
     match &msg.inbound {
@@ -78,11 +86,11 @@ pub fn answer_read_only(
             // A booking the snapshot already refuses (a full slot, a limit) needs no writer.
             Parsed::Command(Command::Book(request)) => match turn()?.booking_refused_on_snapshot(&request)? {
                 Some((refusal, demand)) => answer_with(Reply::Text(refusal), true, demand),
-                None => Ok(None),
+                None => Ok(Look::NeedsWrite(Some(Parsed::Command(Command::Book(request))))),
             },
             // Not understood: said so, and a pending dialogue stays.
             unknown @ Parsed::Unknown { .. } => answer(Reply::Text(turn()?.not_understood(unknown)), false),
-            _ => Ok(None),
+            parsed => Ok(Look::NeedsWrite(Some(parsed))),
         },
         Inbound::Click { key } if matches!(key.as_str(), MENU_FREE | MENU_MINE | MENU_HELP) => {
             let command = match key.as_str() {
@@ -95,17 +103,24 @@ pub fn answer_read_only(
         Inbound::EnterAgent | Inbound::View { .. } | Inbound::Unsubscribe | Inbound::Other { .. } => {
             answer(Reply::Empty, false)
         }
-        _ => Ok(None),
+        _ => Ok(Look::NeedsWrite(None)),
     }
 }
 
-/// The reply to one inbound message; its effects are written through `tx`.
-pub fn respond(ctx: &AppContext, tx: &Connection, msg: &InboundMessage, now: DateTime<Utc>) -> rusqlite::Result<Reply> {
+/// The reply to one inbound message; its effects are written through `tx`. `parsed`: a text's
+/// parse if a look already made it.
+pub fn respond(
+    ctx: &AppContext,
+    tx: &Connection,
+    msg: &InboundMessage,
+    parsed: Option<Parsed>,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<Reply> {
     let user = msg.from_user_name.as_str();
     let role = users::role(tx, &ctx.config, user)?;
     let turn = Turn { ctx, tx, user, role, now };
     match &msg.inbound {
-        Inbound::Text { content, .. } => turn.on_text(content).map(Reply::Text),
+        Inbound::Text { content, .. } => turn.on_text(content, parsed).map(Reply::Text),
         Inbound::Click { key } => {
             let command = match key.as_str() {
                 MENU_FREE => Command::Free(SlotRequest::default()),

@@ -14,7 +14,7 @@ pub use facts::{Facts, PendingFacts};
 pub use recent::RecentAnswers;
 
 use crate::app::AppContext;
-use crate::chat::{self, ReadOnlyAnswer};
+use crate::chat::{self, Look, Parsed, ReadOnlyAnswer};
 use crate::outbox::{self, Outgoing, Weight};
 use crate::users;
 use crate::wecom::{InboundMessage, Reply};
@@ -50,7 +50,7 @@ enum FirstLook {
     AlreadyHandled(Reply),
     /// With whether the member's row needs writing (first contact, or last seen long ago).
     ReadOnly(ReadOnlyAnswer, bool),
-    NeedsWrite,
+    NeedsWrite(Option<Parsed>),
 }
 
 /// Where a callback stands after a reader's look: answered, or waiting for the writer.
@@ -65,7 +65,8 @@ pub struct WriterWork(Writing);
 enum Writing {
     /// A question that ends a half-finished request: the dialogue is cleared with the answer.
     EndDialogue(ReadOnlyAnswer),
-    Respond,
+    /// With the look's parse of a text.
+    Respond(Option<Parsed>),
 }
 
 /// Act on a callback once, from start to end (the two steps below, one after the other).
@@ -91,11 +92,11 @@ pub fn first_look(ctx: &AppContext, msg: &InboundMessage) -> Result<Step, InboxE
             return Ok(FirstLook::AlreadyHandled(reply));
         }
         Ok::<_, InboxError>(match chat::answer_read_only(ctx, conn, msg, now)? {
-            Some(answer) => {
+            Look::Answered(answer) => {
                 let touch = users::needs_touch(conn, &msg.from_user_name, now.timestamp())?;
                 FirstLook::ReadOnly(answer, touch)
             }
-            None => FirstLook::NeedsWrite,
+            Look::NeedsWrite(parsed) => FirstLook::NeedsWrite(parsed),
         })
     })?;
     Ok(match look {
@@ -112,7 +113,7 @@ pub fn first_look(ctx: &AppContext, msg: &InboundMessage) -> Result<Step, InboxE
         }
         // Ending a half-finished request is an effect: written before the answer goes out.
         FirstLook::ReadOnly(answer, _) => Step::NeedsWriter(WriterWork(Writing::EndDialogue(answer))),
-        FirstLook::NeedsWrite => Step::NeedsWriter(WriterWork(Writing::Respond)),
+        FirstLook::NeedsWrite(parsed) => Step::NeedsWriter(WriterWork(Writing::Respond(parsed))),
     })
 }
 
@@ -128,7 +129,9 @@ pub fn finish(ctx: &AppContext, msg: &InboundMessage, work: WriterWork) -> Resul
             }
             Ok(answer.reply)
         }),
-        Writing::Respond => write_once(ctx, msg, &key, |tx| chat::respond(ctx, tx, msg, ctx.clock.now())),
+        Writing::Respond(parsed) => {
+            write_once(ctx, msg, &key, |tx| chat::respond(ctx, tx, msg, parsed, ctx.clock.now()))
+        }
     }
 }
 
