@@ -73,6 +73,9 @@ pub struct Catalog {
     slots: Vec<Slot>,
     /// "1=08:30 2=09:30 …", shown under every free-slot overview.
     slot_legend: String,
+    /// Each facility's names as messages may say them (by facility index), lower-cased once
+    /// here rather than on every message.
+    names: Vec<Vec<String>>,
     tz: Tz,
 }
 
@@ -101,7 +104,7 @@ pub fn date_label(date: NaiveDate) -> String {
 
 impl Catalog {
     pub fn from_config(config: &Config) -> Catalog {
-        let facilities = config
+        let facilities: Vec<Facility> = config
             .facilities
             .iter()
             .map(|f| Facility {
@@ -128,7 +131,8 @@ impl Catalog {
             })
             .collect::<Vec<Slot>>();
         let slot_legend = slots.iter().map(|s| format!("{}={}", s.no, s.start_label())).collect::<Vec<_>>().join(" ");
-        Catalog { facilities, slots, slot_legend, tz: config.tz() }
+        let names = facilities.iter().map(|f| f.names().collect()).collect();
+        Catalog { facilities, slots, slot_legend, names, tz: config.tz() }
     }
 
     pub fn slot_legend(&self) -> &str {
@@ -155,9 +159,9 @@ impl Catalog {
     /// with the byte span it occupies.
     pub fn find_facility_in(&self, text: &str) -> Option<(&Facility, usize, usize)> {
         let mut best: Option<(&Facility, usize, usize)> = None;
-        for facility in &self.facilities {
-            for name in facility.names() {
-                let Some(at) = find_word(text, &name) else {
+        for (facility, names) in self.facilities.iter().zip(&self.names) {
+            for name in names {
+                let Some(at) = find_word(text, name) else {
                     continue;
                 };
                 if best.is_none_or(|(_, s, e)| name.len() > e - s) {
