@@ -1,5 +1,6 @@
 //! What every part of the service shares: configuration, storage, clock, metrics.
 
+use crate::booking::day_views::DayViews;
 use crate::booking::Catalog;
 use crate::chat::Replies;
 use crate::clock::Clock;
@@ -25,6 +26,8 @@ pub struct AppContext {
     pub recent_answers: RecentAnswers,
     /// What answers from readers left to record (`inbox::flush` writes it).
     pub pending_facts: PendingFacts,
+    /// Day views shared by looks between two writes.
+    pub day_views: DayViews,
     /// Threads for a callback's first look on a reader (answers questions).
     pub look_threads: Workers,
     /// Threads for callbacks' writes (and bulk facts): they may wait on the writer, or on a
@@ -85,6 +88,7 @@ impl AppContext {
             api,
             recent_answers: RecentAnswers::default(),
             pending_facts: PendingFacts::default(),
+            day_views: DayViews::default(),
             look_threads: Workers::start("staffhome-look", LOOK_THREADS).map_err(StartError::Threads)?,
             write_threads: Workers::start("staffhome-write", WRITE_THREADS).map_err(StartError::Threads)?,
         })

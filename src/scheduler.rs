@@ -64,7 +64,12 @@ pub struct JobReport {
 }
 
 fn rules(ctx: &AppContext) -> Rules<'_> {
-    Rules { catalog: &ctx.catalog, config: &ctx.config.booking, public_url: &ctx.config.server.public_url }
+    Rules {
+        catalog: &ctx.catalog,
+        config: &ctx.config.booking,
+        public_url: &ctx.config.server.public_url,
+        shared_days: None,
+    }
 }
 
 /// Run one job in its own write transaction; an error is logged and left for the next tick.

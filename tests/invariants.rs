@@ -89,7 +89,12 @@ fn run(ops: Vec<Op>) {
     let ctx = AppContext::new(config, clock).expect("ctx");
     let now = common::monday_10am();
     let date = NaiveDate::from_ymd_opt(2026, 11, 24).expect("date");
-    let rules = Rules { catalog: &ctx.catalog, config: &ctx.config.booking, public_url: "http://127.0.0.1:9" };
+    let rules = Rules {
+        catalog: &ctx.catalog,
+        config: &ctx.config.booking,
+        public_url: "http://127.0.0.1:9",
+        shared_days: None,
+    };
     for (step, op) in ops.into_iter().enumerate() {
         let now = now + Duration::seconds(step as i64);
         let result: Result<(), BookingError> = ctx.store.write(|tx| {

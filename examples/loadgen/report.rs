@@ -66,29 +66,71 @@ pub fn ms(d: Duration) -> String {
     format!("{:.2}", d.as_secs_f64() * 1000.0)
 }
 
-/// The results table: one row per run, ratios against the first (/healthz).
-pub fn table(runs: &[&Stats]) -> String {
-    let healthz = runs.first().map_or(1.0, |h| h.rps);
-    let mut out = String::from(
-        "| run | requests | errors | req/s | ratio to /healthz | p50 ms | p99 ms | max ms | server CPU µs/request | booked |\n\
-         |---|---|---|---|---|---|---|---|---|---|\n",
-    );
-    for s in runs {
-        out.push_str(&format!(
-            "| {} | {} | {} | {:.0} | {:.0}% | {} | {} | {} | {} | {} |\n",
-            s.name,
-            s.count,
-            s.errors,
-            s.rps,
-            s.rps / healthz * 100.0,
-            ms(s.p50),
-            ms(s.p99),
-            ms(s.max),
-            us(s.cpu_per_request),
-            s.booked.map_or("".to_string(), |b| b.to_string())
-        ));
+/// One round: /healthz, then the callback runs, on the same fresh server.
+pub struct Round {
+    pub healthz: Stats,
+    pub runs: Vec<Stats>,
+}
+
+impl Round {
+    fn get(&self, name: &str) -> Option<&Stats> {
+        std::iter::once(&self.healthz).chain(&self.runs).find(|s| s.name == name)
     }
+}
+
+/// A run over the rounds: the round with the median ratio to its own /healthz stands for it.
+pub struct Summary<'a> {
+    pub run: &'a Stats,
+    pub ratio: f64,
+    pub lowest: f64,
+    pub highest: f64,
+}
+
+/// `name`'s median round (by ratio to the same round's /healthz; /healthz itself by req/s).
+pub fn summarise<'a>(name: &str, rounds: &'a [Round]) -> Summary<'a> {
+    let mut seen: Vec<(f64, &Stats)> =
+        rounds.iter().filter_map(|round| round.get(name).map(|run| (run.rps / round.healthz.rps, run))).collect();
+    if name == "/healthz" {
+        seen.sort_by(|a, b| a.1.rps.total_cmp(&b.1.rps));
+    } else {
+        seen.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
+    assert!(!seen.is_empty(), "no round ran {name}");
+    let (ratio, run) = seen[(seen.len() - 1) / 2];
+    let (lowest, highest) = seen.iter().fold((f64::MAX, f64::MIN), |(lo, hi), (r, _)| (lo.min(*r), hi.max(*r)));
+    Summary { run, ratio, lowest, highest }
+}
+
+/// The results table: each run's median round, its ratio to /healthz and the range over the
+/// rounds; then the paced run, whose rate is set, not measured.
+pub fn table(rounds: &[Round], paced: &Stats) -> String {
+    let mut out = String::from(
+        "| run | requests | errors | req/s | ratio to /healthz | range over rounds | p50 ms | p99 ms | max ms | server CPU µs/request | booked |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    let names = rounds.first().map(|r| std::iter::once(&r.healthz).chain(&r.runs).map(|s| s.name).collect::<Vec<_>>());
+    for name in names.unwrap_or_default() {
+        let summary = summarise(name, rounds);
+        let range = format!("{:.0}–{:.0}%", summary.lowest * 100.0, summary.highest * 100.0);
+        out.push_str(&row(summary.run, &format!("{:.0}%", summary.ratio * 100.0), &range));
+    }
+    out.push_str(&row(paced, "–", "–"));
     out
+}
+
+fn row(s: &Stats, ratio: &str, range: &str) -> String {
+    format!(
+        "| {} | {} | {} | {:.0} | {ratio} | {range} | {} | {} | {} | {} | {} |\n",
+        s.name,
+        s.count,
+        s.errors,
+        s.rps,
+        ms(s.p50),
+        ms(s.p99),
+        ms(s.max),
+        us(s.cpu_per_request),
+        s.booked.map_or("".to_string(), |b| b.to_string())
+    )
 }
 
 /// Replace the results block of `out` (or start the file): notes written around the block

@@ -5,6 +5,7 @@ pub mod approval;
 mod catalog;
 pub mod checkin;
 pub mod closure;
+pub mod day_views;
 pub mod model;
 mod notices;
 pub mod policy;

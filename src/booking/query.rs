@@ -6,6 +6,8 @@ use super::service::Rules;
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{params, Connection};
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
 
 /// Places taken (pending, confirmed or checked in) in one facility slot.
 pub fn used_places(conn: &Connection, facility: &str, date: NaiveDate, slot: u32) -> rusqlite::Result<u32> {
@@ -21,6 +23,7 @@ pub fn used_places(conn: &Connection, facility: &str, date: NaiveDate, slot: u32
 
 /// One day's bookings and closures, read once so that every slot of every facility can be
 /// looked at without another query.
+#[derive(Default)]
 pub struct DayView {
     /// Each slot's (start, end) that day, unix seconds, by slot number - 1: worked out once,
     /// not per facility (a time-zone conversion each).
@@ -65,7 +68,22 @@ const DAY_CLOSURES: &str =
     "SELECT facility, starts_at, ends_at FROM closures WHERE starts_at < ?2 AND (ends_at IS NULL OR ends_at > ?1)";
 
 /// Read `date`'s bookings and closures.
-pub fn day_view(conn: &Connection, rules: &Rules, date: NaiveDate) -> rusqlite::Result<DayView> {
+/// The day's view: shared with other looks of the same write generation when `rules` says
+/// the caller is such a look (see `day_views`), read from `conn` otherwise.
+pub fn day_view(conn: &Connection, rules: &Rules, date: NaiveDate) -> rusqlite::Result<Arc<DayView>> {
+    let Some(shared) = rules.shared_days else {
+        return read_day_view(conn, rules, date).map(Arc::new);
+    };
+    let now = Instant::now();
+    if let Some(view) = shared.views.get(date, shared.generation, now) {
+        return Ok(view);
+    }
+    let view = Arc::new(read_day_view(conn, rules, date)?);
+    shared.views.keep(date, shared.generation, now, Arc::clone(&view));
+    Ok(view)
+}
+
+fn read_day_view(conn: &Connection, rules: &Rules, date: NaiveDate) -> rusqlite::Result<DayView> {
     let catalog = rules.catalog;
     let slot_bounds: Vec<(i64, i64)> = catalog
         .slots()

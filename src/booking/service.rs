@@ -2,6 +2,7 @@
 //! transaction (`BEGIN IMMEDIATE`), and the database refuses what the rules refuse.
 
 use super::catalog::{date_label, Catalog, Facility, Slot};
+use super::day_views::SharedDays;
 use super::model::{Booking, BookingError, BookingState, BOOKING_COLUMNS};
 use super::{notices, query, rules};
 use crate::config::BookingConfig;
@@ -15,6 +16,8 @@ pub struct Rules<'a> {
     pub config: &'a BookingConfig,
     /// Where members open the board (links in formal notices).
     pub public_url: &'a str,
+    /// For a look on a reader: day views shared with other looks (None: read them here).
+    pub shared_days: Option<SharedDays<'a>>,
 }
 
 fn is_unique_violation(error: &rusqlite::Error) -> bool {

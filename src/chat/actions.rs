@@ -39,6 +39,7 @@ impl<'a> Turn<'a> {
             catalog: &self.ctx.catalog,
             config: &self.ctx.config.booking,
             public_url: &self.ctx.config.server.public_url,
+            shared_days: self.shared_days,
         }
     }
 

@@ -15,6 +15,7 @@ pub use command::{parse, Command, Parsed, SlotRequest};
 pub use reply::Replies;
 
 use crate::app::AppContext;
+use crate::booking::day_views::SharedDays;
 use crate::booking::service::Demand;
 use crate::users::{self, Role};
 use crate::wecom::{Inbound, InboundMessage, Reply};
@@ -34,6 +35,8 @@ pub struct Turn<'a> {
     pub user: &'a str,
     pub role: Role,
     pub now: DateTime<Utc>,
+    /// A look on a reader shares day views with other looks of its write generation.
+    pub shared_days: Option<SharedDays<'a>>,
 }
 
 /// A reply worked out without writing anything.
@@ -64,16 +67,19 @@ fn is_read_only(command: &Command) -> bool {
 
 /// The answer to `msg` if it only reads (help, facilities, free slots, mine, board, approvals,
 /// not understood, events with nothing to say, a booking this snapshot already refuses), or
-/// what the write path needs.
+/// what the write path needs. `generation`: the store's write generation read before the
+/// snapshot on `conn` opened (see `booking::day_views`).
 pub fn answer_read_only(
     ctx: &AppContext,
     conn: &Connection,
     msg: &InboundMessage,
     now: DateTime<Utc>,
+    generation: u64,
 ) -> rusqlite::Result<Look> {
     let user = msg.from_user_name.as_str();
     let turn = || -> rusqlite::Result<Turn<'_>> {
-        Ok(Turn { ctx, tx: conn, user, role: users::role(conn, &ctx.config, user)?, now })
+        let shared_days = Some(SharedDays { views: &ctx.day_views, generation });
+        Ok(Turn { ctx, tx: conn, user, role: users::role(conn, &ctx.config, user)?, now, shared_days })
     };
     let answer_with = |reply: Reply, ends_dialogue: bool, demand: Option<Demand>| {
         let clears_dialogue = ends_dialogue && dialogue::exists(conn, user)?;
@@ -118,7 +124,8 @@ pub fn respond(
 ) -> rusqlite::Result<Reply> {
     let user = msg.from_user_name.as_str();
     let role = users::role(tx, &ctx.config, user)?;
-    let turn = Turn { ctx, tx, user, role, now };
+    // The writer reads its own transaction: what it sees may be newer than any shared view.
+    let turn = Turn { ctx, tx, user, role, now, shared_days: None };
     match &msg.inbound {
         Inbound::Text { content, .. } => turn.on_text(content, parsed).map(Reply::Text),
         Inbound::Click { key } => {

@@ -86,12 +86,14 @@ pub fn first_look(ctx: &AppContext, msg: &InboundMessage) -> Result<Step, InboxE
     if let Some(reply) = ctx.recent_answers.get(&key) {
         return Ok(Step::Answered(retry(&key, reply)));
     }
+    // Read before the snapshot opens, so the snapshot holds every write it counts.
+    let generation = ctx.store.generation();
     // One consistent snapshot.
     let look = ctx.store.read_snapshot(|conn| {
         if let Some(reply) = stored_reply(conn, &key)? {
             return Ok(FirstLook::AlreadyHandled(reply));
         }
-        Ok::<_, InboxError>(match chat::answer_read_only(ctx, conn, msg, now)? {
+        Ok::<_, InboxError>(match chat::answer_read_only(ctx, conn, msg, now, generation)? {
             Look::Answered(answer) => {
                 let touch = users::needs_touch(conn, &msg.from_user_name, now.timestamp())?;
                 FirstLook::ReadOnly(answer, touch)

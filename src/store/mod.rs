@@ -16,6 +16,7 @@ use checkpointer::Checkpointer;
 use readers::Readers;
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use writer::Writer;
 
@@ -41,6 +42,8 @@ pub struct Store {
     writer: Writer,
     readers: Readers,
     checkpointer: Checkpointer,
+    /// Writes ended so far (see `generation`).
+    generation: AtomicU64,
     path: PathBuf,
 }
 
@@ -101,6 +104,7 @@ impl Store {
             writer: Writer::new(writer),
             readers: Readers::new(readers),
             checkpointer,
+            generation: AtomicU64::new(0),
             path: path.to_path_buf(),
         })
     }
@@ -116,8 +120,16 @@ impl Store {
         E: From<rusqlite::Error>,
     {
         let result = self.writer.write(f);
+        // After the commit: a snapshot opened once this is read holds the write.
+        self.generation.fetch_add(1, Ordering::SeqCst);
         self.checkpointer.wrote();
         result
+    }
+
+    /// How many writes of this process have ended: what a reader reads is the same between two
+    /// values (but for other processes' writes), so answers may share what they read.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
     }
 
     /// How many writes are waiting for the writer connection (behind the one it runs).

@@ -31,8 +31,12 @@ fn board_context(ctx: &AppContext, selected: Option<&str>) -> rusqlite::Result<V
     let monday = week_start(today);
     let days: Vec<_> = (0..7).map(|i| monday + Duration::days(i)).collect();
     ctx.store.read(|conn| {
-        let rules =
-            Rules { catalog: &ctx.catalog, config: &ctx.config.booking, public_url: &ctx.config.server.public_url };
+        let rules = Rules {
+            catalog: &ctx.catalog,
+            config: &ctx.config.booking,
+            public_url: &ctx.config.server.public_url,
+            shared_days: None,
+        };
         let views: Vec<_> = days.iter().map(|d| query::day_view(conn, &rules, *d)).collect::<Result<_, _>>()?;
         let mut facilities = Vec::new();
         for facility in ctx.catalog.facilities().iter().filter(|f| selected.is_none_or(|s| s == f.code)) {
