@@ -167,7 +167,8 @@ fn retry(key: &str, reply: Reply) -> Handled {
 /// everything queued before the call is written.
 pub fn flush(ctx: &AppContext) -> Result<usize, InboxError> {
     ctx.pending_facts.flush(|facts| {
-        ctx.store.write(|tx| {
+        // Last-seen times and demand: nothing a shared day view shows.
+        ctx.store.write_bookkeeping(|tx| {
             for (user, at) in &facts.touches {
                 users::touch(tx, user, *at)?;
             }
