@@ -268,6 +268,10 @@ impl Bench {
         let mut runs = Vec::new();
         for name in scenarios::SCENARIOS.into_iter().filter(|name| self.wanted(name)) {
             runs.push(self.scenario(&server, &member, name).await);
+            let drained = server.outbox_drained().await;
+            if self.args.only.is_some() {
+                println!("  outbox drained {} ms after the run", drained.as_millis());
+            }
         }
         if self.wanted(scenarios::EVERY_ATTEMPT_BOOKS) {
             let roomy_server = self.server(&format!("roomy-{r}"), roomy).await;
@@ -378,7 +382,9 @@ async fn run() {
              median ratio to its own /healthz, with the range over the rounds\n\
              - {n} requests per closed-loop run at concurrency {c}; every callback signed, encrypted and verified; \
              unique MsgIds; questions from {} members, each booking attempt from a member of its own\n\
-             - the every-attempt-books run has a server of its own whose capacities are raised so that no slot fills\n\n\
+             - the every-attempt-books run has a server of its own whose capacities are raised so that no slot fills\n\
+             - after each run the bench waits until the server's outbox is empty, so that no run pays for the messages \
+             an earlier one queued (the rush's pass messages take about half a second more)\n\n\
              {table}\n## Targets\n\n{targets}",
             bench.args.members
         );

@@ -73,6 +73,25 @@ impl Server {
             .expect("count bookings")
     }
 
+    /// Wait until the server has delivered every message its outbox holds (each run starts
+    /// on an idle server: a run does not pay for the previous run's pass messages). Returns
+    /// how long that took.
+    pub async fn outbox_drained(&self) -> Duration {
+        let started = Instant::now();
+        let conn = rusqlite::Connection::open_with_flags(&self.db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("open the server's database");
+        loop {
+            let pending: i64 = conn
+                .query_row("SELECT count(*) FROM outbox WHERE state = 'pending'", [], |r| r.get(0))
+                .expect("count the outbox");
+            if pending == 0 {
+                return started.elapsed();
+            }
+            assert!(started.elapsed() < Duration::from_secs(120), "{pending} messages still pending after 2 minutes");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub fn stop(mut self) {
         let _ = self.process.kill();
         let _ = self.process.wait();
