@@ -276,6 +276,9 @@ impl Bench {
         if self.wanted(scenarios::EVERY_ATTEMPT_BOOKS) {
             let roomy_server = self.server(&format!("roomy-{r}"), roomy).await;
             runs.push(self.scenario(&roomy_server, &self.member(&roomy_server), scenarios::EVERY_ATTEMPT_BOOKS).await);
+            if self.args.only.is_some() {
+                println!("  write-ahead log after the run: {} KiB", roomy_server.wal_bytes() / 1024);
+            }
             roomy_server.stop();
         }
         (Round { healthz, runs }, server, member)

@@ -92,6 +92,13 @@ impl Server {
         }
     }
 
+    /// The size of the server's write-ahead log now, bytes.
+    pub fn wal_bytes(&self) -> u64 {
+        let mut wal = self.db.clone().into_os_string();
+        wal.push("-wal");
+        std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0)
+    }
+
     pub fn stop(mut self) {
         let _ = self.process.kill();
         let _ = self.process.wait();

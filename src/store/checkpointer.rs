@@ -4,9 +4,14 @@
 //! fsync of each) from the connection whose commit crossed 1,000 logged pages: that was the
 //! writer, and every write queued behind it waited, a sixteenth of a booking's time. Here a
 //! thread of its own, with its own connection, runs a PASSIVE checkpoint (which never blocks
-//! the writer or a reader) after every `EVERY_WRITES` writes. The writer keeps SQLite's own
-//! checkpoint at a higher threshold (`WRITER_BACKSTOP_PAGES`) in case this thread falls
-//! behind.
+//! the writer or a reader) after every `EVERY_WRITES` writes.
+//!
+//! The writer keeps SQLite's own checkpoint past `WRITER_BACKSTOP_PAGES`, and it is needed:
+//! the log restarts from its beginning only when a write starts with every frame copied back
+//! and no reader on it, which under sustained load happens after the writer's own checkpoint
+//! (run right after its commit), hardly ever after this thread's. With the writer's raised to
+//! 50,000 pages the log grew to 200 MiB over a burst of 20,000 bookings; at 4,000 it stays
+//! near 17 MiB, and this thread still takes the checkpoints below that.
 
 use crate::sync::lock;
 use crossbeam_channel::{Sender, TrySendError};
@@ -17,7 +22,7 @@ use std::thread::JoinHandle;
 
 /// Writes between checkpoints (a booking logs a handful of pages; a batch shares them).
 pub const EVERY_WRITES: usize = 128;
-/// The writer's own automatic checkpoint, only reached if this thread falls behind.
+/// The writer's own automatic checkpoint: bounds the log under sustained load (see above).
 pub const WRITER_BACKSTOP_PAGES: u32 = 4_000;
 
 pub struct Checkpointer {
