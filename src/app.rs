@@ -1,7 +1,7 @@
 //! What every part of the service shares: configuration, storage, clock, metrics.
 
 use crate::booking::day_views::DayViews;
-use crate::booking::Catalog;
+use crate::booking::{Catalog, Rules};
 use crate::chat::Replies;
 use crate::clock::Clock;
 use crate::config::Config;
@@ -92,5 +92,16 @@ impl AppContext {
             look_threads: Workers::start("staffhome-look", LOOK_THREADS).map_err(StartError::Threads)?,
             write_threads: Workers::start("staffhome-write", WRITE_THREADS).map_err(StartError::Threads)?,
         })
+    }
+
+    /// The booking rules over this service's catalog and configuration, reading day views
+    /// itself (a look on a reader sets `shared_days`).
+    pub fn rules(&self) -> Rules<'_> {
+        Rules {
+            catalog: &self.catalog,
+            config: &self.config.booking,
+            public_url: &self.config.server.public_url,
+            shared_days: None,
+        }
     }
 }

@@ -63,15 +63,6 @@ pub struct JobReport {
     pub failed: Vec<&'static str>,
 }
 
-fn rules(ctx: &AppContext) -> Rules<'_> {
-    Rules {
-        catalog: &ctx.catalog,
-        config: &ctx.config.booking,
-        public_url: &ctx.config.server.public_url,
-        shared_days: None,
-    }
-}
-
 /// Run one job in its own write transaction; an error is logged and left for the next tick.
 fn job<T: Default>(
     ctx: &AppContext,
@@ -91,7 +82,7 @@ fn job<T: Default>(
 
 /// Every job that is due as of `now`.
 pub fn run_due_jobs(ctx: &AppContext, schedules: &Schedules, now: DateTime<Utc>) -> JobReport {
-    let rules = rules(ctx);
+    let rules = ctx.rules();
     let mut report = JobReport::default();
     report.expired =
         job(ctx, "expire_pending", &mut report, |tx| Ok(policy::expire_pending(tx, &rules, now)?.len() as u32));

@@ -35,12 +35,7 @@ enum Resolved<'f> {
 
 impl<'a> Turn<'a> {
     pub(super) fn rules(&self) -> Rules<'a> {
-        Rules {
-            catalog: &self.ctx.catalog,
-            config: &self.ctx.config.booking,
-            public_url: &self.ctx.config.server.public_url,
-            shared_days: self.shared_days,
-        }
+        Rules { shared_days: self.shared_days, ..self.ctx.rules() }
     }
 
     pub(super) fn render(&self, name: &str, ctx: impl serde::Serialize) -> String {

@@ -119,10 +119,9 @@ impl Store {
     where
         E: From<rusqlite::Error>,
     {
-        let result = self.writer.write(f);
+        let result = self.write_bookkeeping(f);
         // After the commit: a snapshot opened once this is read holds the write.
         self.generation.fetch_add(1, Ordering::SeqCst);
-        self.checkpointer.wrote();
         result
     }
 

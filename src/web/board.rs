@@ -3,7 +3,7 @@
 
 use super::{html_page, Ctx};
 use crate::app::AppContext;
-use crate::booking::{date_label, query, rules, week_start, weekday_zh, Rules};
+use crate::booking::{date_label, query, rules, week_start, weekday_zh};
 use actix_web::{web, HttpResponse};
 use chrono::{Datelike, Duration};
 use serde::Deserialize;
@@ -31,12 +31,7 @@ fn board_context(ctx: &AppContext, selected: Option<&str>) -> rusqlite::Result<V
     let monday = week_start(today);
     let days: Vec<_> = (0..7).map(|i| monday + Duration::days(i)).collect();
     ctx.store.read(|conn| {
-        let rules = Rules {
-            catalog: &ctx.catalog,
-            config: &ctx.config.booking,
-            public_url: &ctx.config.server.public_url,
-            shared_days: None,
-        };
+        let rules = ctx.rules();
         let views: Vec<_> = days.iter().map(|d| query::day_view(conn, &rules, *d)).collect::<Result<_, _>>()?;
         let mut facilities = Vec::new();
         for facility in ctx.catalog.facilities().iter().filter(|f| selected.is_none_or(|s| s == f.code)) {
