@@ -30,9 +30,10 @@ pub struct AppContext {
     pub day_views: DayViews,
     /// Threads for a callback's first look on a reader (answers questions).
     pub look_threads: Workers,
-    /// Threads for callbacks' writes (and bulk facts): they may wait on the writer, or on a
-    /// lock another process holds, without holding up questions.
-    pub write_threads: Workers,
+    /// A thread for writing what answers left to record (`inbox::flush`): it may wait on the
+    /// writer, or on a lock another process holds, without holding up questions. (Callbacks'
+    /// own writes go to the store's committer thread.)
+    pub flush_thread: Workers,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -53,10 +54,6 @@ pub enum StartError {
 
 /// First looks at once: one per reader connection (more only wait for one).
 const LOOK_THREADS: usize = crate::store::READERS;
-/// Writes under way at once. Those that queue for the writer are committed together (group
-/// commit), so more of them make bigger batches: 32 against 8 cut a booking's server time from
-/// about 190 to 150 µs in a burst.
-const WRITE_THREADS: usize = 32;
 
 impl AppContext {
     /// Open the database and build everything the service shares.
@@ -90,7 +87,8 @@ impl AppContext {
             pending_facts: PendingFacts::default(),
             day_views: DayViews::default(),
             look_threads: Workers::start("staffhome-look", LOOK_THREADS).map_err(StartError::Threads)?,
-            write_threads: Workers::start("staffhome-write", WRITE_THREADS).map_err(StartError::Threads)?,
+            // Flushes run one at a time anyway (`PendingFacts::flush`).
+            flush_thread: Workers::start("staffhome-flush", 1).map_err(StartError::Threads)?,
         })
     }
 

@@ -31,8 +31,8 @@ impl Application {
         })
         .workers(2)
         // Pages and /healthz use a few blocking threads each; callbacks have threads of their
-        // own (`AppContext::look_threads`, `write_threads`). Dozens of idle threads would
-        // each keep allocator caches.
+        // own (`AppContext::look_threads`, the store's committer). Dozens of idle threads
+        // would each keep allocator caches.
         .worker_max_blocking_threads(4)
         // Slow or idle clients (slowloris) are cut off instead of holding a connection.
         .client_request_timeout(Duration::from_secs(5))

@@ -16,9 +16,11 @@ pub use recent::RecentAnswers;
 use crate::app::AppContext;
 use crate::chat::{self, Look, Parsed, ReadOnlyAnswer};
 use crate::outbox::{self, Outgoing, Weight};
+use crate::store::WritePanicked;
 use crate::users;
 use crate::wecom::{InboundMessage, Reply};
 use rusqlite::{params, Connection, OptionalExtension};
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum InboxError {
@@ -122,40 +124,42 @@ pub fn first_look(ctx: &AppContext, msg: &InboundMessage) -> Result<Step, InboxE
 /// The second step, through the single writer: the effect and the record of its reply in one
 /// transaction (it may wait for the writer, or for a lock another process holds).
 pub fn finish(ctx: &AppContext, msg: &InboundMessage, work: WriterWork) -> Result<Handled, InboxError> {
+    ctx.store.write(|tx| finish_in(tx, ctx, msg, work))
+}
+
+/// `finish` from the async executor: the writer's committer thread runs it, so no thread
+/// waits for the connection or the commit.
+pub async fn finish_queued(
+    ctx: Arc<AppContext>,
+    msg: Arc<InboundMessage>,
+    work: WriterWork,
+) -> Result<Result<Handled, InboxError>, WritePanicked> {
+    let write_ctx = Arc::clone(&ctx);
+    ctx.store.write_queued(move |tx| finish_in(tx, &write_ctx, &msg, work)).await
+}
+
+/// The transaction of `finish`: the effect and the record of its reply, unless a delivery of
+/// the same callback got there first.
+fn finish_in(tx: &Connection, ctx: &AppContext, msg: &InboundMessage, work: WriterWork) -> Result<Handled, InboxError> {
     let key = msg.dedupe_key();
-    match work.0 {
-        Writing::EndDialogue(answer) => write_once(ctx, msg, &key, |tx| {
+    let now = ctx.clock.now();
+    let earlier = ctx.recent_answers.get(&key);
+    if let Some(reply) = earlier.map_or_else(|| stored_reply(tx, &key), |reply| Ok(Some(reply)))? {
+        return Ok(retry(&key, reply));
+    }
+    users::touch(tx, &msg.from_user_name, now.timestamp())?;
+    let reply = match work.0 {
+        Writing::EndDialogue(answer) => {
             chat::dialogue::clear(tx, &msg.from_user_name)?;
             if let Some(demand) = &answer.demand {
                 demand.record(tx)?;
             }
-            Ok(answer.reply)
-        }),
-        Writing::Respond(parsed) => {
-            write_once(ctx, msg, &key, |tx| chat::respond(ctx, tx, msg, parsed, ctx.clock.now()))
+            answer.reply
         }
-    }
-}
-
-/// Run `effect` and record its reply in one write transaction, unless a delivery of the same
-/// callback got there first.
-fn write_once(
-    ctx: &AppContext,
-    msg: &InboundMessage,
-    key: &str,
-    effect: impl FnOnce(&Connection) -> rusqlite::Result<Reply>,
-) -> Result<Handled, InboxError> {
-    let now = ctx.clock.now().timestamp();
-    ctx.store.write(|tx| {
-        let earlier = ctx.recent_answers.get(key);
-        if let Some(reply) = earlier.map_or_else(|| stored_reply(tx, key), |reply| Ok(Some(reply)))? {
-            return Ok(retry(key, reply));
-        }
-        users::touch(tx, &msg.from_user_name, now)?;
-        let reply = effect(tx)?;
-        record(tx, key, &msg.from_user_name, msg.inbound.kind(), &reply, now)?;
-        Ok(Handled::new(reply))
-    })
+        Writing::Respond(parsed) => chat::respond(ctx, tx, msg, parsed, now)?,
+    };
+    record(tx, &key, &msg.from_user_name, msg.inbound.kind(), &reply, now.timestamp())?;
+    Ok(Handled::new(reply))
 }
 
 fn retry(key: &str, reply: Reply) -> Handled {

@@ -50,6 +50,8 @@ pub enum WorkerError {
     Db(#[from] rusqlite::Error),
     #[error("blocking task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
+    #[error(transparent)]
+    Write(#[from] crate::store::WritePanicked),
 }
 
 /// Exponential backoff with jitter: 2, 4, 8 … seconds, capped at 10 minutes.
@@ -100,13 +102,14 @@ async fn claim(
     recipient: &Recipient,
     now: i64,
 ) -> Result<Claim, WorkerError> {
-    let ctx = std::sync::Arc::clone(ctx);
     let user = match recipient {
         Recipient::User(user) => Some(user.clone()),
         _ => None,
     };
-    let claim = tokio::task::spawn_blocking(move || {
-        ctx.store.write(|tx| {
+    // Through the committer: the worker's writes share the callbacks' transactions.
+    let claim = ctx
+        .store
+        .write_queued(move |tx| {
             if let Some(until) = user.as_deref().map(|u| rate_limited_until(tx, u, now)).transpose()?.flatten() {
                 crate::store::execute(tx, "UPDATE outbox SET next_attempt_at = ?2 WHERE id = ?1", params![id, until])?;
                 return Ok::<Claim, rusqlite::Error>(Claim::Deferred);
@@ -119,8 +122,7 @@ async fn claim(
             )?;
             Ok(if taken == 1 { Claim::Claimed } else { Claim::Taken })
         })
-    })
-    .await??;
+        .await??;
     Ok(claim)
 }
 
@@ -218,15 +220,13 @@ async fn queue_fallback(
     recipient: &str,
     text: &str,
 ) -> Result<(), WorkerError> {
-    let ctx = std::sync::Arc::clone(ctx);
     let (key, recipient, text) = (format!("{key}:fallback"), recipient.to_string(), text.to_string());
-    tokio::task::spawn_blocking(move || {
-        let now = ctx.clock.now().timestamp();
-        ctx.store.write(|tx| {
+    let now = ctx.clock.now().timestamp();
+    ctx.store
+        .write_queued(move |tx| {
             super::enqueue(tx, &super::Outgoing::text(key, &recipient, super::Weight::Light, &text), now).map(|_| ())
         })
-    })
-    .await??;
+        .await??;
     Ok(())
 }
 
@@ -244,10 +244,9 @@ enum Mark {
 }
 
 async fn mark(ctx: &std::sync::Arc<AppContext>, id: i64, how: Mark) -> Result<(), WorkerError> {
-    let ctx = std::sync::Arc::clone(ctx);
-    tokio::task::spawn_blocking(move || {
-        let now = ctx.clock.now().timestamp();
-        ctx.store.write(|tx| {
+    let now = ctx.clock.now().timestamp();
+    ctx.store
+        .write_queued(move |tx| {
             match how {
                 Mark::Done { msgid, response_code } => crate::store::execute(tx,
                     "UPDATE outbox SET state = 'done', sent_at = ?2, msgid = ?3, response_code = ?4,
@@ -267,8 +266,7 @@ async fn mark(ctx: &std::sync::Arc<AppContext>, id: i64, how: Mark) -> Result<()
             }?;
             Ok::<(), rusqlite::Error>(())
         })
-    })
-    .await??;
+        .await??;
     Ok(())
 }
 

@@ -4,19 +4,23 @@
 //! start with `BEGIN IMMEDIATE`, so a rule checked inside one cannot be raced, and are shared
 //! by concurrent writes (group commit, see `writer`); a few reader
 //! connections for queries, which WAL lets run beside the writer. Callers run these on
-//! blocking threads (callbacks on `AppContext::look_threads` / `write_threads`, pages through
-//! `web::block`, jobs through `spawn_blocking`), never on the async executor.
+//! blocking threads (callbacks' looks on `AppContext::look_threads`, pages through
+//! `web::block`, jobs through `spawn_blocking`), never on the async executor; callbacks'
+//! writes go to the writer's own committer thread (`write_queued`).
 
 mod checkpointer;
+mod committer;
 mod migrations;
 mod readers;
 mod writer;
 
 use checkpointer::Checkpointer;
+use committer::Committer;
 use readers::Readers;
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use writer::Writer;
 
@@ -34,12 +38,18 @@ pub enum StoreError {
     Folder { path: PathBuf, source: std::io::Error },
     #[error("the database schema version {found} is newer than this program's {supported}")]
     TooNew { found: i64, supported: i64 },
-    #[error("cannot start the checkpoint thread: {0}")]
+    #[error("cannot start the store's threads: {0}")]
     Thread(std::io::Error),
 }
 
+/// A write handed to the committer thread panicked (nothing of it was kept).
+#[derive(Debug, thiserror::Error)]
+#[error("the write panicked")]
+pub struct WritePanicked;
+
 pub struct Store {
-    writer: Writer,
+    writer: Arc<Writer>,
+    committer: Committer,
     readers: Readers,
     checkpointer: Checkpointer,
     /// Writes ended so far (see `generation`).
@@ -100,8 +110,10 @@ impl Store {
         writer.pragma_update(None, "wal_autocheckpoint", checkpointer::WRITER_BACKSTOP_PAGES)?;
         let readers = (0..READERS).map(|_| open_connection(path)).collect::<Result<Vec<_>, _>>()?;
         let checkpointer = Checkpointer::start(open_connection(path)?).map_err(StoreError::Thread)?;
+        let writer = Arc::new(Writer::new(writer));
         Ok(Store {
-            writer: Writer::new(writer),
+            committer: Committer::start(Arc::clone(&writer)).map_err(StoreError::Thread)?,
+            writer,
             readers: Readers::new(readers),
             checkpointer,
             generation: AtomicU64::new(0),
@@ -125,6 +137,23 @@ impl Store {
         result
     }
 
+    /// `write` from the async executor, through the committer thread (no thread waits for the
+    /// connection or the commit): resolves once `f`'s effects are committed.
+    pub async fn write_queued<T, E>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    ) -> Result<Result<T, E>, WritePanicked>
+    where
+        T: Send + 'static,
+        E: From<rusqlite::Error> + Send + 'static,
+    {
+        let answer = self.committer.submit(f).await;
+        self.checkpointer.wrote();
+        // After the commit, as in `write`.
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        answer.map_err(|_| WritePanicked)
+    }
+
     /// `write` for bookkeeping that no answer shows from a shared view (members' last-seen
     /// times, demand records): it leaves the write generation as it is, so the views that
     /// answers share stay in use. Anything that changes bookings or closures uses `write`.
@@ -146,7 +175,7 @@ impl Store {
 
     /// How many writes are waiting for the writer connection (behind the one it runs).
     pub fn writes_waiting(&self) -> usize {
-        self.writer.waiting()
+        self.writer.waiting() + self.committer.waiting()
     }
 
     /// Run `f` on a reader connection (a consistent snapshot if it opens a transaction).

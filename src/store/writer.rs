@@ -6,15 +6,17 @@
 //! all and wakes them. A burst of callbacks thus pays for one commit (WAL frames, locks,
 //! page writes) instead of one each, while a lone write commits at once. No caller returns
 //! before its work is durable: a failed commit fails every write of the batch.
+//!
+//! Writes from the async executor go to the committer thread instead (see `committer`).
 
 use crate::sync::lock;
 use rusqlite::Connection;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Condvar, Mutex, MutexGuard};
 
 /// Writes per transaction at most, so the first of a long burst does not wait long.
-const MAX_BATCH: usize = 64;
+pub(super) const MAX_BATCH: usize = 64;
 /// How many failed commits are remembered for the writers still waiting on them.
 const FAILURES_KEPT: usize = 64;
 
@@ -27,18 +29,18 @@ pub struct Writer {
     committed: Condvar,
 }
 
-struct Open {
-    conn: Connection,
+pub(super) struct Open {
+    pub(super) conn: Connection,
     batch: Option<Batch>,
     next_batch: u64,
 }
 
 #[derive(Clone, Copy)]
-struct Batch {
+pub(super) struct Batch {
     id: u64,
-    writes: usize,
+    pub(super) writes: usize,
     /// A savepoint could not be closed: the transaction's state is unknown, so roll it all back.
-    broken: bool,
+    pub(super) broken: bool,
 }
 
 #[derive(Default)]
@@ -64,7 +66,7 @@ impl Writer {
         }
     }
 
-    /// How many writes are waiting for the connection.
+    /// How many threads are waiting for the connection.
     pub fn waiting(&self) -> usize {
         self.queued.load(Ordering::SeqCst)
     }
@@ -74,18 +76,8 @@ impl Writer {
     where
         E: From<rusqlite::Error>,
     {
-        self.queued.fetch_add(1, Ordering::SeqCst);
-        let mut open = lock(&self.conn);
-        self.queued.fetch_sub(1, Ordering::SeqCst);
-        let batch = match open.batch {
-            Some(batch) => batch,
-            None => {
-                run(&open.conn, "BEGIN IMMEDIATE")?;
-                let batch = Batch { id: open.next_batch, writes: 0, broken: false };
-                open.next_batch += 1;
-                batch
-            }
-        };
+        let mut open = self.connection();
+        let batch = self.batch(&mut open)?;
         let (result, mut batch) = run_in_savepoint(&open.conn, batch, f);
         // SQLite rolls a whole transaction back on some errors (disk full, I/O): nothing to hand on.
         batch.broken |= open.conn.is_autocommit();
@@ -94,7 +86,6 @@ impl Writer {
             open.batch = Some(batch);
             drop(open);
         } else {
-            open.batch = None;
             self.end_batch(&open.conn, batch);
             drop(open);
         }
@@ -106,7 +97,8 @@ impl Writer {
         }
     }
 
-    fn end_batch(&self, conn: &Connection, batch: Batch) {
+    /// Commit (or roll back a broken) `batch`, wake its waiting writers; the failure, if any.
+    pub(super) fn end_batch(&self, conn: &Connection, batch: Batch) -> Option<(i32, String)> {
         let ended = if batch.broken {
             let _ = run(conn, "ROLLBACK");
             Err(rusqlite::Error::SqliteFailure(
@@ -121,18 +113,21 @@ impl Writer {
                 }
             })
         };
+        let failure = ended.err().map(|error| {
+            tracing::error!(batch = batch.id, writes = batch.writes, %error, "commit failed");
+            code_and_message(&error)
+        });
         let mut outcomes = lock(&self.outcomes);
         outcomes.ended_through = batch.id;
-        if let Err(error) = ended {
-            tracing::error!(batch = batch.id, writes = batch.writes, %error, "commit failed");
-            let code = error.sqlite_error().map_or(rusqlite::ffi::SQLITE_ERROR, |e| e.extended_code);
-            outcomes.failures.push((batch.id, code, error.to_string()));
+        if let Some((code, message)) = &failure {
+            outcomes.failures.push((batch.id, *code, message.clone()));
             if outcomes.failures.len() > FAILURES_KEPT {
                 outcomes.failures.remove(0);
             }
         }
         drop(outcomes);
         self.committed.notify_all();
+        failure
     }
 
     fn wait_for(&self, batch: u64) -> rusqlite::Result<()> {
@@ -142,17 +137,46 @@ impl Writer {
         }
         match outcomes.failures.iter().find(|(id, _, _)| *id == batch) {
             None => Ok(()),
-            Some((_, code, message)) => {
-                Err(rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(*code), Some(message.clone())))
+            Some((_, code, message)) => Err(commit_failure(*code, message)),
+        }
+    }
+
+    /// The connection, once no other write has it (counted meanwhile in `queued`).
+    pub(super) fn connection(&self) -> MutexGuard<'_, Open> {
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        let open = lock(&self.conn);
+        self.queued.fetch_sub(1, Ordering::SeqCst);
+        open
+    }
+
+    /// The open batch (handed on by a writer) or a new one.
+    pub(super) fn batch(&self, open: &mut Open) -> rusqlite::Result<Batch> {
+        match open.batch.take() {
+            Some(batch) => Ok(batch),
+            None => {
+                run(&open.conn, "BEGIN IMMEDIATE")?;
+                let batch = Batch { id: open.next_batch, writes: 0, broken: false };
+                open.next_batch += 1;
+                Ok(batch)
             }
         }
     }
 }
 
-type Outcome<T, E> = std::thread::Result<Result<T, E>>;
+/// What is kept of a failed commit, for each of the batch's writers.
+pub(super) fn code_and_message(error: &rusqlite::Error) -> (i32, String) {
+    (error.sqlite_error().map_or(rusqlite::ffi::SQLITE_ERROR, |e| e.extended_code), error.to_string())
+}
+
+/// A batch's failed commit, as each of its writes reports it.
+pub(super) fn commit_failure(code: i32, message: &str) -> rusqlite::Error {
+    rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), Some(message.to_string()))
+}
+
+pub(super) type Outcome<T, E> = std::thread::Result<Result<T, E>>;
 
 /// Run `f` inside its own savepoint: kept if it returns Ok, undone if it fails or panics.
-fn run_in_savepoint<T, E>(
+pub(super) fn run_in_savepoint<T, E>(
     conn: &Connection,
     mut batch: Batch,
     f: impl FnOnce(&Connection) -> Result<T, E>,

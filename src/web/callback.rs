@@ -177,18 +177,15 @@ async fn receive_inner(
 }
 
 /// Act on the callback off the async executor: first on a look thread (a reader's look
-/// answers questions at once), then, if it has effects, on a write thread, so that writes
-/// waiting on the database never hold up questions.
+/// answers questions at once), then, if it has effects, through the writer's committer
+/// thread, so that writes waiting on the database never hold up questions.
 async fn handle(ctx: Arc<AppContext>, message: InboundMessage) -> Result<Result<Handled, InboxError>, Failed> {
     let message = Arc::new(message);
     let (look_ctx, look_message) = (Arc::clone(&ctx), Arc::clone(&message));
     let step = ctx.look_threads.run(move || inbox::first_look(&look_ctx, &look_message)).await.map_err(|_| Failed)?;
     match step {
         Ok(Step::Answered(handled)) => Ok(Ok(handled)),
-        Ok(Step::NeedsWriter(work)) => {
-            let write_ctx = Arc::clone(&ctx);
-            ctx.write_threads.run(move || inbox::finish(&write_ctx, &message, work)).await.map_err(|_| Failed)
-        }
+        Ok(Step::NeedsWriter(work)) => inbox::finish_queued(ctx, message, work).await.map_err(|_| Failed),
         Err(error) => Ok(Err(error)),
     }
 }
@@ -199,7 +196,7 @@ struct Failed;
 /// Write what answers from readers left to record, in the background: the answer does not wait.
 fn start_flush(ctx: &Arc<AppContext>) {
     let flush_ctx = Arc::clone(ctx);
-    ctx.write_threads.spawn(move || {
+    ctx.flush_thread.spawn(move || {
         let ctx = flush_ctx;
         if let Err(error) = inbox::flush(&ctx) {
             // They stay queued; the next read-only answer starts another flush.
