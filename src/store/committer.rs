@@ -116,8 +116,13 @@ impl Drop for Committer {
     fn drop(&mut self) {
         // Closing the queue ends the threads once the writes queued so far are answered.
         self.queue = None;
-        for thread in self.threads.drain(..) {
-            let _ = thread.join();
+        // A write may hold the last handle on the service (and so on this): dropped on one of
+        // these threads, it must not wait for them (they end by themselves once the queue closes).
+        let here = std::thread::current().id();
+        if self.threads.iter().all(|thread| thread.thread().id() != here) {
+            for thread in self.threads.drain(..) {
+                let _ = thread.join();
+            }
         }
     }
 }
@@ -211,6 +216,20 @@ mod tests {
         let error = answer.expect_err("the commit must fail").to_string();
         assert!(error.contains("FOREIGN KEY"), "{error}");
         committer.submit(|conn| conn.execute("INSERT INTO t VALUES (1)", [])).await.unwrap().unwrap();
+        assert_eq!(count(&writer), 1);
+    }
+
+    #[tokio::test]
+    async fn a_write_holding_the_last_handle_on_the_committer_does_not_wait_for_itself() {
+        let (_dir, writer, committer) = committer();
+        let committer = Arc::new(committer);
+        let last = Arc::clone(&committer);
+        let answer = committer.submit(move |conn| {
+            let _held = &last;
+            conn.execute("INSERT INTO t VALUES (1)", [])
+        });
+        drop(committer);
+        assert_eq!(answer.await.expect("answered").unwrap(), 1);
         assert_eq!(count(&writer), 1);
     }
 
