@@ -154,21 +154,12 @@ fn run_batch(writer: &Writer, first: Box<dyn QueuedWrite>, queued: &Receiver<Box
 mod tests {
     use super::*;
 
+    use crate::store::writer::tests::{count, writer};
+
     fn committer() -> (tempfile::TempDir, Arc<Writer>, Committer) {
-        let dir = tempfile::tempdir().unwrap();
-        let conn = Connection::open(dir.path().join("c.db")).unwrap();
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; CREATE TABLE t (n INTEGER PRIMARY KEY);
-             CREATE TABLE child (p INTEGER REFERENCES t (n) DEFERRABLE INITIALLY DEFERRED)",
-        )
-        .unwrap();
-        let writer = Arc::new(Writer::new(conn));
+        let (dir, writer) = writer();
         let committer = Committer::start(Arc::clone(&writer)).unwrap();
         (dir, writer, committer)
-    }
-
-    fn count(writer: &Writer) -> i64 {
-        writer.write(|conn| conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0))).unwrap()
     }
 
     #[tokio::test]

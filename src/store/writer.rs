@@ -208,11 +208,12 @@ where
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use std::sync::Arc;
 
-    fn writer() -> (tempfile::TempDir, Arc<Writer>) {
+    /// A writer on a fresh database with a table `t` and a deferred foreign key to it.
+    pub(in crate::store) fn writer() -> (tempfile::TempDir, Arc<Writer>) {
         let dir = tempfile::tempdir().unwrap();
         let conn = Connection::open(dir.path().join("w.db")).unwrap();
         conn.execute_batch(
@@ -227,7 +228,7 @@ mod tests {
         writer.write(|conn| conn.execute("INSERT INTO t (n) VALUES (?1)", [n]))
     }
 
-    fn count(writer: &Writer) -> i64 {
+    pub(in crate::store) fn count(writer: &Writer) -> i64 {
         writer.write(|conn| conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0))).unwrap()
     }
 
