@@ -71,14 +71,6 @@ enum Writing {
     Respond(Option<Parsed>),
 }
 
-/// Act on a callback once, from start to end (the two steps below, one after the other).
-pub fn handle(ctx: &AppContext, msg: &InboundMessage) -> Result<Handled, InboxError> {
-    match first_look(ctx, msg)? {
-        Step::Answered(handled) => Ok(handled),
-        Step::NeedsWriter(work) => finish(ctx, msg, work),
-    }
-}
-
 /// The first step, on a reader beside other readers and the writer: a retry gets its first
 /// reply; a question (or a booking the snapshot already refuses) is answered. It never waits
 /// for the writer, so questions keep being answered while writes queue.
@@ -121,15 +113,10 @@ pub fn first_look(ctx: &AppContext, msg: &InboundMessage) -> Result<Step, InboxE
     })
 }
 
-/// The second step, through the single writer: the effect and the record of its reply in one
-/// transaction (it may wait for the writer, or for a lock another process holds).
-pub fn finish(ctx: &AppContext, msg: &InboundMessage, work: WriterWork) -> Result<Handled, InboxError> {
-    ctx.store.write(|tx| finish_in(tx, ctx, msg, work))
-}
-
-/// `finish` from the async executor: the writer's committer thread runs it, so no thread
-/// waits for the connection or the commit.
-pub async fn finish_queued(
+/// The second step, through the single writer's committer thread: the effect and the record of
+/// its reply in one transaction (it may wait behind other writes, or for a lock another process
+/// holds; no thread waits with it).
+pub async fn finish(
     ctx: Arc<AppContext>,
     msg: Arc<InboundMessage>,
     work: WriterWork,

@@ -136,12 +136,9 @@ fn run_batch(writer: &Writer, first: Box<dyn QueuedWrite>, queued: &Receiver<Box
         Err(error) => Some(code_and_message(&error)),
         Ok(mut batch) => {
             batch = writes[0].run(&open.conn, batch);
-            // SQLite rolls a whole transaction back on some errors (disk full, I/O).
-            batch.broken |= open.conn.is_autocommit();
             while !batch.broken && batch.writes < MAX_BATCH {
                 let Ok(mut next) = queued.try_recv() else { break };
                 batch = next.run(&open.conn, batch);
-                batch.broken |= open.conn.is_autocommit();
                 writes.push(next);
             }
             writer.end_batch(&open.conn, batch)

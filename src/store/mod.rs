@@ -132,9 +132,13 @@ impl Store {
         E: From<rusqlite::Error>,
     {
         let result = self.write_bookkeeping(f);
-        // After the commit: a snapshot opened once this is read holds the write.
-        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.moved_generation();
         result
+    }
+
+    /// After a write's commit: a snapshot opened once the new generation is read holds it.
+    fn moved_generation(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
     /// `write` from the async executor, through the committer thread (no thread waits for the
@@ -149,8 +153,7 @@ impl Store {
     {
         let answer = self.committer.submit(f).await;
         self.checkpointer.wrote();
-        // After the commit, as in `write`.
-        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.moved_generation();
         answer.map_err(|_| WritePanicked)
     }
 

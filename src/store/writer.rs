@@ -78,9 +78,7 @@ impl Writer {
     {
         let mut open = self.connection();
         let batch = self.batch(&mut open)?;
-        let (result, mut batch) = run_in_savepoint(&open.conn, batch, f);
-        // SQLite rolls a whole transaction back on some errors (disk full, I/O): nothing to hand on.
-        batch.broken |= open.conn.is_autocommit();
+        let (result, batch) = run_in_savepoint(&open.conn, batch, f);
         let hand_on = self.queued.load(Ordering::SeqCst) > 0 && batch.writes < MAX_BATCH && !batch.broken;
         if hand_on {
             open.batch = Some(batch);
@@ -175,7 +173,8 @@ pub(super) fn commit_failure(code: i32, message: &str) -> rusqlite::Error {
 
 pub(super) type Outcome<T, E> = std::thread::Result<Result<T, E>>;
 
-/// Run `f` inside its own savepoint: kept if it returns Ok, undone if it fails or panics.
+/// Run `f` inside its own savepoint: kept if it returns Ok, undone if it fails or panics. The
+/// batch is `broken` if the savepoint could not be closed or SQLite ended the transaction.
 pub(super) fn run_in_savepoint<T, E>(
     conn: &Connection,
     mut batch: Batch,
@@ -194,6 +193,8 @@ where
         _ => run(conn, "ROLLBACK TO write").and_then(|()| run(conn, "RELEASE write")),
     };
     batch.writes += 1;
+    // SQLite rolls a whole transaction back on some errors (disk full, I/O): nothing to hand on.
+    batch.broken |= conn.is_autocommit();
     match closed {
         Ok(()) => (result, batch),
         Err(error) => {

@@ -185,7 +185,7 @@ async fn handle(ctx: Arc<AppContext>, message: InboundMessage) -> Result<Result<
     let step = ctx.look_threads.run(move || inbox::first_look(&look_ctx, &look_message)).await.map_err(|_| Failed)?;
     match step {
         Ok(Step::Answered(handled)) => Ok(Ok(handled)),
-        Ok(Step::NeedsWriter(work)) => inbox::finish_queued(ctx, message, work).await.map_err(|_| Failed),
+        Ok(Step::NeedsWriter(work)) => inbox::finish(ctx, message, work).await.map_err(|_| Failed),
         Err(error) => Ok(Err(error)),
     }
 }
