@@ -1,7 +1,7 @@
 //! Check-in: by the 签到 command or by scanning the QR code at the facility door, inside
 //! the window from `checkin_open_minutes` before start to `no_show_after_minutes` after.
 
-use super::model::{Booking, BookingState, BOOKING_COLUMNS};
+use super::model::{Booking, BookingState, BOOKING_COLUMNS, LIVE};
 use super::service::{booking_by_id, Rules};
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{params, Connection};
@@ -41,7 +41,7 @@ fn live_today(
 ) -> rusqlite::Result<Vec<Booking>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {BOOKING_COLUMNS} FROM bookings WHERE userid = ?1 AND (?2 IS NULL OR facility = ?2)
-         AND state IN ('pending', 'confirmed', 'checked_in') AND starts_at >= ?3 AND starts_at < ?4 ORDER BY starts_at"
+         AND {LIVE} AND starts_at >= ?3 AND starts_at < ?4 ORDER BY starts_at"
     ))?;
     let rows = stmt.query_map(params![user, facility, from, to], Booking::from_row)?;
     rows.collect()

@@ -1,7 +1,7 @@
 //! Read-only questions: free places, a member's bookings, queue positions, alternatives.
 
 use super::catalog::{Facility, Slot};
-use super::model::{Alternative, Booking, BOOKING_COLUMNS, LIVE_STATES};
+use super::model::{live, Alternative, Booking, BOOKING_COLUMNS, LIVE};
 use super::service::Rules;
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{params, Connection};
@@ -9,16 +9,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+const USED_PLACES: &str =
+    concat!("SELECT count(*) FROM bookings WHERE facility = ?1 AND date = ?2 AND slot = ?3 AND ", live!());
+
 /// Places taken (pending, confirmed or checked in) in one facility slot.
 pub fn used_places(conn: &Connection, facility: &str, date: NaiveDate, slot: u32) -> rusqlite::Result<u32> {
-    crate::store::query_row(
-        conn,
-        &format!(
-            "SELECT count(*) FROM bookings WHERE facility = ?1 AND date = ?2 AND slot = ?3 AND state IN {LIVE_STATES}"
-        ),
-        params![facility, date.to_string(), slot],
-        |row| row.get(0),
-    )
+    crate::store::query_row(conn, USED_PLACES, params![facility, date.to_string(), slot], |row| row.get(0))
 }
 
 /// One day's bookings and closures, read once so that every slot of every facility can be
@@ -205,7 +201,7 @@ fn usual_facilities(conn: &Connection, user: &str) -> rusqlite::Result<HashMap<S
 /// A member's live bookings that have not ended, soonest first.
 pub fn upcoming_bookings(conn: &Connection, user: &str, now: DateTime<Utc>) -> rusqlite::Result<Vec<Booking>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {BOOKING_COLUMNS} FROM bookings WHERE userid = ?1 AND state IN {LIVE_STATES} AND ends_at > ?2
+        "SELECT {BOOKING_COLUMNS} FROM bookings WHERE userid = ?1 AND {LIVE} AND ends_at > ?2
          ORDER BY starts_at, facility"
     ))?;
     let rows = stmt.query_map(params![user, now.timestamp()], Booking::from_row)?;
@@ -236,6 +232,16 @@ pub fn waiting_entries(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counting_a_slots_places_is_a_range_of_its_partial_index() {
+        let plan = crate::store::query_plan(USED_PLACES);
+        assert!(
+            plan.contains("SEARCH bookings USING INDEX bookings_live_by_slot (facility=? AND date=? AND slot=?)"),
+            "{plan}"
+        );
+        assert!(!crate::store::builds_temporary_btree(USED_PLACES), "{plan}");
+    }
 
     #[test]
     fn a_days_usage_is_one_range_of_the_counter_table() {

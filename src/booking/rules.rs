@@ -1,7 +1,14 @@
 //! The checks a request must pass before it may take a place.
 
 use super::catalog::{week_start, Facility, Slot};
-use super::model::{BookingError, LIVE_STATES};
+use super::model::{live, BookingError};
+
+const ACTIVE_OF_USER: &str =
+    concat!("SELECT count(*) FROM bookings WHERE userid = ?1 AND ", live!(), " AND ends_at > ?2");
+const WEEK_OF_USER: &str =
+    concat!("SELECT count(*) FROM bookings WHERE userid = ?1 AND ", live!(), " AND date >= ?2 AND date < ?3");
+const LIVE_BOOKING_OF: &str =
+    concat!("SELECT id FROM bookings WHERE userid = ?1 AND facility = ?2 AND date = ?3 AND slot = ?4 AND ", live!());
 use super::service::Rules;
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -77,21 +84,14 @@ pub fn check_user_may_book(
     if let Some(until) = suspended.filter(|t| *t > now.timestamp()) {
         return Err(BookingError::Suspended { until: Utc.timestamp_opt(until, 0).single().unwrap_or(now) });
     }
-    let active: u32 = crate::store::query_row(
-        conn,
-        &format!("SELECT count(*) FROM bookings WHERE userid = ?1 AND state IN {LIVE_STATES} AND ends_at > ?2"),
-        params![user, now.timestamp()],
-        |row| row.get(0),
-    )?;
+    let active: u32 = crate::store::query_row(conn, ACTIVE_OF_USER, params![user, now.timestamp()], |row| row.get(0))?;
     if active + adding > rules.config.max_active_per_user {
         return Err(BookingError::OverLimit { limit: rules.config.max_active_per_user });
     }
     let week = week_start(date);
     let this_week: u32 = crate::store::query_row(
         conn,
-        &format!(
-            "SELECT count(*) FROM bookings WHERE userid = ?1 AND state IN {LIVE_STATES} AND date >= ?2 AND date < ?3"
-        ),
+        WEEK_OF_USER,
         params![user, week.to_string(), (week + Duration::days(7)).to_string()],
         |row| row.get(0),
     )?;
@@ -110,12 +110,20 @@ pub fn live_booking_of(
     date: NaiveDate,
     slot: u32,
 ) -> rusqlite::Result<Option<i64>> {
-    crate::store::query_row(conn,
-        &format!(
-            "SELECT id FROM bookings WHERE userid = ?1 AND facility = ?2 AND date = ?3 AND slot = ?4 AND state IN {LIVE_STATES}"
-        ),
-        params![user, facility, date.to_string(), slot],
-        |row| row.get(0),
-    )
-    .optional()
+    crate::store::query_row(conn, LIVE_BOOKING_OF, params![user, facility, date.to_string(), slot], |row| row.get(0))
+        .optional()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_members_live_booking_of_a_slot_is_found_in_the_index_that_keeps_it_unique() {
+        let plan = crate::store::query_plan(LIVE_BOOKING_OF);
+        assert!(plan.contains("SEARCH bookings USING INDEX bookings_one_per_user_slot ("), "{plan}");
+        for sql in [LIVE_BOOKING_OF, ACTIVE_OF_USER, WEEK_OF_USER] {
+            assert!(!crate::store::builds_temporary_btree(sql), "{sql}");
+        }
+    }
 }

@@ -1,7 +1,7 @@
 //! Numbered SQL migrations embedded in the binary, tracked by `PRAGMA user_version`.
 
 use super::StoreError;
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 /// Each entry is applied once, in order; never edit one that has shipped, add a new one.
 const MIGRATIONS: &[&str] = &[
@@ -9,13 +9,34 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_schedule_approval.sql"),
     include_str!("migrations/0003_slot_usage.sql"),
     include_str!("migrations/0004_retention.sql"),
+    include_str!("migrations/0005_state_checks.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
+fn version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA user_version", [], |row| row.get(0))
+}
+
+/// Apply what `conn`'s database lacks, all in one transaction.
 pub fn apply(conn: &mut Connection) -> Result<(), StoreError> {
+    if version(conn)? == SCHEMA_VERSION {
+        return Ok(());
+    }
+    // A migration may rebuild a table that others reference (0005). SQLite's documented way
+    // is with foreign keys off (the pragma does nothing inside a transaction), every reference
+    // checked before the commit.
+    let enforced: bool = conn.query_row("PRAGMA foreign_keys", [], |row| row.get(0))?;
+    conn.pragma_update(None, "foreign_keys", false)?;
+    let applied = apply_in_transaction(conn);
+    conn.pragma_update(None, "foreign_keys", enforced)?;
+    applied
+}
+
+fn apply_in_transaction(conn: &mut Connection) -> Result<(), StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let found: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    // Read again under the lock: another process may have migrated meanwhile.
+    let found = version(&tx)?;
     if found > SCHEMA_VERSION {
         return Err(StoreError::TooNew { found, supported: SCHEMA_VERSION });
     }
@@ -23,6 +44,110 @@ pub fn apply(conn: &mut Connection) -> Result<(), StoreError> {
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", index as i64 + 1)?;
     }
+    let broken: Option<String> = tx.query_row("PRAGMA foreign_key_check", [], |row| row.get(0)).optional()?;
+    if let Some(table) = broken {
+        // Dropping the transaction rolls every migration back.
+        return Err(StoreError::BrokenReferences { table });
+    }
     tx.commit()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database as a release with the first `version` migrations left it.
+    fn database_at(dir: &tempfile::TempDir, version: usize) -> Connection {
+        let conn = Connection::open(dir.path().join("old.db")).unwrap();
+        conn.pragma_update(None, "foreign_keys", true).unwrap();
+        for sql in &MIGRATIONS[..version] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", version as i64).unwrap();
+        conn
+    }
+
+    fn count(conn: &Connection, sql: &str) -> i64 {
+        conn.query_row(sql, [], |row| row.get(0)).unwrap()
+    }
+
+    const BOOK: &str = "INSERT INTO bookings (userid, facility, date, slot, starts_at, ends_at, state, checkin_code,
+                                              pass_token, created_at, updated_at)
+                        VALUES (?1, 'gym', '2026-12-01', 1, 100, 200, ?2, '123456', ?3, 0, 0)";
+
+    #[test]
+    fn rebuilt_tables_keep_their_rows_references_counters_and_rules() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = database_at(&dir, 4);
+        conn.execute_batch(
+            "INSERT INTO users (userid, created_at, last_seen_at) VALUES ('u1', 0, 0), ('u2', 0, 0);
+             INSERT INTO bookings (id, userid, facility, date, slot, starts_at, ends_at, state, checkin_code,
+                                   pass_token, created_at, updated_at)
+                 VALUES (1, 'u1', 'gym', '2026-12-01', 1, 100, 200, 'confirmed', '123456', 't1', 0, 0),
+                        (2, 'u2', 'gym', '2026-12-01', 1, 100, 200, 'cancelled', '654321', 't2', 0, 0);
+             INSERT INTO waitlist (userid, facility, date, slot, created_at, state, booking_id, updated_at)
+                 VALUES ('u2', 'gym', '2026-12-01', 1, 0, 'promoted', 2, 0);
+             INSERT INTO strikes (userid, booking_id, at) VALUES ('u2', 2, 0);
+             INSERT INTO outbox (dedupe_key, recipient, kind, payload, next_attempt_at, created_at, claimed_until)
+                 VALUES ('k', 'u1', 'text', '{}', 0, 0, 5);
+             INSERT INTO demand_events (kind, userid, facility, date, slot, at)
+                 VALUES ('refused_full', 'u2', 'gym', '2026-12-01', 1, 0);",
+        )
+        .unwrap();
+
+        apply(&mut conn).unwrap();
+
+        assert_eq!(version(&conn).unwrap(), SCHEMA_VERSION);
+        assert_eq!(count(&conn, "SELECT count(*) FROM bookings"), 2);
+        assert_eq!(count(&conn, "SELECT booking_id FROM waitlist"), 2);
+        assert_eq!(count(&conn, "SELECT claimed_until FROM outbox WHERE dedupe_key = 'k'"), 5);
+        assert_eq!(count(&conn, "SELECT count(*) FROM demand_events"), 1);
+        let used = "SELECT used FROM slot_usage WHERE facility = 'gym' AND date = '2026-12-01' AND slot = 1";
+        assert_eq!(count(&conn, used), 1);
+        // The triggers came back with the table: a cancellation frees the place, a booking takes it.
+        conn.execute("UPDATE bookings SET state = 'cancelled' WHERE id = 1", []).unwrap();
+        assert_eq!(count(&conn, used), 0);
+        conn.execute(BOOK, ["u2", "confirmed", "t3"]).unwrap();
+        assert_eq!(count(&conn, used), 1);
+        // So did the rules: one live booking per member and slot, known states, real members.
+        assert!(conn.execute(BOOK, ["u2", "pending", "t4"]).is_err(), "a second live booking");
+        assert!(conn.execute(BOOK, ["u1", "booked", "t5"]).is_err(), "an unknown state");
+        assert!(conn.execute(BOOK, ["nobody", "confirmed", "t6"]).is_err(), "foreign keys are enforced again");
+        assert!(conn.execute("UPDATE outbox SET state = 'sent'", []).is_err(), "an unknown outbox state");
+        assert!(conn.execute("UPDATE waitlist SET state = 'gone'", []).is_err(), "an unknown waitlist state");
+        assert!(conn.execute("UPDATE demand_events SET kind = 'other'", []).is_err(), "an unknown demand kind");
+    }
+
+    #[test]
+    fn a_broken_reference_rolls_every_migration_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = database_at(&dir, 4);
+        conn.pragma_update(None, "foreign_keys", false).unwrap();
+        conn.execute(BOOK, ["nobody", "confirmed", "t1"]).unwrap();
+        conn.pragma_update(None, "foreign_keys", true).unwrap();
+
+        let error = apply(&mut conn).unwrap_err();
+
+        assert!(matches!(&error, StoreError::BrokenReferences { table } if table == "bookings"), "{error}");
+        assert_eq!(version(&conn).unwrap(), 4);
+        let enforced: bool = conn.query_row("PRAGMA foreign_keys", [], |row| row.get(0)).unwrap();
+        assert!(enforced);
+    }
+
+    /// A constant IN list of more than two values in a CHECK, a partial index or a trigger
+    /// makes SQLite build a temporary b-tree on every change to the table.
+    #[test]
+    fn no_rule_of_the_schema_lists_more_than_two_constants() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = database_at(&dir, 0);
+        apply(&mut conn).unwrap();
+        let mut stmt = conn.prepare("SELECT name, sql FROM sqlite_schema WHERE sql IS NOT NULL").unwrap();
+        let rows = stmt.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))).unwrap();
+        let long_list = regex::Regex::new(r"(?i)\bIN\s*\(\s*'[^']*'\s*,\s*'[^']*'\s*,").unwrap();
+        for (name, sql) in rows.map(Result::unwrap) {
+            assert!(!long_list.is_match(&sql), "{name}: {sql}");
+        }
+        assert!(!crate::store::builds_temporary_btree(BOOK), "booking a place");
+    }
 }

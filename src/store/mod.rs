@@ -38,6 +38,8 @@ pub enum StoreError {
     Folder { path: PathBuf, source: std::io::Error },
     #[error("the database schema version {found} is newer than this program's {supported}")]
     TooNew { found: i64, supported: i64 },
+    #[error("a migration would leave rows of {table} referring to rows that do not exist")]
+    BrokenReferences { table: String },
     #[error("cannot start the store's threads: {0}")]
     Thread(std::io::Error),
 }
@@ -223,15 +225,28 @@ impl Store {
 /// query is a range of the index meant for it, not a scan).
 #[cfg(test)]
 pub(crate) fn query_plan(sql: &str) -> String {
+    explained("EXPLAIN QUERY PLAN", 3, sql).join("; ")
+}
+
+/// Whether running `sql` builds a temporary b-tree (SQLite's `OpenEphemeral`: a constant IN
+/// list, a sort or DISTINCT without an index), which a hot statement should not.
+#[cfg(test)]
+pub(crate) fn builds_temporary_btree(sql: &str) -> bool {
+    explained("EXPLAIN", 1, sql).iter().any(|opcode| opcode == "OpenEphemeral")
+}
+
+/// Column `column` of `explain sql` on a fresh database, every parameter NULL.
+#[cfg(test)]
+fn explained(explain: &str, column: usize, sql: &str) -> Vec<String> {
     let dir = tempfile::tempdir().expect("dir");
     let store = Store::open(&dir.path().join("plan.db")).expect("store");
-    let plan = store.read(|conn| {
-        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+    let rows = store.read(|conn| {
+        let mut stmt = conn.prepare(&format!("{explain} {sql}"))?;
         let nulls = std::iter::repeat_n(rusqlite::types::Null, stmt.parameter_count());
-        let steps = stmt.query_map(rusqlite::params_from_iter(nulls), |row| row.get::<_, String>(3))?;
-        steps.collect::<rusqlite::Result<Vec<_>>>()
+        let rows = stmt.query_map(rusqlite::params_from_iter(nulls), |row| row.get::<_, String>(column))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
     });
-    plan.expect("plan").join("; ")
+    rows.expect("explain")
 }
 
 #[cfg(test)]
