@@ -95,12 +95,14 @@ const CLAIM_SECONDS: i64 = 60;
 
 /// Take the row for sending, unless another worker has it or the member's limit is reached
 /// (then it waits until the limit allows). One write transaction, so two workers cannot both
-/// take it.
+/// take it. The previous row's outcome (`marked`) is written in the same write: one trip
+/// through the committer per message instead of two, and nothing written later than before.
 async fn claim(
     ctx: &std::sync::Arc<AppContext>,
     id: i64,
     recipient: &Recipient,
     now: i64,
+    marked: Option<Marked>,
 ) -> Result<Claim, WorkerError> {
     let user = match recipient {
         Recipient::User(user) => Some(user.clone()),
@@ -110,6 +112,9 @@ async fn claim(
     let claim = ctx
         .store
         .write_queued(move |tx| {
+            if let Some(marked) = marked {
+                marked.write(tx)?;
+            }
             if let Some(until) = user.as_deref().map(|u| rate_limited_until(tx, u, now)).transpose()?.flatten() {
                 crate::store::execute(tx, "UPDATE outbox SET next_attempt_at = ?2 WHERE id = ?1", params![id, until])?;
                 return Ok::<Claim, rusqlite::Error>(Claim::Deferred);
@@ -153,9 +158,11 @@ pub async fn deliver_due(ctx: &std::sync::Arc<AppContext>) -> Result<Delivered, 
         tokio::task::spawn_blocking(move || due_rows(&ctx, now)).await??
     };
     let mut done = Delivered::default();
+    // The last sent row's outcome, written with the next claim (or alone at the end).
+    let mut marked = None;
     for row in rows {
         let recipient = Recipient::decode(&row.recipient);
-        match claim(ctx, row.id, &recipient, now).await? {
+        match claim(ctx, row.id, &recipient, now, marked.take()).await? {
             Claim::Claimed => {}
             Claim::Taken => continue,
             Claim::Deferred => {
@@ -187,7 +194,10 @@ pub async fn deliver_due(ctx: &std::sync::Arc<AppContext>) -> Result<Delivered, 
                 Mark::Failed { error: describe(&error) }
             }
         };
-        mark(ctx, row.id, mark_as).await?;
+        marked = Some(Marked { id: row.id, how: mark_as, at: ctx.clock.now().timestamp() });
+    }
+    if let Some(marked) = marked {
+        ctx.store.write_queued(move |tx| marked.write(tx)).await??;
     }
     Ok(done)
 }
@@ -243,31 +253,38 @@ enum Mark {
     Failed { error: String },
 }
 
-async fn mark(ctx: &std::sync::Arc<AppContext>, id: i64, how: Mark) -> Result<(), WorkerError> {
-    let now = ctx.clock.now().timestamp();
-    ctx.store
-        .write_queued(move |tx| {
-            match how {
-                Mark::Done { msgid, response_code } => crate::store::execute(tx,
-                    "UPDATE outbox SET state = 'done', sent_at = ?2, msgid = ?3, response_code = ?4,
-                         attempts = attempts + 1, last_error = NULL, claimed_until = NULL WHERE id = ?1",
-                    params![id, now, msgid, response_code],
-                ),
-                Mark::Retry { error, at } => crate::store::execute(tx,
-                    "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3, claimed_until = NULL
-                     WHERE id = ?1",
-                    params![id, at, error],
-                ),
-                Mark::Failed { error } => crate::store::execute(tx,
-                    "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ?2, claimed_until = NULL
-                     WHERE id = ?1",
-                    params![id, error],
-                ),
-            }?;
-            Ok::<(), rusqlite::Error>(())
-        })
-        .await??;
-    Ok(())
+/// A sent row's outcome, to write.
+struct Marked {
+    id: i64,
+    how: Mark,
+    at: i64,
+}
+
+impl Marked {
+    fn write(self, tx: &rusqlite::Connection) -> rusqlite::Result<()> {
+        let Marked { id, how, at } = self;
+        match how {
+            Mark::Done { msgid, response_code } => crate::store::execute(
+                tx,
+                "UPDATE outbox SET state = 'done', sent_at = ?2, msgid = ?3, response_code = ?4,
+                     attempts = attempts + 1, last_error = NULL, claimed_until = NULL WHERE id = ?1",
+                params![id, at, msgid, response_code],
+            ),
+            Mark::Retry { error, at: next } => crate::store::execute(
+                tx,
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3, claimed_until = NULL
+                 WHERE id = ?1",
+                params![id, next, error],
+            ),
+            Mark::Failed { error } => crate::store::execute(
+                tx,
+                "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ?2, claimed_until = NULL
+                 WHERE id = ?1",
+                params![id, error],
+            ),
+        }?;
+        Ok(())
+    }
 }
 
 /// The worker loop of `serve`: a pass, then a short pause when there was nothing to do.
