@@ -6,7 +6,7 @@ mod common;
 use chrono::{Duration, NaiveDate};
 use proptest::prelude::*;
 use staffhome::app::AppContext;
-use staffhome::booking::{service, BookingError, Rules};
+use staffhome::booking::{service, Booking, BookingError, Rules};
 use staffhome::clock::FixedClock;
 use staffhome::config::Config;
 use std::sync::Arc;
@@ -103,10 +103,8 @@ fn run(ops: Vec<Op>) {
             match &op {
                 Op::Book { user, facility, slot } => {
                     let facility = ctx.catalog.facility(FACILITIES[*facility as usize]).expect("facility");
-                    ignore_refusal(
-                        service::book(tx, &rules, &format!("u{user}"), facility, date, &[*slot as u32], now)
-                            .map(|_| ()),
-                    )
+                    let booked = service::book(tx, &rules, &format!("u{user}"), facility, date, &[*slot as u32], now);
+                    ignore_refusal(booked.and_then(|booked| stored_as_returned(tx, &booked)))
                 }
                 Op::Wait { user, facility, slot } => {
                     let facility = ctx.catalog.facility(FACILITIES[*facility as usize]).expect("facility");
@@ -126,13 +124,22 @@ fn run(ops: Vec<Op>) {
                         return Ok(());
                     }
                     let id = ids[*pick as usize % ids.len()];
-                    service::cancel(tx, &rules, &format!("u{user}"), false, id, now).map(|_| ())
+                    let cancelled = service::cancel(tx, &rules, &format!("u{user}"), false, id, now)?;
+                    stored_as_returned(tx, cancelled.promoted.as_slice())
                 }
             }
         });
         result.unwrap_or_else(|e| panic!("step {step} {op:?}: {e}"));
         check_invariants(&ctx);
     }
+}
+
+/// What booking (or promotion) returns is what it wrote: it is built from the values, not read back.
+fn stored_as_returned(tx: &rusqlite::Connection, bookings: &[Booking]) -> Result<(), BookingError> {
+    for booking in bookings {
+        assert_eq!(service::booking_by_id(tx, booking.id)?.as_ref(), Some(booking));
+    }
+    Ok(())
 }
 
 /// Refusals are normal outcomes here; only database errors fail the run.

@@ -48,7 +48,7 @@ pub fn booking_by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<Book
 /// caller's write transaction (`BEGIN IMMEDIATE`: no other write in between), so no
 /// interleaving can overfill a slot. Two statements, not an `INSERT … SELECT` that counts
 /// the same table: SQLite copies such a select into a temporary table first, which cost more
-/// than the insert. `Ok(None)` = full.
+/// than the insert. `Ok(None)` = full; else the booking as written (not read back).
 #[allow(clippy::too_many_arguments)]
 fn insert_if_room(
     tx: &Connection,
@@ -59,7 +59,7 @@ fn insert_if_room(
     slot: &Slot,
     source: &str,
     now: i64,
-) -> Result<Option<i64>, rusqlite::Error> {
+) -> Result<Option<Booking>, rusqlite::Error> {
     if query::used_places(tx, &facility.code, date, slot.no)? >= facility.capacity {
         return Ok(None);
     }
@@ -88,7 +88,19 @@ fn insert_if_room(
             now
         ],
     )?;
-    Ok(Some(tx.last_insert_rowid()))
+    Ok(Some(Booking {
+        id: tx.last_insert_rowid(),
+        userid: user.to_string(),
+        facility: facility.code.clone(),
+        date,
+        slot: slot.no,
+        starts_at: starts,
+        ends_at: ends,
+        state,
+        approval_level: level,
+        checkin_code,
+        pass_token,
+    }))
 }
 
 /// A member asked for a place they could not get: counted for demand reports and ranking.
@@ -229,10 +241,10 @@ pub fn book(
         }
         Ok(())
     };
-    let mut ids = Vec::new();
+    let mut bookings = Vec::new();
     for slot in &slots {
         match insert_if_room(tx, rules, user, facility, date, slot, "direct", now.timestamp()) {
-            Ok(Some(id)) => ids.push(id),
+            Ok(Some(booking)) => bookings.push(booking),
             Ok(None) => {
                 rollback()?;
                 record_demand(tx, "refused_full", user, &facility.code, date, slot.no, now.timestamp())?;
@@ -252,15 +264,12 @@ pub fn book(
     if range {
         crate::store::execute(tx, "RELEASE booking_range", [])?;
     }
-    let mut bookings = Vec::new();
-    for id in ids {
-        let booking = booking_by_id(tx, id)?.ok_or(BookingError::NotFound)?;
+    for booking in &bookings {
         if booking.state == BookingState::Pending {
-            super::approval::send_cards(tx, rules, &booking, now.timestamp())?;
+            super::approval::send_cards(tx, rules, booking, now.timestamp())?;
         } else {
-            notices::pass(tx, rules, &booking, now.timestamp())?;
+            notices::pass(tx, rules, booking, now.timestamp())?;
         }
-        bookings.push(booking);
     }
     Ok(bookings)
 }
@@ -351,14 +360,13 @@ pub fn promote(
         };
         match insert_if_room(tx, rules, &waiter, facility, date, slot, "waitlist", now.timestamp()) {
             Ok(None) => return Ok(None), // still full (e.g. capacity shared by a pending request)
-            Ok(Some(id)) => {
+            Ok(Some(booking)) => {
                 crate::store::execute(
                     tx,
                     "UPDATE waitlist SET state = 'promoted', booking_id = ?2, updated_at = ?3 WHERE id = ?1",
-                    params![entry, id, now.timestamp()],
+                    params![entry, booking.id, now.timestamp()],
                 )?;
                 record_demand(tx, "promotion", &waiter, facility_code, date, slot_no, now.timestamp())?;
-                let booking = booking_by_id(tx, id)?.ok_or(BookingError::NotFound)?;
                 notices::promoted(tx, rules, &booking, now.timestamp())?;
                 if booking.state == BookingState::Pending {
                     super::approval::send_cards(tx, rules, &booking, now.timestamp())?;
