@@ -122,12 +122,17 @@ pub async fn finish(
     work: WriterWork,
 ) -> Result<Result<Handled, InboxError>, WritePanicked> {
     let write_ctx = Arc::clone(&ctx);
-    ctx.store.write_queued(move |tx| finish_in(tx, &write_ctx, &msg, work)).await
+    ctx.store.write_queued(move |tx| finish_in(tx, &write_ctx, &msg, &work)).await
 }
 
 /// The transaction of `finish`: the effect and the record of its reply, unless a delivery of
 /// the same callback got there first.
-fn finish_in(tx: &Connection, ctx: &AppContext, msg: &InboundMessage, work: WriterWork) -> Result<Handled, InboxError> {
+fn finish_in(
+    tx: &Connection,
+    ctx: &AppContext,
+    msg: &InboundMessage,
+    work: &WriterWork,
+) -> Result<Handled, InboxError> {
     let key = msg.dedupe_key();
     let now = ctx.clock.now();
     let earlier = ctx.recent_answers.get(&key);
@@ -135,15 +140,15 @@ fn finish_in(tx: &Connection, ctx: &AppContext, msg: &InboundMessage, work: Writ
         return Ok(retry(&key, reply));
     }
     users::touch(tx, &msg.from_user_name, now.timestamp())?;
-    let reply = match work.0 {
+    let reply = match &work.0 {
         Writing::EndDialogue(answer) => {
             chat::dialogue::clear(tx, &msg.from_user_name)?;
             if let Some(demand) = &answer.demand {
                 demand.record(tx)?;
             }
-            answer.reply
+            answer.reply.clone()
         }
-        Writing::Respond(parsed) => chat::respond(ctx, tx, msg, parsed, now)?,
+        Writing::Respond(parsed) => chat::respond(ctx, tx, msg, parsed.clone(), now)?,
     };
     record(tx, &key, &msg.from_user_name, msg.inbound.kind(), &reply, now.timestamp())?;
     Ok(Handled::new(reply))

@@ -112,7 +112,7 @@ async fn claim(
     let claim = ctx
         .store
         .write_queued(move |tx| {
-            if let Some(marked) = marked {
+            if let Some(marked) = &marked {
                 marked.write(tx)?;
             }
             if let Some(until) = user.as_deref().map(|u| rate_limited_until(tx, u, now)).transpose()?.flatten() {
@@ -234,7 +234,7 @@ async fn queue_fallback(
     let now = ctx.clock.now().timestamp();
     ctx.store
         .write_queued(move |tx| {
-            super::enqueue(tx, &super::Outgoing::text(key, &recipient, super::Weight::Light, &text), now).map(|_| ())
+            super::enqueue(tx, &super::Outgoing::text(&key, &recipient, super::Weight::Light, &text), now).map(|_| ())
         })
         .await??;
     Ok(())
@@ -261,7 +261,7 @@ struct Marked {
 }
 
 impl Marked {
-    fn write(self, tx: &rusqlite::Connection) -> rusqlite::Result<()> {
+    fn write(&self, tx: &rusqlite::Connection) -> rusqlite::Result<()> {
         let Marked { id, how, at } = self;
         match how {
             Mark::Done { msgid, response_code } => crate::store::execute(

@@ -144,10 +144,11 @@ impl Store {
     }
 
     /// `write` from the async executor, through the committer thread (no thread waits for the
-    /// connection or the commit): resolves once `f`'s effects are committed.
+    /// connection or the commit): resolves once `f`'s effects are committed. `f` may run twice
+    /// (a batch mate failed and the batch ran again), so it must change nothing but the database.
     pub async fn write_queued<T, E>(
         &self,
-        f: impl FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        f: impl FnMut(&Connection) -> Result<T, E> + Send + 'static,
     ) -> Result<Result<T, E>, WritePanicked>
     where
         T: Send + 'static,

@@ -159,6 +159,15 @@ impl Writer {
             }
         }
     }
+
+    /// Roll back everything `batch` wrote and begin it again, empty, under the same id.
+    pub(super) fn restart_batch(&self, conn: &Connection, batch: Batch) -> rusqlite::Result<Batch> {
+        if !conn.is_autocommit() {
+            run(conn, "ROLLBACK")?;
+        }
+        run(conn, "BEGIN IMMEDIATE")?;
+        Ok(Batch { id: batch.id, writes: 0, broken: false })
+    }
 }
 
 /// What is kept of a failed commit, for each of the batch's writers.
@@ -215,8 +224,14 @@ pub(super) mod tests {
 
     /// A writer on a fresh database with a table `t` and a deferred foreign key to it.
     pub(in crate::store) fn writer() -> (tempfile::TempDir, Arc<Writer>) {
+        traced_writer(None)
+    }
+
+    /// `writer`, with `trace` called with each statement it runs.
+    pub(in crate::store) fn traced_writer(trace: Option<fn(&str)>) -> (tempfile::TempDir, Arc<Writer>) {
         let dir = tempfile::tempdir().unwrap();
-        let conn = Connection::open(dir.path().join("w.db")).unwrap();
+        let mut conn = Connection::open(dir.path().join("w.db")).unwrap();
+        conn.trace(trace);
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; CREATE TABLE t (n INTEGER PRIMARY KEY);
              CREATE TABLE child (p INTEGER REFERENCES t (n) DEFERRABLE INITIALLY DEFERRED)",
