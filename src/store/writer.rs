@@ -15,8 +15,11 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 
-/// Writes per transaction at most, so the first of a long burst does not wait long.
-pub(super) const MAX_BATCH: usize = 64;
+/// Writes per transaction at most, so the first of a long burst does not wait long. Sixteen,
+/// not more: with 32 callbacks in flight on two cores, a batch of all of them left the other
+/// core idle until their commit; two smaller batches keep both busy (and a commit's fixed cost
+/// is already spread thin at sixteen).
+pub(super) const MAX_BATCH: usize = 16;
 /// How many failed commits are remembered for the writers still waiting on them.
 const FAILURES_KEPT: usize = 64;
 
