@@ -1,6 +1,7 @@
 //! What can be booked: the facilities and the daily slot table, from the config.
 
 use crate::config::Config;
+use aho_corasick::AhoCorasick;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
 
@@ -73,9 +74,11 @@ pub struct Catalog {
     slots: Vec<Slot>,
     /// "1=08:30 2=09:30 …", shown under every free-slot overview.
     slot_legend: String,
-    /// Each facility's names as messages may say them (by facility index), lower-cased once
-    /// here rather than on every message.
-    names: Vec<Vec<String>>,
+    /// Every facility's names as messages may say them, lower-cased once here rather than on
+    /// every message: (facility index, name), in the order they are listed.
+    names: Vec<(usize, String)>,
+    /// Finds all of `names` in one scan of a message (pattern i is `names[i]`).
+    name_finder: AhoCorasick,
     tz: Tz,
 }
 
@@ -131,8 +134,13 @@ impl Catalog {
             })
             .collect::<Vec<Slot>>();
         let slot_legend = slots.iter().map(|s| format!("{}={}", s.no, s.start_label())).collect::<Vec<_>>().join(" ");
-        let names = facilities.iter().map(|f| f.names().collect()).collect();
-        Catalog { facilities, slots, slot_legend, names, tz: config.tz() }
+        let names: Vec<(usize, String)> = facilities
+            .iter()
+            .enumerate()
+            .flat_map(|(i, f)| f.names().filter(|name| !name.is_empty()).map(move |name| (i, name)))
+            .collect();
+        let name_finder = AhoCorasick::new(names.iter().map(|(_, name)| name)).expect("facility names make a searcher");
+        Catalog { facilities, slots, slot_legend, names, name_finder, tz: config.tz() }
     }
 
     pub fn slot_legend(&self) -> &str {
@@ -158,18 +166,21 @@ impl Catalog {
     /// The facility whose name, alias or code occurs longest in `text` (lower-cased),
     /// with the byte span it occupies.
     pub fn find_facility_in(&self, text: &str) -> Option<(&Facility, usize, usize)> {
-        let mut best: Option<(&Facility, usize, usize)> = None;
-        for (facility, names) in self.facilities.iter().zip(&self.names) {
-            for name in names {
-                let Some(at) = find_word(text, name) else {
-                    continue;
-                };
-                if best.is_none_or(|(_, s, e)| name.len() > e - s) {
-                    best = Some((facility, at, at + name.len()));
-                }
+        // Of the names standing as words, the longest (the first listed on a tie), at its first
+        // such place: matches of one name come in order, so the first seen is the first.
+        let mut best: Option<(usize, usize, usize)> = None;
+        for found in self.name_finder.find_overlapping_iter(text) {
+            let (name, start, end) = (found.pattern().as_usize(), found.start(), found.end());
+            if !stands_as_word(text, &self.names[name].1, start, end) {
+                continue;
+            }
+            let better =
+                best.is_none_or(|(best_name, s, e)| end - start > e - s || (end - start == e - s && name < best_name));
+            if better {
+                best = Some((name, start, end));
             }
         }
-        best
+        best.map(|(name, start, end)| (&self.facilities[self.names[name].0], start, end))
     }
 
     pub fn slot(&self, no: u32) -> Option<&Slot> {
@@ -227,23 +238,11 @@ impl Catalog {
     }
 }
 
-/// Byte offset of `needle` in `haystack`; ASCII needles must stand as a whole word so that
-/// the code "gym" does not match inside another English word.
-fn find_word(haystack: &str, needle: &str) -> Option<usize> {
-    if needle.is_empty() {
-        return None;
-    }
+/// Does `needle`, found at `start..end` of `haystack`, stand there as a word? ASCII needles
+/// must, so that the code "gym" does not match inside another English word.
+fn stands_as_word(haystack: &str, needle: &str, start: usize, end: usize) -> bool {
     let ascii = needle.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    let mut from = 0;
-    while let Some(pos) = haystack[from..].find(needle) {
-        let at = from + pos;
-        let end = at + needle.len();
-        let before_ok = !ascii || !haystack[..at].chars().last().is_some_and(|c| c.is_ascii_alphanumeric());
-        let after_ok = !ascii || !haystack[end..].chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
-        if before_ok && after_ok {
-            return Some(at);
-        }
-        from = end;
-    }
-    None
+    let before_ok = !ascii || !haystack[..start].chars().last().is_some_and(|c| c.is_ascii_alphanumeric());
+    let after_ok = !ascii || !haystack[end..].chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    before_ok && after_ok
 }

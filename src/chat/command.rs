@@ -6,6 +6,7 @@
 
 use super::dates::{self, BadPiece, DayPart, SlotSpec};
 use crate::booking::Catalog;
+use aho_corasick::AhoCorasick;
 use chrono::NaiveDate;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
@@ -355,13 +356,20 @@ const FILLERS: &[&str] = &[
 /// English fillers count only as whole words.
 const ENGLISH_FILLERS: &[&str] = &["please", "the", "a", "at", "on", "for", "is", "there", "any", "my", "me", "slot"];
 
+/// Finds every filler in one scan (pattern i is `FILLERS[i]`).
+static FILLER_FINDER: LazyLock<AhoCorasick> =
+    LazyLock::new(|| AhoCorasick::new(FILLERS).expect("fillers make a searcher"));
+
 fn strip_fillers(text: &str) -> String {
+    // Which fillers occur, in one scan: replacing one with a space never makes another occur.
+    let mut present = [false; FILLERS.len()];
+    for found in FILLER_FINDER.find_overlapping_iter(text) {
+        present[found.pattern().as_usize()] = true;
+    }
     let mut rest = text.to_string();
-    // In list order (帮我的: 我的 goes first, 帮 stays); a search costs less than a copy.
-    for filler in FILLERS {
-        if rest.contains(filler) {
-            rest = rest.replace(filler, " ");
-        }
+    // In list order (帮我的: 我的 goes first, 帮 stays).
+    for (filler, _) in FILLERS.iter().zip(present).filter(|(_, present)| *present) {
+        rest = rest.replace(filler, " ");
     }
     rest.split_whitespace().filter(|w| !ENGLISH_FILLERS.contains(w)).collect::<Vec<_>>().join(" ")
 }
@@ -386,25 +394,40 @@ fn take_leading(original: &str) -> Option<(Kind, String)> {
     None
 }
 
-/// Find the command word; returns its kind and the text without it.
+/// Every command word: (rank of its kind in `MATCH_ORDER`, rank among the kind's words).
+static COMMAND_WORDS: LazyLock<(AhoCorasick, Vec<(usize, usize, &'static str)>)> = LazyLock::new(|| {
+    let words: Vec<_> = MATCH_ORDER
+        .iter()
+        .enumerate()
+        .flat_map(|(rank, kind)| entry(*kind).words.iter().enumerate().map(move |(i, word)| (rank, i, *word)))
+        .collect();
+    let finder = AhoCorasick::new(words.iter().map(|(_, _, word)| word)).expect("command words make a searcher");
+    (finder, words)
+});
+
+/// Find the command word; returns its kind and the text without it. The first kind in
+/// `MATCH_ORDER` with a word in the text wins (a Chinese word before its English one), and of
+/// its words the first listed, where it first occurs.
 fn take_keyword(text: &str) -> Option<(Kind, String)> {
-    for kind in MATCH_ORDER {
-        let e = entry(*kind);
-        for word in e.words {
-            if let Some(at) = text.find(word) {
-                let mut rest = text.to_string();
-                rest.replace_range(at..at + word.len(), " ");
-                return Some((*kind, rest));
-            }
-        }
-        let english = e.english;
-        let found = text.split(|c: char| !c.is_ascii_alphanumeric() && c != '-').any(|w| w == english);
-        if found {
+    let (finder, words) = &*COMMAND_WORDS;
+    let chinese = finder
+        .find_overlapping_iter(text)
+        .map(|found| (words[found.pattern().as_usize()], found.start()))
+        .min_by_key(|((rank, i, _), start)| (*rank, *i, *start));
+    let english_words = || text.split(|c: char| !c.is_ascii_alphanumeric() && c != '-');
+    let chinese_rank = chinese.map_or(MATCH_ORDER.len(), |((rank, _, _), _)| rank);
+    // A kind ranked before the Chinese word's may still be named in English.
+    for kind in &MATCH_ORDER[..chinese_rank] {
+        let english = entry(*kind).english;
+        if english_words().any(|w| w == english) {
             let rest = text.split(' ').filter(|w| *w != english).collect::<Vec<_>>().join(" ");
             return Some((*kind, rest));
         }
     }
-    None
+    let ((rank, _, word), at) = chinese?;
+    let mut rest = text.to_string();
+    rest.replace_range(at..at + word.len(), " ");
+    Some((MATCH_ORDER[rank], rest))
 }
 
 fn take_booking_no(text: &mut String) -> Option<i64> {
