@@ -394,8 +394,11 @@ fn take_leading(original: &str) -> Option<(Kind, String)> {
     None
 }
 
-/// Every command word: (rank of its kind in `MATCH_ORDER`, rank among the kind's words).
-static COMMAND_WORDS: LazyLock<(AhoCorasick, Vec<(usize, usize, &'static str)>)> = LazyLock::new(|| {
+/// A command word: the rank of its kind in `MATCH_ORDER`, its rank among the kind's words, itself.
+type CommandWord = (usize, usize, &'static str);
+
+/// Every command word, and a searcher for them all (pattern i is word i).
+static COMMAND_WORDS: LazyLock<(AhoCorasick, Vec<CommandWord>)> = LazyLock::new(|| {
     let words: Vec<_> = MATCH_ORDER
         .iter()
         .enumerate()
