@@ -10,8 +10,10 @@
 //! the log restarts from its beginning only when a write starts with every frame copied back
 //! and no reader on it, which under sustained load happens after the writer's own checkpoint
 //! (run right after its commit), hardly ever after this thread's. With the writer's raised to
-//! 50,000 pages the log grew to 200 MiB over a burst of 20,000 bookings; at 4,000 it stays
-//! near 17 MiB, and this thread still takes the checkpoints below that.
+//! 50,000 pages the log grew to 200 MiB over a burst of 20,000 bookings. At 4,000 it stayed
+//! near 17 MiB, but once this thread ran every 512 writes the writer's checkpoint found up to
+//! a third of the log still to copy, a tenth of the committer's time; at 8,000 the log stays
+//! near 33 MiB and bookings ran 15% faster (alternated runs, 21.8% → 25.0% of /healthz).
 
 use crate::sync::lock;
 use crossbeam_channel::{Sender, TrySendError};
@@ -26,7 +28,7 @@ use std::thread::JoinHandle;
 /// CPU; 512 stays well below the writer's backstop.
 pub const EVERY_WRITES: usize = 512;
 /// The writer's own automatic checkpoint: bounds the log under sustained load (see above).
-pub const WRITER_BACKSTOP_PAGES: u32 = 4_000;
+pub const WRITER_BACKSTOP_PAGES: u32 = 8_000;
 
 pub struct Checkpointer {
     writes: AtomicUsize,
