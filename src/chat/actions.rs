@@ -288,7 +288,7 @@ impl<'a> Turn<'a> {
         }
     }
 
-    /// A complete booking request that the reader's snapshot already refuses: the refusal's
+    /// A complete booking request whose slot the reader's snapshot already shows full: the refusal's
     /// wording and the demand record to write. None when it needs the writer (it may succeed,
     /// or asks for a missing piece).
     pub(super) fn booking_refused_on_snapshot(

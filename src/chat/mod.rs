@@ -89,7 +89,7 @@ pub fn answer_read_only(
     match &msg.inbound {
         Inbound::Text { content, .. } => match parse(content, &ctx.catalog, ctx.catalog.today(now)) {
             Parsed::Command(command) if is_read_only(&command) => answer(Reply::Text(turn()?.run(command)?), true),
-            // A booking the snapshot already refuses (a full slot, a limit) needs no writer.
+            // A booking the snapshot already refuses (its slot is full) needs no writer.
             Parsed::Command(Command::Book(request)) => match turn()?.booking_refused_on_snapshot(&request)? {
                 Some((refusal, demand)) => answer_with(Reply::Text(refusal), true, demand),
                 None => Ok(Look::NeedsWrite(Some(Parsed::Command(Command::Book(request))))),

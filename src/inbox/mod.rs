@@ -5,7 +5,7 @@
 //! delivery) gets the first reply and changes nothing. A question that changes nothing is
 //! answered on a reader, its reply remembered for retries (`recent`) and what it leaves to
 //! record (the member's contact, refused demand) written in bulk just after (`facts`); so is
-//! a booking that the reader's snapshot already refuses.
+//! a booking whose slot the reader's snapshot already shows full.
 
 mod facts;
 mod recent;
