@@ -1,8 +1,8 @@
 //! Facts learnt while answering from a reader, written in bulk just after.
 //!
 //! A question (or a booking whose slot the snapshot already shows full) is answered without
-//! waiting for the single writer. What it leaves to record: the member's row (created on first contact,
-//! last-seen refreshed at most once a minute) and, for a full slot, the refused demand, is
+//! waiting for the single writer. What it leaves to record: the member's row (created on first
+//! contact, last-seen refreshed at most once a minute) and, for a full slot, the refused demand, is
 //! queued here and written with others in one transaction just after. Should the process die
 //! in between, the member is recorded at their next message and a few demand counts are lost.
 

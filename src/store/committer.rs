@@ -210,7 +210,8 @@ fn run_guarded(
     for write in writes.iter_mut() {
         batch = write.run_guarded(conn, batch);
     }
-    while !batch.broken && writes.len() < MAX_BATCH {
+    // `batch.writes`, not `writes`: a transaction handed on counts its synchronous writes too.
+    while !batch.broken && batch.writes < MAX_BATCH {
         let Ok(mut next) = queued.try_recv() else { break };
         batch = next.run_guarded(conn, batch);
         writes.push(next);

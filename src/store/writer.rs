@@ -1,13 +1,14 @@
 //! The single writer connection, with group commit.
 //!
-//! Every write runs inside a savepoint of a shared `BEGIN IMMEDIATE` transaction. When a
+//! Every `write` runs inside a savepoint of a shared `BEGIN IMMEDIATE` transaction. When a
 //! writer finishes while others are queued for the connection, it hands the still-open
 //! transaction on and waits; the last writer of the chain (or the `MAX_BATCH`th) commits for
 //! all and wakes them. A burst of callbacks thus pays for one commit (WAL frames, locks,
 //! page writes) instead of one each, while a lone write commits at once. No caller returns
 //! before its work is durable: a failed commit fails every write of the batch.
 //!
-//! Writes from the async executor go to the committer thread instead (see `committer`).
+//! Writes from the async executor go to the committer thread instead (see `committer`), which
+//! runs its batches without savepoints.
 
 use crate::sync::lock;
 use rusqlite::Connection;
