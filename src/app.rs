@@ -7,6 +7,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::inbox::{PendingFacts, RecentAnswers};
 use crate::metrics::Metrics;
+use crate::notify::Notifier;
 use crate::store::Store;
 use crate::wecom::api::WeComApi;
 use crate::wecom::WeComCrypto;
@@ -95,11 +96,11 @@ impl AppContext {
     /// The booking rules over this service's catalog and configuration, reading day views
     /// itself (a look on a reader sets `shared_days`).
     pub fn rules(&self) -> Rules<'_> {
-        Rules {
-            catalog: &self.catalog,
-            config: &self.config.booking,
-            public_url: &self.config.server.public_url,
-            shared_days: None,
-        }
+        Rules { catalog: &self.catalog, config: &self.config.booking, shared_days: None }
+    }
+
+    /// How the service words and sends notices.
+    pub fn notifier(&self) -> Notifier<'_> {
+        Notifier { catalog: &self.catalog, config: &self.config.booking, public_url: &self.config.server.public_url }
     }
 }

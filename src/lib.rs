@@ -8,6 +8,7 @@ pub mod config;
 pub mod demo;
 pub mod inbox;
 pub mod metrics;
+pub mod notify;
 pub mod outbox;
 pub mod qr;
 pub mod report;

@@ -6,13 +6,12 @@
 //! `staffhome tick`) call [`run_due_jobs`] directly.
 
 use crate::app::AppContext;
-use crate::booking::{policy, service, week_start, Rules};
-use crate::outbox::{self, Outgoing, Recipient, Weight};
+use crate::booking::{policy, service, week_start, Events, Rules};
+use crate::notify::{self, NotifyError};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use cron::Schedule;
 use rusqlite::{params, Connection};
-use serde_json::json;
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -63,14 +62,30 @@ pub struct JobReport {
     pub failed: Vec<&'static str>,
 }
 
-/// Run one job in its own write transaction; an error is logged and left for the next tick.
+/// Why a job did not finish (it runs again at the next tick).
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("database: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("notice: {0}")]
+    Notify(#[from] NotifyError),
+}
+
+/// Run one job in its own write transaction, with the notices its events call for; an error
+/// is logged and left for the next tick.
 fn job<T: Default>(
     ctx: &AppContext,
     name: &'static str,
     report: &mut JobReport,
-    f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+    f: impl FnOnce(&rusqlite::Connection, &mut Events) -> Result<T, JobError>,
 ) -> T {
-    match ctx.store.write(f) {
+    let done = ctx.store.write(|tx| {
+        let mut events = Events::default();
+        let value = f(tx, &mut events)?;
+        notify::queue(tx, &ctx.notifier(), &events.take(), ctx.clock.now().timestamp())?;
+        Ok::<_, JobError>(value)
+    });
+    match done {
         Ok(value) => value,
         Err(error) => {
             tracing::error!(job = name, error = %error, "job failed; it runs again at the next tick");
@@ -85,18 +100,22 @@ pub fn run_due_jobs(ctx: &AppContext, schedules: &Schedules, now: DateTime<Utc>)
     let rules = ctx.rules();
     let mut report = JobReport::default();
     report.expired =
-        job(ctx, "expire_pending", &mut report, |tx| Ok(policy::expire_pending(tx, &rules, now)?.len() as u32));
-    report.no_shows = job(ctx, "no_shows", &mut report, |tx| policy::mark_no_shows(tx, &rules, now));
-    report.confirmations = job(ctx, "confirmations", &mut report, |tx| policy::send_confirmations(tx, &rules, now));
-    report.reminders = job(ctx, "reminders", &mut report, |tx| policy::send_reminders(tx, &rules, now));
+        job(ctx, "expire_pending", &mut report, |tx, events| Ok(policy::expire_pending(tx, now, events)?.len() as u32));
+    report.no_shows =
+        job(ctx, "no_shows", &mut report, |tx, events| Ok(policy::mark_no_shows(tx, &rules, now, events)?));
+    report.confirmations =
+        job(ctx, "confirmations", &mut report, |tx, events| Ok(policy::send_confirmations(tx, &rules, now, events)?));
+    report.reminders =
+        job(ctx, "reminders", &mut report, |tx, events| Ok(policy::send_reminders(tx, &rules, now, events)?));
     if let Some(fired) = schedules.last_fire(&schedules.publish_week, now) {
-        report.published = job(ctx, "publish_week", &mut report, |tx| publish(tx, &rules, fired, now));
+        report.published =
+            job(ctx, "publish_week", &mut report, |tx, events| Ok(publish(tx, &rules, fired, now, events)?));
     }
     if let Some(fired) = schedules.last_fire(&schedules.weekly_digest, now) {
-        report.digest = job(ctx, "weekly_digest", &mut report, |tx| digest(ctx, tx, fired, now));
+        report.digest = job(ctx, "weekly_digest", &mut report, |tx, _| digest(ctx, tx, fired, now));
     }
     report.forgotten_callbacks =
-        job(ctx, "forget_old_callbacks", &mut report, |tx| forget_old_callbacks(tx, now.timestamp()));
+        job(ctx, "forget_old_callbacks", &mut report, |tx, _| Ok(forget_old_callbacks(tx, now.timestamp())?));
     report
 }
 
@@ -125,13 +144,14 @@ fn publish(
     rules: &Rules,
     fired: DateTime<Utc>,
     now: DateTime<Utc>,
+    events: &mut Events,
 ) -> rusqlite::Result<bool> {
     let week = week_start(rules.catalog.today(fired)) + Duration::days(7);
     // A fire time from last week opens this week, which is open anyway: nothing to do.
     if week <= week_start(rules.catalog.today(now)) {
         return Ok(false);
     }
-    service::publish_week(tx, rules, week, "scheduler", now)
+    service::publish_week(tx, week, "scheduler", now, events)
 }
 
 /// The weekly digest to every admin (once per digest time: job_runs is the mark).
@@ -140,7 +160,7 @@ fn digest(
     tx: &rusqlite::Connection,
     fired: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> rusqlite::Result<bool> {
+) -> Result<bool, JobError> {
     let period = ctx.catalog.today(fired).to_string();
     let inserted = crate::store::execute(
         tx,
@@ -165,13 +185,7 @@ fn digest(
     }
     let content = crate::report::digest_markdown(ctx, tx, from, to)?;
     for admin in &ctx.config.roles.admins {
-        let message = Outgoing {
-            dedupe_key: format!("digest:{period}:{admin}"),
-            recipient: Recipient::User(admin.clone()),
-            weight: Weight::Light,
-            body: json!({"msgtype": "markdown", "markdown": {"content": content}}),
-        };
-        outbox::enqueue(tx, &message, now.timestamp())?;
+        notify::markdown_to(tx, format!("digest:{period}:{admin}"), admin, &content, now.timestamp())?;
     }
     Ok(true)
 }

@@ -6,7 +6,7 @@ mod common;
 use chrono::{Duration, NaiveDate};
 use proptest::prelude::*;
 use staffhome::app::AppContext;
-use staffhome::booking::{service, Booking, BookingError, Rules};
+use staffhome::booking::{service, Booking, BookingError, Events};
 use staffhome::clock::FixedClock;
 use staffhome::config::Config;
 use std::sync::Arc;
@@ -89,12 +89,8 @@ fn run(ops: Vec<Op>) {
     let ctx = AppContext::new(config, clock).expect("ctx");
     let now = common::monday_10am();
     let date = NaiveDate::from_ymd_opt(2026, 11, 24).expect("date");
-    let rules = Rules {
-        catalog: &ctx.catalog,
-        config: &ctx.config.booking,
-        public_url: "http://127.0.0.1:9",
-        shared_days: None,
-    };
+    let rules = ctx.rules();
+    let mut events = Events::default();
     for (step, op) in ops.into_iter().enumerate() {
         let now = now + Duration::seconds(step as i64);
         let result: Result<(), BookingError> = ctx.store.write(|tx| {
@@ -103,7 +99,16 @@ fn run(ops: Vec<Op>) {
             match &op {
                 Op::Book { user, facility, slot } => {
                     let facility = ctx.catalog.facility(FACILITIES[*facility as usize]).expect("facility");
-                    let booked = service::book(tx, &rules, &format!("u{user}"), facility, date, &[*slot as u32], now);
+                    let booked = service::book(
+                        tx,
+                        &rules,
+                        &format!("u{user}"),
+                        facility,
+                        date,
+                        &[*slot as u32],
+                        now,
+                        &mut events,
+                    );
                     ignore_refusal(booked.and_then(|booked| stored_as_returned(tx, &booked)))
                 }
                 Op::Wait { user, facility, slot } => {
@@ -124,7 +129,7 @@ fn run(ops: Vec<Op>) {
                         return Ok(());
                     }
                     let id = ids[*pick as usize % ids.len()];
-                    let cancelled = service::cancel(tx, &rules, &format!("u{user}"), false, id, now)?;
+                    let cancelled = service::cancel(tx, &rules, &format!("u{user}"), false, id, now, &mut events)?;
                     stored_as_returned(tx, cancelled.promoted.as_slice())
                 }
             }

@@ -1,41 +1,15 @@
-//! Approval of bookings that need it: cards to each approver of the current level, the first
-//! decision wins, every other card of that level is updated in place (or, when its response
-//! code is spent or expired, its approver gets a text), and the applicant is told.
+//! Approval of bookings that need it: each approver of the current level is asked, only an
+//! approver of that level may decide, the first decision wins and moves the request on (next
+//! level, confirmed, or rejected with its place freed for the waitlist).
 
 use super::catalog::Facility;
+use super::events::{Event, Events, Withdrawn};
 use super::model::{Booking, BookingError, BookingState};
-use super::notices;
-use super::service::{booking_by_id, describe, promote, set_state, Rules};
-use crate::outbox::{self, Outgoing, Recipient, Weight};
-use crate::wecom::card::{self, Button, Field, TaskId};
+use super::service::{booking_by_id, promote, set_state, Rules};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
-use serde_json::json;
 
-/// WeCom honours a response code for 72 hours, once.
-const RESPONSE_CODE_SECONDS: i64 = 72 * 3600;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
-    Approve,
-    Reject,
-}
-
-impl Decision {
-    fn as_str(self) -> &'static str {
-        match self {
-            Decision::Approve => "approve",
-            Decision::Reject => "reject",
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Decision::Approve => "已通过",
-            Decision::Reject => "已驳回",
-        }
-    }
-}
+pub use super::events::Decision;
 
 /// Why a decision was not taken; each has its own answer.
 #[derive(Debug, thiserror::Error)]
@@ -67,14 +41,12 @@ fn approvers(facility: &Facility, level: u32) -> &[String] {
     facility.approval.get(level as usize - 1).map(Vec::as_slice).unwrap_or_default()
 }
 
-/// Send the cards of `booking`'s current level to each of its approvers.
-pub fn send_cards(tx: &Connection, rules: &Rules, booking: &Booking, now: i64) -> rusqlite::Result<()> {
+/// Ask the approvers of `booking`'s current level to decide.
+pub fn request(tx: &Connection, rules: &Rules, booking: &Booking, events: &mut Events) -> rusqlite::Result<()> {
     let (Some(level), Some(facility)) = (booking.approval_level, rules.catalog.facility(&booking.facility)) else {
         return Ok(());
     };
-    let levels = facility.approval.len();
-    let what = describe(rules.catalog, &booking.facility, booking.date, booking.slot);
-    let pending_here: u32 = crate::store::query_row(
+    let pending_in_slot: u32 = crate::store::query_row(
         tx,
         "SELECT count(*) FROM bookings WHERE facility = ?1 AND date = ?2 AND slot = ?3 AND state = 'pending'",
         params![booking.facility, booking.date.to_string(), booking.slot],
@@ -86,44 +58,22 @@ pub fn send_cards(tx: &Connection, rules: &Rules, booking: &Booking, now: i64) -
         })
         .optional()?
         .flatten();
-    for (n, approver) in approvers(facility, level).iter().enumerate() {
-        let task_id = TaskId::parse(&format!("apv-{}-{level}-{n}-{}", booking.id, now))
-            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-        let number = format!("#{}", booking.id);
-        let stage = format!("第 {level}/{levels} 级");
-        let count = format!("{pending_here} 个");
-        let mut fields = vec![
-            Field { key: "申请人", value: &booking.userid },
-            Field { key: "预约号", value: &number },
-            Field { key: "审批", value: &stage },
-            Field { key: "同时段待审", value: &count },
-        ];
-        if let Some(department) = &department {
-            fields.insert(1, Field { key: "部门", value: department });
-        }
-        let body = card::button_card(
-            &task_id,
-            &format!("{}预约审批", facility.name),
-            &what,
-            &fields,
-            &[
-                Button { text: "通过", style: 1, key: format!("approve:{}:{level}", booking.id) },
-                Button { text: "驳回", style: 4, key: format!("reject:{}:{level}", booking.id) },
-            ],
-        )
-        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-        let outbox_key = format!("approval-card:{}:{level}:{approver}", booking.id);
-        let message = Outgoing::to_user(outbox_key.clone(), approver, Weight::Light, body);
-        if outbox::enqueue(tx, &message, now)? {
-            crate::store::execute(
-                tx,
-                "INSERT INTO approval_cards (booking_id, level, approver, task_id, outbox_key, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
-                params![booking.id, level, approver, task_id.as_str(), outbox_key, now],
-            )?;
-        }
-    }
+    events.push(Event::ApprovalRequested {
+        booking: booking.clone(),
+        level,
+        levels: facility.approval.len() as u32,
+        approvers: approvers(facility, level).to_vec(),
+        department,
+        pending_in_slot,
+    });
     Ok(())
+}
+
+/// A pending request ends undecided: its current level's approvers need not decide.
+pub fn withdraw(booking: &Booking, why: Withdrawn, events: &mut Events) {
+    if let Some(level) = booking.approval_level {
+        events.push(Event::ApprovalWithdrawn { booking_id: booking.id, level, why });
+    }
 }
 
 /// Decide the current level of request `id` as `approver` (`card_level`: the level of the
@@ -138,6 +88,7 @@ pub fn decide(
     decision: Decision,
     reason: Option<&str>,
     now: DateTime<Utc>,
+    events: &mut Events,
 ) -> Result<Decided, DecideError> {
     let booking = booking_by_id(tx, id)?.ok_or(DecideError::NotFound)?;
     let facility = rules.catalog.facility(&booking.facility).ok_or(DecideError::NotFound)?;
@@ -167,29 +118,16 @@ pub fn decide(
         let (by, decision) = decision_of(tx, id, current)?.unwrap_or_default();
         return Err(DecideError::AlreadyDecided { by, decision });
     }
-    let label = format!("{}（{approver}）", decision.label());
-    update_other_cards(tx, id, current, approver, &label, now.timestamp())?;
     let last = current as usize >= facility.approval.len();
-    let final_decision = match decision {
-        Decision::Reject => {
-            set_state(tx, id, BookingState::Rejected, Some(approver), reason, now.timestamp())?;
-            let rejected = booking_by_id(tx, id)?.ok_or(DecideError::NotFound)?;
-            notices::approval_result(tx, rules, &rejected, false, reason, now.timestamp())?;
-            promote(tx, rules, &booking.facility, booking.date, booking.slot, now).map_err(|e| match e {
-                BookingError::Db(e) => DecideError::Db(e),
-                _ => DecideError::NotFound,
-            })?;
-            true
-        }
+    let final_decision = last || decision == Decision::Reject;
+    match decision {
+        Decision::Reject => set_state(tx, id, BookingState::Rejected, Some(approver), reason, now.timestamp())?,
         Decision::Approve if last => {
             crate::store::execute(
                 tx,
                 "UPDATE bookings SET state = 'confirmed', approval_level = NULL, updated_at = ?2 WHERE id = ?1",
                 params![id, now.timestamp()],
             )?;
-            let confirmed = booking_by_id(tx, id)?.ok_or(DecideError::NotFound)?;
-            notices::approval_result(tx, rules, &confirmed, true, None, now.timestamp())?;
-            true
         }
         Decision::Approve => {
             crate::store::execute(
@@ -197,13 +135,26 @@ pub fn decide(
                 "UPDATE bookings SET approval_level = ?2, updated_at = ?3 WHERE id = ?1",
                 params![id, current + 1, now.timestamp()],
             )?;
-            let next = booking_by_id(tx, id)?.ok_or(DecideError::NotFound)?;
-            send_cards(tx, rules, &next, now.timestamp())?;
-            false
         }
-    };
-    let booking = booking_by_id(tx, id)?.ok_or(DecideError::NotFound)?;
-    Ok(Decided { booking, decision, final_decision })
+    }
+    let decided = booking_by_id(tx, id)?.ok_or(DecideError::NotFound)?;
+    events.push(Event::ApprovalDecided {
+        booking: decided.clone(),
+        level: current,
+        approver: approver.to_string(),
+        decision,
+        reason: reason.map(str::to_string),
+        final_decision,
+    });
+    if decision == Decision::Reject {
+        promote(tx, rules, &booking.facility, booking.date, booking.slot, now, events).map_err(|e| match e {
+            BookingError::Db(e) => DecideError::Db(e),
+            _ => DecideError::NotFound,
+        })?;
+    } else if !last {
+        request(tx, rules, &decided, events)?;
+    }
+    Ok(Decided { booking: decided, decision, final_decision })
 }
 
 fn decision_of(conn: &Connection, id: i64, level: u32) -> rusqlite::Result<Option<(String, String)>> {
@@ -214,72 +165,6 @@ fn decision_of(conn: &Connection, id: i64, level: u32) -> rusqlite::Result<Optio
         |row| Ok((row.get(0)?, row.get(1)?)),
     )
     .optional()
-}
-
-/// An approval card as its outbox row stands.
-struct SentCard {
-    approver: String,
-    level: u32,
-    state: String,
-    response_code: Option<String>,
-    sent_at: Option<i64>,
-    outbox_id: i64,
-}
-
-/// Grey out every card of this request's `level` except `except`'s, saying `label`:
-/// through update_template_card while its response code is fresh and unused, else a text.
-pub fn update_other_cards(
-    tx: &Connection,
-    id: i64,
-    level: u32,
-    except: &str,
-    label: &str,
-    now: i64,
-) -> rusqlite::Result<()> {
-    let mut stmt = tx.prepare_cached(
-        "SELECT c.approver, c.level, o.state, o.response_code, o.sent_at, o.id FROM approval_cards c
-         JOIN outbox o ON o.dedupe_key = c.outbox_key
-         WHERE c.booking_id = ?1 AND c.level = ?2 AND c.approver != ?3",
-    )?;
-    let cards: Vec<SentCard> = stmt
-        .query_map(params![id, level, except], |r| {
-            Ok(SentCard {
-                approver: r.get(0)?,
-                level: r.get(1)?,
-                state: r.get(2)?,
-                response_code: r.get(3)?,
-                sent_at: r.get(4)?,
-                outbox_id: r.get(5)?,
-            })
-        })?
-        .collect::<Result<_, _>>()?;
-    for SentCard { approver, level: card_level, state, response_code, sent_at, outbox_id } in cards {
-        let key = format!("approval-update:{id}:{card_level}:{approver}");
-        if state == "pending" {
-            // Not delivered yet: it will never need a decision, so it is never sent.
-            crate::store::execute(
-                tx,
-                "UPDATE outbox SET state = 'failed', last_error = 'superseded: decided before delivery' WHERE id = ?1",
-                [outbox_id],
-            )?;
-            continue;
-        }
-        let fresh = sent_at.is_some_and(|at| now - at < RESPONSE_CODE_SECONDS);
-        let message = match response_code.filter(|_| fresh && state == "done") {
-            Some(code) => Outgoing {
-                dedupe_key: key,
-                recipient: Recipient::User(approver.clone()),
-                weight: Weight::Light,
-                body: json!({
-                    "msgtype": "update_card", "response_code": code, "label": label,
-                    "fallback": format!("预约申请 #{id} {label}，无需再处理。"),
-                }),
-            },
-            None => Outgoing::text(key, &approver, Weight::Light, &format!("预约申请 #{id} {label}，无需再处理。")),
-        };
-        outbox::enqueue(tx, &message, now)?;
-    }
-    Ok(())
 }
 
 /// Requests waiting for `approver` now (their current level includes them).
@@ -302,13 +187,4 @@ pub fn pending_for(conn: &Connection, rules: &Rules, approver: &str) -> rusqlite
     }
     out.sort_by_key(|b| b.starts_at);
     Ok(out)
-}
-
-/// A request that ends without a decision (cancelled, expired, closed): its approvers' cards
-/// of the current level say so.
-pub fn close_cards(tx: &Connection, booking: &Booking, label: &str, now: i64) -> rusqlite::Result<()> {
-    match booking.approval_level {
-        Some(level) => update_other_cards(tx, booking.id, level, "", label, now),
-        None => Ok(()),
-    }
 }

@@ -1,13 +1,12 @@
 //! Stop-use (停用): close a facility for a period. In one transaction: record the closure,
 //! end every live booking and pending request it hits (state `closed`), clear its waitlist,
-//! tell each affected member formally (with alternatives), and broadcast it once.
+//! and say what happened: each booking hit, with free places instead, then the closure.
 
-use super::catalog::date_label;
+use super::catalog::{date_label, Catalog};
+use super::events::{Event, Events, Withdrawn};
 use super::model::{Booking, BookingState, BOOKING_COLUMNS};
-use super::service::{describe, set_state, Rules};
-use super::{approval, notices, query};
-use crate::outbox::{self, Outgoing, Recipient, Weight};
-use crate::wecom::card::{self, Field};
+use super::service::{set_state, Rules};
+use super::{approval, query};
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{params, Connection};
 
@@ -21,8 +20,8 @@ pub struct Closed {
 }
 
 /// `11月25日 周三 00:00 至 11月26日 周四 24:00`, or `… 起` when open-ended.
-pub fn period_label(rules: &Rules, start: DateTime<Utc>, end: Option<DateTime<Utc>>) -> String {
-    let tz = rules.catalog.tz();
+pub fn period_label(catalog: &Catalog, start: DateTime<Utc>, end: Option<DateTime<Utc>>) -> String {
+    let tz = catalog.tz();
     let local = |t: DateTime<Utc>| {
         let l = tz.from_utc_datetime(&t.naive_utc());
         format!("{} {}", date_label(l.date_naive()), l.format("%H:%M"))
@@ -48,6 +47,7 @@ pub fn close(
     stop: &StopUse,
     admin: &str,
     now: DateTime<Utc>,
+    events: &mut Events,
 ) -> rusqlite::Result<Closed> {
     let StopUse { facility, start, end, reason } = *stop;
     crate::store::execute(tx,
@@ -66,84 +66,34 @@ pub fn close(
         )?;
         rows.collect::<Result<_, _>>()?
     };
-    let period = period_label(rules, start, end);
-    let name = rules.catalog.facility(facility).map_or(facility, |f| f.name.as_str()).to_string();
     let mut told = Vec::new();
     for booking in &hit {
         set_state(tx, booking.id, BookingState::Closed, Some(admin), Some(reason), now.timestamp())?;
-        if booking.state == BookingState::Pending {
-            approval::close_cards(tx, booking, "设施停用", now.timestamp())?;
-        }
-        tell_affected(tx, rules, closure_id, booking, &name, &period, reason, now)?;
+        approval::withdraw(booking, Withdrawn::Closed, events);
+        let alternatives = match (rules.catalog.facility(&booking.facility), rules.catalog.slot(booking.slot)) {
+            (Some(f), Some(s)) => query::alternatives(tx, rules, &booking.userid, f, booking.date, s, now)?,
+            _ => Vec::new(),
+        };
+        let closed = Booking { state: BookingState::Closed, ..booking.clone() };
+        let reason = reason.to_string();
+        events.push(Event::ClosureHit { closure_id, booking: closed, start, end, reason, alternatives });
         if !told.contains(&booking.userid) {
             told.push(booking.userid.clone());
         }
     }
     let waiters_cleared = clear_waitlist(tx, rules, facility, start, end, now)?;
-    let broadcast = Outgoing {
-        dedupe_key: format!("closure:{closure_id}:broadcast"),
-        recipient: Recipient::All,
-        weight: Weight::Formal,
-        body: card::text_notice(
-            "设施临时停用通知",
-            &name,
-            &format!("{name} {period} 停用，原因：{reason}。已预约的同事会另行收到通知。"),
-            &[Field { key: "设施", value: &name }, Field { key: "原因", value: reason }],
-            &notices::board_url(rules),
-        ),
-    };
-    outbox::enqueue(tx, &broadcast, now.timestamp())?;
+    let (facility, reason) = (facility.to_string(), reason.to_string());
+    events.push(Event::FacilityClosed { closure_id, facility, start, end, reason });
     Ok(Closed { closure_id, bookings: hit.len() as u32, members_told: told, waiters_cleared })
 }
 
-#[allow(clippy::too_many_arguments)]
-fn tell_affected(
-    tx: &Connection,
-    rules: &Rules,
-    closure_id: i64,
-    booking: &Booking,
-    name: &str,
-    period: &str,
-    reason: &str,
-    now: DateTime<Utc>,
-) -> rusqlite::Result<()> {
-    let what = describe(rules.catalog, &booking.facility, booking.date, booking.slot);
-    let alternatives = match (rules.catalog.facility(&booking.facility), rules.catalog.slot(booking.slot)) {
-        (Some(f), Some(s)) => query::alternatives(tx, rules, &booking.userid, f, booking.date, s, now)?,
-        _ => Vec::new(),
-    };
-    let suggestions: Vec<String> =
-        alternatives.iter().map(|a| describe(rules.catalog, &a.facility, a.date, a.slot)).collect();
-    let instead = if suggestions.is_empty() {
-        "请换个时间再约：空闲".to_string()
-    } else {
-        format!("可改约：{}", suggestions.join("；"))
-    };
-    let number = format!("#{}", booking.id);
-    let message = Outgoing::to_user(
-        format!("closure:{closure_id}:booking:{}", booking.id),
-        &booking.userid,
-        Weight::Formal,
-        card::text_notice(
-            "设施临时停用，预约已取消",
-            &what,
-            &format!("{name} {period} 停用（{reason}），你的预约 {number} {what} 已取消。{instead}"),
-            &[Field { key: "预约号", value: &number }, Field { key: "原因", value: reason }],
-            &notices::board_url(rules),
-        ),
-    );
-    outbox::enqueue(tx, &message, now.timestamp())?;
-    Ok(())
-}
-
-/// End the facility's current and future closures now, and say so to everyone.
-/// Returns how many closures ended.
+/// End the facility's current and future closures now. Returns how many closures ended.
 pub fn reopen(
     tx: &Connection,
-    rules: &Rules,
     facility: &str,
     admin: &str,
     now: DateTime<Utc>,
+    events: &mut Events,
 ) -> rusqlite::Result<u32> {
     let t = now.timestamp();
     let ended = crate::store::execute(
@@ -153,20 +103,7 @@ pub fn reopen(
         params![facility, t],
     )? as u32;
     if ended > 0 {
-        let name = rules.catalog.facility(facility).map_or(facility, |f| f.name.as_str());
-        let message = Outgoing {
-            dedupe_key: format!("reopen:{facility}:{t}"),
-            recipient: Recipient::All,
-            weight: Weight::Formal,
-            body: card::text_notice(
-                "设施恢复开放",
-                name,
-                &format!("{name} 已恢复开放，欢迎预约：空闲 {name}"),
-                &[Field { key: "设施", value: name }, Field { key: "操作人", value: admin }],
-                &notices::board_url(rules),
-            ),
-        };
-        outbox::enqueue(tx, &message, t)?;
+        events.push(Event::FacilityReopened { facility: facility.to_string(), by: admin.to_string(), at: now });
     }
     Ok(ended)
 }

@@ -1,18 +1,20 @@
 //! The booking rules: facilities and slots, booking, cancelling, the waitlist. Knows nothing
-//! of XML or HTTP; every change runs in one SQLite transaction given by the caller.
+//! of XML, HTTP or WeCom; every change runs in one SQLite transaction given by the caller and
+//! says what it did as [`Event`]s, which `notify` turns into messages.
 
 pub mod approval;
 mod catalog;
 pub mod checkin;
 pub mod closure;
 pub mod day_views;
+pub mod events;
 pub mod model;
-mod notices;
 pub mod policy;
 pub mod query;
 pub mod rules;
 pub mod service;
 
 pub use catalog::{date_label, week_start, weekday_zh, Catalog, Facility, Slot};
+pub use events::{Event, Events};
 pub use model::{Alternative, Booking, BookingError, BookingState};
 pub use service::Rules;

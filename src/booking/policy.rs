@@ -1,12 +1,13 @@
 //! What happens as time passes: confirmations and reminders are due, no-shows become
 //! strikes (enough of them suspend booking), undecided requests expire at their start.
-//! Each function is idempotent: it acts only on rows still in the state it changes, and
-//! writes its notices in the same transaction.
+//! Each function is idempotent: it acts only on rows still in the state it changes (or not yet
+//! marked), and says what happened through `events`, in the same transaction.
 
+use super::events::{Event, Events, Withdrawn};
 use super::model::{Booking, BookingState, BOOKING_COLUMNS};
+use super::query;
 use super::service::{promote, set_state, Rules};
-use super::{notices, query};
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
 use rusqlite::{params, Connection};
 
 fn bookings(tx: &Connection, sql_where: &str, args: impl rusqlite::Params) -> rusqlite::Result<Vec<Booking>> {
@@ -16,39 +17,59 @@ fn bookings(tx: &Connection, sql_where: &str, args: impl rusqlite::Params) -> ru
     rows.collect()
 }
 
-/// Peak bookings starting within `confirm_before_minutes` (and not started) that have not had
-/// their confirmation card: queue one each. A late one is still sent while the slot is ahead.
-pub fn send_confirmations(tx: &Connection, rules: &Rules, now: DateTime<Utc>) -> rusqlite::Result<u32> {
+/// Peak bookings starting within `confirm_before_minutes` (and not started) whose confirmation
+/// was not asked for yet: it is due, once each. A late one is still due while the slot is ahead.
+pub fn send_confirmations(
+    tx: &Connection,
+    rules: &Rules,
+    now: DateTime<Utc>,
+    events: &mut Events,
+) -> rusqlite::Result<u32> {
     let horizon = now.timestamp() + rules.config.confirm_before_minutes * 60;
     let due = bookings(
         tx,
         "state = 'confirmed' AND starts_at > ?1 AND starts_at <= ?2 AND user_confirmed_at IS NULL
-         AND NOT EXISTS (SELECT 1 FROM outbox WHERE dedupe_key = 'confirm:' || bookings.id)",
+         AND confirm_asked_at IS NULL",
         params![now.timestamp(), horizon],
     )?;
-    let mut sent = 0;
-    for booking in due.iter().filter(|b| rules.catalog.slot(b.slot).is_some_and(|s| s.peak)) {
+    let mut asked = 0;
+    for booking in due.into_iter().filter(|b| rules.catalog.slot(b.slot).is_some_and(|s| s.peak)) {
+        crate::store::execute(
+            tx,
+            "UPDATE bookings SET confirm_asked_at = ?2 WHERE id = ?1",
+            params![booking.id, now.timestamp()],
+        )?;
         let waiting = query::waitlist_len(tx, &booking.facility, booking.date, booking.slot)?;
-        sent += u32::from(notices::confirmation_card(tx, rules, booking, waiting, now.timestamp())?);
+        events.push(Event::ConfirmationDue { booking, waiting });
+        asked += 1;
     }
-    Ok(sent)
+    Ok(asked)
 }
 
-/// Every confirmed booking starting within `remind_before_minutes` gets its check-in reminder
-/// with the booking pass, once.
-pub fn send_reminders(tx: &Connection, rules: &Rules, now: DateTime<Utc>) -> rusqlite::Result<u32> {
+/// Every confirmed booking starting within `remind_before_minutes` is due its check-in
+/// reminder, once.
+pub fn send_reminders(
+    tx: &Connection,
+    rules: &Rules,
+    now: DateTime<Utc>,
+    events: &mut Events,
+) -> rusqlite::Result<u32> {
     let horizon = now.timestamp() + rules.config.remind_before_minutes * 60;
     let due = bookings(
         tx,
-        "state = 'confirmed' AND starts_at > ?1 AND starts_at <= ?2
-         AND NOT EXISTS (SELECT 1 FROM outbox WHERE dedupe_key = 'remind:' || bookings.id)",
+        "state = 'confirmed' AND starts_at > ?1 AND starts_at <= ?2 AND reminded_at IS NULL",
         params![now.timestamp(), horizon],
     )?;
-    let mut sent = 0;
-    for booking in &due {
-        sent += u32::from(notices::reminder(tx, rules, booking, now.timestamp())?);
+    let reminded = due.len() as u32;
+    for booking in due {
+        crate::store::execute(
+            tx,
+            "UPDATE bookings SET reminded_at = ?2 WHERE id = ?1",
+            params![booking.id, now.timestamp()],
+        )?;
+        events.push(Event::ReminderDue { booking });
     }
-    Ok(sent)
+    Ok(reminded)
 }
 
 /// What the no-show pass did.
@@ -62,7 +83,12 @@ pub struct NoShows {
 /// Confirmed bookings with no check-in `no_show_after_minutes` after start become no-shows:
 /// the place goes to the waitlist while the slot runs, a strike is counted, and the strike
 /// that reaches the limit within the window suspends booking.
-pub fn mark_no_shows(tx: &Connection, rules: &Rules, now: DateTime<Utc>) -> rusqlite::Result<NoShows> {
+pub fn mark_no_shows(
+    tx: &Connection,
+    rules: &Rules,
+    now: DateTime<Utc>,
+    events: &mut Events,
+) -> rusqlite::Result<NoShows> {
     let cutoff = now.timestamp() - rules.config.no_show_after_minutes * 60;
     // The grace period runs from the start, or from the booking if it came later (a waiter
     // promoted into a running slot needs time to get there).
@@ -78,7 +104,7 @@ pub fn mark_no_shows(tx: &Connection, rules: &Rules, now: DateTime<Utc>) -> rusq
             params![booking.userid, booking.id, now.timestamp()],
         )?;
         let strikes = active_strikes(tx, rules, &booking.userid, now)?;
-        if promote(tx, rules, &booking.facility, booking.date, booking.slot, now).map_err(into_sql)?.is_some() {
+        if promote(tx, rules, &booking.facility, booking.date, booking.slot, now, events).map_err(into_sql)?.is_some() {
             done.promoted += 1;
         }
         let suspended_until = if strikes >= rules.config.strike_limit {
@@ -93,7 +119,8 @@ pub fn mark_no_shows(tx: &Connection, rules: &Rules, now: DateTime<Utc>) -> rusq
         } else {
             None
         };
-        notices::no_show(tx, rules, booking, strikes, suspended_until, now.timestamp())?;
+        let booking = Booking { state: BookingState::NoShow, ..booking.clone() };
+        events.push(Event::NoShow { booking, strikes, suspended_until });
     }
     Ok(done)
 }
@@ -109,13 +136,14 @@ pub fn active_strikes(tx: &Connection, rules: &Rules, user: &str, now: DateTime<
     )
 }
 
-/// Pending requests that reach their start without a decision expire; the applicant is told.
-pub fn expire_pending(tx: &Connection, rules: &Rules, now: DateTime<Utc>) -> rusqlite::Result<Vec<Booking>> {
+/// Pending requests that reach their start without a decision expire.
+pub fn expire_pending(tx: &Connection, now: DateTime<Utc>, events: &mut Events) -> rusqlite::Result<Vec<Booking>> {
     let due = bookings(tx, "state = 'pending' AND starts_at <= ?1", params![now.timestamp()])?;
     for booking in &due {
         set_state(tx, booking.id, BookingState::Expired, None, Some("审批超时"), now.timestamp())?;
-        super::approval::close_cards(tx, booking, "已过期", now.timestamp())?;
-        notices::request_expired(tx, rules, booking, now.timestamp())?;
+        super::approval::withdraw(booking, Withdrawn::Expired, events);
+        let booking = Booking { state: BookingState::Expired, ..booking.clone() };
+        events.push(Event::RequestExpired { booking });
     }
     Ok(due)
 }
@@ -126,9 +154,4 @@ fn into_sql(error: super::BookingError) -> rusqlite::Error {
         super::BookingError::Db(e) => e,
         other => rusqlite::Error::ToSqlConversionFailure(Box::new(std::io::Error::other(other.to_string()))),
     }
-}
-
-/// `11-30 08:00` in the configured zone.
-pub fn local_minute(rules: &Rules, at: DateTime<Utc>) -> String {
-    rules.catalog.tz().from_utc_datetime(&at.naive_utc()).format("%m-%d %H:%M").to_string()
 }

@@ -3,8 +3,9 @@
 
 use super::catalog::{date_label, Catalog, Facility, Slot};
 use super::day_views::SharedDays;
+use super::events::{Event, Events, Withdrawn};
 use super::model::{Booking, BookingError, BookingState, BOOKING_COLUMNS};
-use super::{notices, query, rules};
+use super::{query, rules};
 use crate::config::BookingConfig;
 use chrono::{DateTime, NaiveDate, Utc};
 use rand::Rng;
@@ -14,8 +15,6 @@ use rusqlite::{params, Connection, OptionalExtension};
 pub struct Rules<'a> {
     pub catalog: &'a Catalog,
     pub config: &'a BookingConfig,
-    /// Where members open the board (links in formal notices).
-    pub public_url: &'a str,
     /// For a look on a reader: day views shared with other looks (None: read them here).
     pub shared_days: Option<SharedDays<'a>>,
 }
@@ -223,6 +222,7 @@ pub fn refusal_on_snapshot(
 }
 
 /// Book `slots` (consecutive, all or none) of `facility` on `date` for `user`.
+#[allow(clippy::too_many_arguments)]
 pub fn book(
     tx: &Connection,
     rules: &Rules,
@@ -231,6 +231,7 @@ pub fn book(
     date: NaiveDate,
     slot_nos: &[u32],
     now: DateTime<Utc>,
+    events: &mut Events,
 ) -> Result<Vec<Booking>, BookingError> {
     let slots: Vec<&Slot> =
         slot_nos.iter().map(|no| rules.catalog.slot(*no).ok_or(BookingError::NoSuchSlot)).collect::<Result<_, _>>()?;
@@ -273,9 +274,9 @@ pub fn book(
     }
     for booking in &bookings {
         if booking.state == BookingState::Pending {
-            super::approval::send_cards(tx, rules, booking, now.timestamp())?;
+            super::approval::request(tx, rules, booking, events)?;
         } else {
-            notices::pass(tx, rules, booking, now.timestamp())?;
+            events.push(Event::Booked { booking: booking.clone() });
         }
     }
     Ok(bookings)
@@ -297,6 +298,7 @@ pub fn cancel(
     actor_is_admin: bool,
     id: i64,
     now: DateTime<Utc>,
+    events: &mut Events,
 ) -> Result<Cancelled, BookingError> {
     let booking = booking_by_id(tx, id)?.ok_or(BookingError::NotFound)?;
     if booking.userid != actor && !actor_is_admin {
@@ -309,11 +311,10 @@ pub fn cancel(
         return Err(BookingError::InPast);
     }
     set_state(tx, id, BookingState::Cancelled, Some(actor), None, now.timestamp())?;
-    super::approval::close_cards(tx, &booking, "申请人已取消", now.timestamp())?;
-    if booking.userid != actor {
-        notices::cancelled_by_admin(tx, rules, &booking, actor, now.timestamp())?;
-    }
-    let promoted = promote(tx, rules, &booking.facility, booking.date, booking.slot, now)?;
+    super::approval::withdraw(&booking, Withdrawn::Cancelled, events);
+    let cancelled = Booking { state: BookingState::Cancelled, ..booking.clone() };
+    events.push(Event::Cancelled { booking: cancelled, by: actor.to_string() });
+    let promoted = promote(tx, rules, &booking.facility, booking.date, booking.slot, now, events)?;
     let booking = booking_by_id(tx, id)?.ok_or(BookingError::NotFound)?;
     Ok(Cancelled { booking, promoted })
 }
@@ -346,6 +347,7 @@ pub fn promote(
     date: NaiveDate,
     slot_no: u32,
     now: DateTime<Utc>,
+    events: &mut Events,
 ) -> Result<Option<Booking>, BookingError> {
     let (Some(facility), Some(slot)) = (rules.catalog.facility(facility_code), rules.catalog.slot(slot_no)) else {
         return Ok(None);
@@ -374,9 +376,9 @@ pub fn promote(
                     params![entry, booking.id, now.timestamp()],
                 )?;
                 record_demand(tx, "promotion", &waiter, facility_code, date, slot_no, now.timestamp())?;
-                notices::promoted(tx, rules, &booking, now.timestamp())?;
+                events.push(Event::Promoted { booking: booking.clone() });
                 if booking.state == BookingState::Pending {
-                    super::approval::send_cards(tx, rules, &booking, now.timestamp())?;
+                    super::approval::request(tx, rules, &booking, events)?;
                 }
                 return Ok(Some(booking));
             }
@@ -443,13 +445,13 @@ pub fn describe(catalog: &Catalog, facility: &str, date: NaiveDate, slot: u32) -
     format!("{name} {} {time}", date_label(date))
 }
 
-/// Open `week` (its Monday) for booking and tell everyone, once. False if already open.
+/// Open `week` (its Monday) for booking, once. False if already open.
 pub fn publish_week(
     tx: &Connection,
-    rules: &Rules,
     week: NaiveDate,
     by: &str,
     now: DateTime<Utc>,
+    events: &mut Events,
 ) -> rusqlite::Result<bool> {
     let inserted = crate::store::execute(
         tx,
@@ -457,7 +459,7 @@ pub fn publish_week(
         params![week.to_string(), now.timestamp(), by],
     )?;
     if inserted == 1 {
-        notices::week_published(tx, rules, week, now.timestamp())?;
+        events.push(Event::WeekPublished { week });
     }
     Ok(inserted == 1)
 }

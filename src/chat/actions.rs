@@ -55,7 +55,7 @@ impl<'a> Turn<'a> {
     }
 
     /// A text message: a new command, or the next piece of a pending dialogue.
-    pub fn on_text(&self, text: &str, parsed: Option<Parsed>) -> rusqlite::Result<String> {
+    pub fn on_text(&self, text: &str, parsed: Option<Parsed>) -> super::Result<String> {
         let now = self.now.timestamp();
         match parsed.unwrap_or_else(|| command::parse(text, &self.ctx.catalog, self.today())) {
             Parsed::Command(command) => {
@@ -98,7 +98,7 @@ impl<'a> Turn<'a> {
     }
 
     /// Run a command.
-    pub fn run(&self, command: Command) -> rusqlite::Result<String> {
+    pub fn run(&self, command: Command) -> super::Result<String> {
         match command {
             Command::Help => Ok(self.help()),
             Command::Facilities => Ok(self.facilities()),
@@ -143,7 +143,7 @@ impl<'a> Turn<'a> {
         self.render("facilities", json!({ "facilities": facilities }))
     }
 
-    pub(super) fn free(&self, request: SlotRequest) -> rusqlite::Result<String> {
+    pub(super) fn free(&self, request: SlotRequest) -> super::Result<String> {
         let date = request.date.unwrap_or_else(|| self.today());
         let Some(code) = request.facility.as_deref() else {
             return self.free_overview(date);
@@ -194,7 +194,7 @@ impl<'a> Turn<'a> {
         (start, start + 86_400)
     }
 
-    pub(super) fn free_overview(&self, date: NaiveDate) -> rusqlite::Result<String> {
+    pub(super) fn free_overview(&self, date: NaiveDate) -> super::Result<String> {
         let rules = self.rules();
         let day = query::day_view(self.tx, &rules, date)?;
         let rows: Vec<(&str, String)> = self
@@ -254,9 +254,9 @@ impl<'a> Turn<'a> {
     }
 
     /// Fill in what the member left out, or ask for it.
-    fn resolve(&self, request: &SlotRequest, remember: fn(SlotRequest) -> Dialogue) -> rusqlite::Result<Resolved<'a>> {
+    fn resolve(&self, request: &SlotRequest, remember: fn(SlotRequest) -> Dialogue) -> super::Result<Resolved<'a>> {
         let catalog = &self.ctx.catalog;
-        let ask = |missing: &str, options: Vec<Value>, request: SlotRequest| -> rusqlite::Result<Resolved<'a>> {
+        let ask = |missing: &str, options: Vec<Value>, request: SlotRequest| -> super::Result<Resolved<'a>> {
             let understood = self.describe_request(&request);
             dialogue::save(self.tx, self.user, &remember(request), self.now.timestamp())?;
             let facilities = catalog.facilities().iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join("、");
@@ -294,7 +294,7 @@ impl<'a> Turn<'a> {
     pub(super) fn booking_refused_on_snapshot(
         &self,
         request: &SlotRequest,
-    ) -> rusqlite::Result<Option<(String, Option<Demand>)>> {
+    ) -> super::Result<Option<(String, Option<Demand>)>> {
         let Plan::Ready { facility, date, slots } = self.plan(request) else { return Ok(None) };
         match service::refusal_on_snapshot(self.tx, &self.rules(), self.user, facility, date, &slots, self.now)? {
             Some((error, demand)) => Ok(Some((self.refusal(error, facility, date, slots[0])?, demand))),
@@ -316,7 +316,7 @@ impl<'a> Turn<'a> {
         facility: &Facility,
         date: NaiveDate,
         part: Option<DayPart>,
-    ) -> rusqlite::Result<Vec<Value>> {
+    ) -> super::Result<Vec<Value>> {
         let rules = self.rules();
         Ok(query::free_by_slot(self.tx, &rules, facility, date, self.now)?
             .into_iter()
@@ -342,12 +342,13 @@ impl<'a> Turn<'a> {
         parts.join(" ")
     }
 
-    pub(super) fn book(&self, request: SlotRequest) -> rusqlite::Result<String> {
+    pub(super) fn book(&self, request: SlotRequest) -> super::Result<String> {
         let (facility, date, slots) = match self.resolve(&request, Dialogue::Book)? {
             Resolved::Ready { facility, date, slots } => (facility, date, slots),
             Resolved::Ask(text) | Resolved::Refuse(text) => return Ok(text),
         };
-        match service::book(self.tx, &self.rules(), self.user, facility, date, &slots, self.now) {
+        let events = &mut self.events.borrow_mut();
+        match service::book(self.tx, &self.rules(), self.user, facility, date, &slots, self.now, events) {
             Ok(bookings) => {
                 let pending = bookings.iter().any(|b| b.state == booking::BookingState::Pending);
                 let items: Vec<Value> = bookings
@@ -360,7 +361,7 @@ impl<'a> Turn<'a> {
         }
     }
 
-    pub(super) fn waitlist(&self, request: SlotRequest) -> rusqlite::Result<String> {
+    pub(super) fn waitlist(&self, request: SlotRequest) -> super::Result<String> {
         let (facility, date, slots) = match self.resolve(&request, Dialogue::Waitlist)? {
             Resolved::Ready { facility, date, slots } => (facility, date, slots),
             Resolved::Ask(text) | Resolved::Refuse(text) => return Ok(text),
@@ -377,20 +378,22 @@ impl<'a> Turn<'a> {
         }
     }
 
-    pub(super) fn cancel(&self, id: Option<i64>) -> rusqlite::Result<String> {
+    pub(super) fn cancel(&self, id: Option<i64>) -> super::Result<String> {
         let Some(id) = id else { return self.mine() };
-        let result = service::cancel(self.tx, &self.rules(), self.user, self.role == Role::Admin, id, self.now);
+        let is_admin = self.role == Role::Admin;
+        let events = &mut self.events.borrow_mut();
+        let result = service::cancel(self.tx, &self.rules(), self.user, is_admin, id, self.now, events);
         match result {
             Ok(cancelled) => Ok(self.render(
                 "cancelled",
                 json!({"id": id, "what": self.what(&cancelled.booking), "promoted": cancelled.promoted.is_some()}),
             )),
-            Err(BookingError::Db(e)) => Err(e),
+            Err(BookingError::Db(e)) => Err(e.into()),
             Err(error) => Ok(self.booking_refusal(error, id)),
         }
     }
 
-    pub(super) fn confirm(&self, id: Option<i64>) -> rusqlite::Result<String> {
+    pub(super) fn confirm(&self, id: Option<i64>) -> super::Result<String> {
         let upcoming = query::upcoming_bookings(self.tx, self.user, self.now)?;
         let Some(id) = id.or_else(|| (upcoming.len() == 1).then(|| upcoming[0].id)) else {
             return self.mine();
@@ -401,7 +404,7 @@ impl<'a> Turn<'a> {
         }
     }
 
-    pub(super) fn mine(&self) -> rusqlite::Result<String> {
+    pub(super) fn mine(&self) -> super::Result<String> {
         let bookings: Vec<Value> = query::upcoming_bookings(self.tx, self.user, self.now)?
             .iter()
             .map(|b| json!({"id": b.id, "what": self.what(b), "state": b.state.label()}))
@@ -415,7 +418,7 @@ impl<'a> Turn<'a> {
         Ok(self.render("mine", json!({"bookings": bookings, "waits": waits})))
     }
 
-    pub(super) fn board(&self) -> rusqlite::Result<String> {
+    pub(super) fn board(&self) -> super::Result<String> {
         let today = self.today();
         let rules = self.rules();
         let day = query::day_view(self.tx, &rules, today)?;

@@ -3,26 +3,25 @@
 use super::command::normalize;
 use super::dates::{self, SlotSpec};
 use super::Turn;
-use crate::booking::{self, checkin, closure, date_label, service, week_start};
-use crate::outbox::{self, Outgoing, Recipient, Weight};
+use crate::booking::{self, checkin, closure, service, week_start};
+use crate::notify::{self, Audience};
 use crate::users::Role;
-use crate::wecom::card::{self, Field};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
 use rusqlite::params;
 use serde_json::json;
 
 impl Turn<'_> {
-    pub(super) fn publish(&self) -> rusqlite::Result<String> {
+    pub(super) fn publish(&self) -> super::Result<String> {
         if let Some(refusal) = self.refuse_non_admin("发布") {
             return Ok(refusal);
         }
         let week = booking::week_start(self.today()) + Duration::days(7);
-        let newly = service::publish_week(self.tx, &self.rules(), week, self.user, self.now)?;
+        let newly = service::publish_week(self.tx, week, self.user, self.now, &mut self.events.borrow_mut())?;
         let label = format!("{}—{}", booking::date_label(week), booking::date_label(week + Duration::days(6)));
         Ok(self.render("published", json!({"week": label, "newly": newly})))
     }
 
-    pub(super) fn forgive(&self, target: Option<String>) -> rusqlite::Result<String> {
+    pub(super) fn forgive(&self, target: Option<String>) -> super::Result<String> {
         if let Some(refusal) = self.refuse_non_admin("免责") {
             return Ok(refusal);
         }
@@ -49,7 +48,7 @@ impl Turn<'_> {
     }
 
     /// 停用 健身房 11-25 11-26 设备检修 · 停用 会议室 明天 14:30-16:30 上级检查 · 停用 乒乓球 今天起 维修
-    pub(super) fn close(&self, args: &str) -> rusqlite::Result<String> {
+    pub(super) fn close(&self, args: &str) -> super::Result<String> {
         if let Some(refusal) = self.refuse_non_admin("停用") {
             return Ok(refusal);
         }
@@ -91,9 +90,10 @@ impl Turn<'_> {
             return Ok("这段时间已经过去了，不用停用。".into());
         }
         let stop = closure::StopUse { facility: &facility.code, start, end, reason: &reason };
-        let closed = closure::close(self.tx, &self.rules(), &stop, self.user, self.now)?;
+        let events = &mut self.events.borrow_mut();
+        let closed = closure::close(self.tx, &self.rules(), &stop, self.user, self.now, events)?;
         tracing::info!(admin = self.user, facility = %facility.code, bookings = closed.bookings, "facility closed");
-        let period = closure::period_label(&self.rules(), start, end);
+        let period = closure::period_label(&self.ctx.catalog, start, end);
         let told = if closed.members_told.is_empty() {
             "没有受影响的预约".to_string()
         } else {
@@ -106,7 +106,7 @@ impl Turn<'_> {
     }
 
     /// 启用 健身房
-    pub(super) fn reopen(&self, args: &str) -> rusqlite::Result<String> {
+    pub(super) fn reopen(&self, args: &str) -> super::Result<String> {
         if let Some(refusal) = self.refuse_non_admin("启用") {
             return Ok(refusal);
         }
@@ -114,7 +114,8 @@ impl Turn<'_> {
         let Some((facility, _, _)) = self.ctx.catalog.find_facility_in(&text) else {
             return Ok("要启用哪个设施？如：启用 健身房".into());
         };
-        let ended = closure::reopen(self.tx, &self.rules(), &facility.code, self.user, self.now)?;
+        let events = &mut self.events.borrow_mut();
+        let ended = closure::reopen(self.tx, &facility.code, self.user, self.now, events)?;
         Ok(if ended == 0 {
             format!("{} 没有停用，不用启用。", facility.name)
         } else {
@@ -124,7 +125,7 @@ impl Turn<'_> {
     }
 
     /// 通知 <text> (everyone) · 通知 部门名 <text> (one configured department)
-    pub(super) fn broadcast(&self, args: &str) -> rusqlite::Result<String> {
+    pub(super) fn broadcast(&self, args: &str) -> super::Result<String> {
         if let Some(refusal) = self.refuse_non_admin("通知") {
             return Ok(refusal);
         }
@@ -133,33 +134,20 @@ impl Turn<'_> {
             return Ok("请写上通知内容：通知 本周六职工之家开放至 22:00".into());
         }
         let first = args.split_whitespace().next().unwrap_or_default();
-        let (recipient, audience, text) = match self.ctx.config.departments.get(first) {
-            Some(party) => (Recipient::Parties(vec![party.clone()]), first.to_string(), args[first.len()..].trim()),
-            None => (Recipient::All, "全体职工".to_string(), args),
+        let (recipients, audience, text) = match self.ctx.config.departments.get(first) {
+            Some(party) => (Audience::Department(party.clone()), first.to_string(), args[first.len()..].trim()),
+            None => (Audience::Everyone, "全体职工".to_string(), args),
         };
         if text.is_empty() {
             return Ok("请写上通知内容。".into());
         }
-        let t = self.now.timestamp();
-        let message = Outgoing {
-            dedupe_key: format!("broadcast:{}:{t}:{}", self.user, crate::wecom::xml::truncate_bytes(text, 64)),
-            recipient,
-            weight: Weight::Formal,
-            body: card::text_notice(
-                "职工之家通知",
-                &date_label(self.ctx.catalog.today(self.now)),
-                text,
-                &[Field { key: "发布人", value: self.user }],
-                &format!("{}/board", self.ctx.config.server.public_url.trim_end_matches('/')),
-            ),
-        };
-        outbox::enqueue(self.tx, &message, t)?;
+        notify::broadcast(self.tx, &self.ctx.notifier(), recipients, text, self.user, self.now)?;
         tracing::info!(admin = self.user, audience = %audience, "broadcast queued");
         Ok(format!("已通知{audience}：{text}"))
     }
 
     /// 报表 [本周|上周|本月|上月|日期范围]: sent as markdown (passive replies cannot be).
-    pub(super) fn report(&self, args: &str) -> rusqlite::Result<String> {
+    pub(super) fn report(&self, args: &str) -> super::Result<String> {
         if let Some(refusal) = self.refuse_non_admin("报表") {
             return Ok(refusal);
         }
@@ -169,14 +157,8 @@ impl Turn<'_> {
         };
         let report = crate::report::build(self.tx, &self.ctx.catalog, from, to)?;
         let content = crate::report::markdown(&report, &self.ctx.catalog, &format!("职工之家{title}报表"));
-        let t = self.now.timestamp();
-        let message = Outgoing {
-            dedupe_key: format!("report:{}:{t}:{from}:{to}", self.user),
-            recipient: Recipient::User(self.user.to_string()),
-            weight: Weight::Light,
-            body: json!({"msgtype": "markdown", "markdown": {"content": content}}),
-        };
-        outbox::enqueue(self.tx, &message, t)?;
+        let key = format!("report:{}:{}:{from}:{to}", self.user, self.now.timestamp());
+        notify::markdown_to(self.tx, key, self.user, &content, self.now.timestamp())?;
         Ok(format!(
             "{title}（{} 至 {}）报表已生成，稍后以消息发给你。预约 {} 次，取消 {} 次，未到场 {} 次。",
             from.format("%m-%d"),
@@ -188,7 +170,7 @@ impl Turn<'_> {
     }
 
     /// 授权 userid 管理员 / 撤销 userid 管理员
-    pub(super) fn set_admin(&self, args: &str, grant: bool) -> rusqlite::Result<String> {
+    pub(super) fn set_admin(&self, args: &str, grant: bool) -> super::Result<String> {
         let word = if grant { "授权" } else { "撤销" };
         if let Some(refusal) = self.refuse_non_admin(word) {
             return Ok(refusal);

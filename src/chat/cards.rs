@@ -8,7 +8,7 @@ use crate::booking::{service, Booking, BookingError};
 impl Turn<'_> {
     /// A button on one of our cards: `confirm:12`, `cancel:12`. The clicker's button greys
     /// out with what happened.
-    pub fn on_card_click(&self, key: &str) -> rusqlite::Result<crate::wecom::Reply> {
+    pub fn on_card_click(&self, key: &str) -> super::Result<crate::wecom::Reply> {
         use crate::wecom::Reply;
         let (action, id) = match key.split_once(':') {
             Some((action, id)) => (action, id.split(':').next().and_then(|n| n.parse::<i64>().ok())),
@@ -26,15 +26,24 @@ impl Turn<'_> {
             "approve" | "reject" => {
                 let decision = if action == "approve" { Decision::Approve } else { Decision::Reject };
                 let level = key.split(':').nth(2).and_then(|l| l.parse::<u32>().ok());
-                match approval::decide(self.tx, &self.rules(), self.user, id, level, decision, None, self.now) {
+                let events = &mut self.events.borrow_mut();
+                match approval::decide(self.tx, &self.rules(), self.user, id, level, decision, None, self.now, events) {
                     Ok(_) => decision.label().to_string(),
-                    Err(DecideError::Db(e)) => return Err(e),
+                    Err(DecideError::Db(e)) => return Err(e.into()),
                     Err(error) => decide_refusal(&error),
                 }
             }
-            "cancel" => match service::cancel(self.tx, &self.rules(), self.user, false, id, self.now) {
+            "cancel" => match service::cancel(
+                self.tx,
+                &self.rules(),
+                self.user,
+                false,
+                id,
+                self.now,
+                &mut self.events.borrow_mut(),
+            ) {
                 Ok(_) => "已取消".to_string(),
-                Err(BookingError::Db(e)) => return Err(e),
+                Err(BookingError::Db(e)) => return Err(e.into()),
                 Err(error) => short_refusal(&error),
             },
             _ => {
@@ -46,7 +55,7 @@ impl Turn<'_> {
     }
 
     /// Mark a booking confirmed-by-user (owner only, while live).
-    pub(super) fn confirm_booking(&self, id: i64) -> rusqlite::Result<Result<Booking, BookingError>> {
+    pub(super) fn confirm_booking(&self, id: i64) -> super::Result<Result<Booking, BookingError>> {
         let Some(b) = service::booking_by_id(self.tx, id)? else { return Ok(Err(BookingError::NotFound)) };
         if b.userid != self.user {
             return Ok(Err(BookingError::NotYours));
@@ -62,7 +71,7 @@ impl Turn<'_> {
         Ok(Ok(b))
     }
 
-    pub(super) fn approvals(&self) -> rusqlite::Result<String> {
+    pub(super) fn approvals(&self) -> super::Result<String> {
         if !self.is_approver() {
             return Ok("你不是审批人，没有待审批的申请。".to_string());
         }
@@ -83,10 +92,11 @@ impl Turn<'_> {
         id: Option<i64>,
         decision: Decision,
         reason: Option<String>,
-    ) -> rusqlite::Result<String> {
+    ) -> super::Result<String> {
         let Some(id) = id else { return self.approvals() };
-        let result =
-            approval::decide(self.tx, &self.rules(), self.user, id, None, decision, reason.as_deref(), self.now);
+        let events = &mut self.events.borrow_mut();
+        let (rules, reason) = (self.rules(), reason.as_deref());
+        let result = approval::decide(self.tx, &rules, self.user, id, None, decision, reason, self.now, events);
         match result {
             Ok(done) => {
                 let what = self.what(&done.booking);
@@ -96,7 +106,7 @@ impl Turn<'_> {
                     (Decision::Reject, _) => format!("已驳回 #{id} {what}，已通知申请人。"),
                 })
             }
-            Err(DecideError::Db(e)) => Err(e),
+            Err(DecideError::Db(e)) => Err(e.into()),
             Err(error) => Ok(format!("#{id}：{}。", decide_refusal(&error))),
         }
     }

@@ -8,7 +8,7 @@ use serde_json::json;
 
 impl Turn<'_> {
     /// A door QR scanned with the app's scan menu.
-    pub fn on_scan(&self, scanned: &str) -> rusqlite::Result<String> {
+    pub fn on_scan(&self, scanned: &str) -> super::Result<String> {
         let rules = self.rules();
         match checkin::facility_of_scan(&rules, scanned) {
             Some(code) => self.check_in(None, Some(code)),
@@ -16,7 +16,7 @@ impl Turn<'_> {
         }
     }
 
-    pub(super) fn check_in(&self, id: Option<i64>, facility: Option<&str>) -> rusqlite::Result<String> {
+    pub(super) fn check_in(&self, id: Option<i64>, facility: Option<&str>) -> super::Result<String> {
         let rules = self.rules();
         let config = &self.ctx.config.booking;
         let outcome = checkin::check_in(self.tx, &rules, self.user, id, facility, self.now)?;

@@ -17,10 +17,25 @@ pub use reply::Replies;
 use crate::app::AppContext;
 use crate::booking::day_views::SharedDays;
 use crate::booking::service::Demand;
+use crate::booking::Events;
+use crate::notify::{self, NotifyError};
 use crate::users::{self, Role};
 use crate::wecom::{Inbound, InboundMessage, Reply};
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
+use std::cell::RefCell;
+
+/// What stopped a message from being answered (the member is never told these; the callback
+/// fails and WeCom retries).
+#[derive(Debug, thiserror::Error)]
+pub enum ChatError {
+    #[error("database: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("notice: {0}")]
+    Notify(#[from] NotifyError),
+}
+
+pub type Result<T> = std::result::Result<T, ChatError>;
 
 /// Menu click keys (`staffhome menu` creates buttons with these keys).
 pub const MENU_FREE: &str = "free";
@@ -37,6 +52,8 @@ pub struct Turn<'a> {
     pub now: DateTime<Utc>,
     /// A look on a reader shares day views with other looks of its write generation.
     pub shared_days: Option<SharedDays<'a>>,
+    /// What the booking rules did during this turn, told (`notify`) before it ends.
+    pub events: RefCell<Events>,
 }
 
 /// A reply worked out without writing anything.
@@ -75,11 +92,12 @@ pub fn answer_read_only(
     msg: &InboundMessage,
     now: DateTime<Utc>,
     generation: u64,
-) -> rusqlite::Result<Look> {
+) -> Result<Look> {
     let user = msg.from_user_name.as_str();
-    let turn = || -> rusqlite::Result<Turn<'_>> {
+    let turn = || -> Result<Turn<'_>> {
         let shared_days = Some(SharedDays { views: &ctx.day_views, generation });
-        Ok(Turn { ctx, tx: conn, user, role: users::role(conn, &ctx.config, user)?, now, shared_days })
+        let role = users::role(conn, &ctx.config, user)?;
+        Ok(Turn { ctx, tx: conn, user, role, now, shared_days, events: RefCell::default() })
     };
     let answer_with = |reply: Reply, ends_dialogue: bool, demand: Option<Demand>| {
         let clears_dialogue = ends_dialogue && dialogue::exists(conn, user)?;
@@ -121,41 +139,45 @@ pub fn respond(
     msg: &InboundMessage,
     parsed: Option<Parsed>,
     now: DateTime<Utc>,
-) -> rusqlite::Result<Reply> {
+) -> Result<Reply> {
     let user = msg.from_user_name.as_str();
     let role = users::role(tx, &ctx.config, user)?;
     // The writer reads its own transaction: what it sees may be newer than any shared view.
-    let turn = Turn { ctx, tx, user, role, now, shared_days: None };
-    match &msg.inbound {
-        Inbound::Text { content, .. } => turn.on_text(content, parsed).map(Reply::Text),
-        Inbound::Click { key } => {
-            let command = match key.as_str() {
-                MENU_FREE => Command::Free(SlotRequest::default()),
-                MENU_MINE => Command::Mine,
-                _ => Command::Help,
-            };
-            turn.run(command).map(Reply::Text)
-        }
-        Inbound::Subscribe => Ok(Reply::Text(ctx.replies.render("welcome", ()))),
-        // Entering the app, opening a link, leaving: nothing to say.
-        Inbound::EnterAgent | Inbound::View { .. } | Inbound::Unsubscribe => Ok(Reply::Empty),
-        Inbound::TemplateCardEvent { event_key, .. } => turn.on_card_click(event_key),
-        // scancode_waitmsg waits for our reply; for scancode_push the client moves on, so the
-        // answer goes out as a message.
-        Inbound::ScanCodeWaitMsg { scan_result, .. } => turn.on_scan(scan_result).map(Reply::Text),
-        Inbound::ScanCodePush { scan_result, .. } => {
-            let text = turn.on_scan(scan_result)?;
-            let key = format!("scan-reply:{}", msg.dedupe_key());
-            crate::outbox::enqueue(
-                tx,
-                &crate::outbox::Outgoing::text(key, user, crate::outbox::Weight::Light, &text),
-                now.timestamp(),
-            )?;
-            Ok(Reply::Empty)
-        }
-        Inbound::Other { msg_type, event } => {
-            tracing::info!(msg_type, event = ?event, "ignoring a message kind staffhome does not act on");
-            Ok(Reply::Empty)
+    let turn = Turn { ctx, tx, user, role, now, shared_days: None, events: RefCell::default() };
+    let reply = turn.reply_to(msg, parsed)?;
+    notify::queue(tx, &ctx.notifier(), &turn.events.borrow_mut().take(), now.timestamp())?;
+    Ok(reply)
+}
+
+impl Turn<'_> {
+    fn reply_to(&self, msg: &InboundMessage, parsed: Option<Parsed>) -> Result<Reply> {
+        let (turn, ctx, tx, user, now) = (self, self.ctx, self.tx, self.user, self.now);
+        match &msg.inbound {
+            Inbound::Text { content, .. } => turn.on_text(content, parsed).map(Reply::Text),
+            Inbound::Click { key } => {
+                let command = match key.as_str() {
+                    MENU_FREE => Command::Free(SlotRequest::default()),
+                    MENU_MINE => Command::Mine,
+                    _ => Command::Help,
+                };
+                turn.run(command).map(Reply::Text)
+            }
+            Inbound::Subscribe => Ok(Reply::Text(ctx.replies.render("welcome", ()))),
+            // Entering the app, opening a link, leaving: nothing to say.
+            Inbound::EnterAgent | Inbound::View { .. } | Inbound::Unsubscribe => Ok(Reply::Empty),
+            Inbound::TemplateCardEvent { event_key, .. } => turn.on_card_click(event_key),
+            // scancode_waitmsg waits for our reply; for scancode_push the client moves on, so the
+            // answer goes out as a message.
+            Inbound::ScanCodeWaitMsg { scan_result, .. } => turn.on_scan(scan_result).map(Reply::Text),
+            Inbound::ScanCodePush { scan_result, .. } => {
+                let text = turn.on_scan(scan_result)?;
+                notify::text_to(tx, format!("scan-reply:{}", msg.dedupe_key()), user, &text, now.timestamp())?;
+                Ok(Reply::Empty)
+            }
+            Inbound::Other { msg_type, event } => {
+                tracing::info!(msg_type, event = ?event, "ignoring a message kind staffhome does not act on");
+                Ok(Reply::Empty)
+            }
         }
     }
 }

@@ -16,7 +16,7 @@ impl Turn<'_> {
         facility: &Facility,
         date: NaiveDate,
         slot: u32,
-    ) -> rusqlite::Result<String> {
+    ) -> super::Result<String> {
         let catalog = &self.ctx.catalog;
         let what = service::describe(catalog, &facility.code, date, slot);
         let start = catalog.slot(slot).map(|s| s.start_label()).unwrap_or_default();
@@ -68,7 +68,7 @@ impl Turn<'_> {
                     catalog.slots().iter().map(|s| format!("{}={}", s.no, s.label())).collect::<Vec<_>>().join(" ");
                 json!({"kind": "no_slot", "facility": facility.name, "slots": listing})
             }
-            BookingError::Db(e) => return Err(e),
+            BookingError::Db(e) => return Err(e.into()),
             other => return Ok(self.booking_refusal(other, 0)),
         };
         Ok(self.render("refused", ctx))

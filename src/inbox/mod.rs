@@ -15,7 +15,6 @@ pub use recent::RecentAnswers;
 
 use crate::app::AppContext;
 use crate::chat::{self, Look, Parsed, ReadOnlyAnswer};
-use crate::outbox::{self, Outgoing, Weight};
 use crate::store::WritePanicked;
 use crate::users;
 use crate::wecom::{InboundMessage, Reply};
@@ -26,6 +25,10 @@ use std::sync::Arc;
 pub enum InboxError {
     #[error("database: {0}")]
     Db(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Chat(#[from] chat::ChatError),
+    #[error(transparent)]
+    Notify(#[from] crate::notify::NotifyError),
 }
 
 /// The reply to send, and whether this delivery was a retry of one already handled.
@@ -185,10 +188,7 @@ pub fn send_late_reply(ctx: &AppContext, user: &str, handled: &Handled) -> Resul
     };
     let now = ctx.clock.now().timestamp();
     let key = format!("late-reply:{user}:{now}:{}", rand::random::<u32>());
-    ctx.store.write(|tx| {
-        outbox::enqueue(tx, &Outgoing::text(key, user, Weight::Light, &text), now)?;
-        Ok(())
-    })
+    ctx.store.write(|tx| crate::notify::text_to(tx, key, user, &text, now)).map_err(InboxError::from)
 }
 
 fn encode(reply: &Reply) -> (&'static str, &str) {

@@ -10,6 +10,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_slot_usage.sql"),
     include_str!("migrations/0004_retention.sql"),
     include_str!("migrations/0005_state_checks.sql"),
+    include_str!("migrations/0006_notice_marks.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -117,6 +118,33 @@ mod tests {
         assert!(conn.execute("UPDATE outbox SET state = 'sent'", []).is_err(), "an unknown outbox state");
         assert!(conn.execute("UPDATE waitlist SET state = 'gone'", []).is_err(), "an unknown waitlist state");
         assert!(conn.execute("UPDATE demand_events SET kind = 'other'", []).is_err(), "an unknown demand kind");
+    }
+
+    #[test]
+    fn confirmations_and_reminders_already_queued_are_marked_on_their_bookings() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = database_at(&dir, 5);
+        conn.execute_batch(
+            "INSERT INTO users (userid, created_at, last_seen_at) VALUES ('u1', 0, 0);
+             INSERT INTO bookings (id, userid, facility, date, slot, starts_at, ends_at, state, checkin_code,
+                                   pass_token, created_at, updated_at)
+                 VALUES (1, 'u1', 'gym', '2026-12-01', 9, 100, 200, 'confirmed', '123456', 't1', 0, 0),
+                        (2, 'u1', 'gym', '2026-12-01', 10, 200, 300, 'confirmed', '654321', 't2', 0, 0);
+             INSERT INTO outbox (dedupe_key, recipient, kind, payload, next_attempt_at, created_at)
+                 VALUES ('confirm:1', 'u1', 'template_card', '{}', 0, 40), ('remind:1', 'u1', 'text', '{}', 0, 50);",
+        )
+        .unwrap();
+
+        apply(&mut conn).unwrap();
+
+        let marks = |id: i64| -> (Option<i64>, Option<i64>) {
+            conn.query_row("SELECT confirm_asked_at, reminded_at FROM bookings WHERE id = ?1", [id], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap()
+        };
+        assert_eq!(marks(1), (Some(40), Some(50)));
+        assert_eq!(marks(2), (None, None));
     }
 
     #[test]

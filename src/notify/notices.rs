@@ -1,24 +1,23 @@
-//! Notices the booking rules cause for someone other than the sender, queued in the outbox
-//! in the same transaction as the change.
+//! Notices to members: passes, promotions, confirmations, reminders, no-shows, results.
 
-use super::catalog::date_label;
-use super::model::Booking;
-use super::service::{describe, Rules};
+use super::{Notifier, NotifyError};
+use crate::booking::service::describe;
+use crate::booking::{date_label, Booking};
 use crate::outbox::{self, Outgoing, Recipient, Weight};
 use crate::wecom::card::{self, Field};
-use chrono::{Duration, NaiveDate};
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use rusqlite::Connection;
 use serde_json::json;
 
 /// 已为你候补成功: the waiter now holds the place.
-pub fn promoted(tx: &Connection, rules: &Rules, booking: &Booking, now: i64) -> rusqlite::Result<()> {
-    let what = describe(rules.catalog, &booking.facility, booking.date, booking.slot);
+pub fn promoted(tx: &Connection, n: &Notifier, booking: &Booking, now: i64) -> Result<(), NotifyError> {
+    let what = describe(n.catalog, &booking.facility, booking.date, booking.slot);
     let pending = if booking.state.is_live() && booking.approval_level.is_some() { "（待审批）" } else { "" };
     let text = format!(
         "已为你候补成功{pending}：{what}\n预约号 #{id}，签到码 {code}。预约凭证：{url}\n不去了请回复「取消 {id}」，名额会让给下一位。",
         id = booking.id,
         code = booking.checkin_code,
-        url = pass_url(rules, booking)
+        url = n.pass_url(booking)
     );
     outbox::enqueue(
         tx,
@@ -31,31 +30,27 @@ pub fn promoted(tx: &Connection, rules: &Rules, booking: &Booking, now: i64) -> 
 /// An admin cancelled someone's booking: the owner is told, formally (a card).
 pub fn cancelled_by_admin(
     tx: &Connection,
-    rules: &Rules,
+    n: &Notifier,
     booking: &Booking,
     admin: &str,
     now: i64,
-) -> rusqlite::Result<()> {
-    let what = describe(rules.catalog, &booking.facility, booking.date, booking.slot);
+) -> Result<(), NotifyError> {
+    let what = describe(n.catalog, &booking.facility, booking.date, booking.slot);
     let number = format!("#{}", booking.id);
     let body = card::text_notice(
         "预约已被取消",
         "管理员操作",
         &format!("你的预约 {number} {what} 已由管理员取消。如有疑问请联系管理员。"),
         &[Field { key: "预约号", value: &number }, Field { key: "操作人", value: admin }],
-        &board_url(rules),
+        &n.board_url(),
     );
     let message = Outgoing::to_user(format!("admin-cancel:{}", booking.id), &booking.userid, Weight::Formal, body);
     outbox::enqueue(tx, &message, now)?;
     Ok(())
 }
 
-pub(super) fn board_url(rules: &Rules) -> String {
-    format!("{}/board", rules.public_url.trim_end_matches('/'))
-}
-
 /// Next week is open: one broadcast to everyone (one API call, not one per member).
-pub fn week_published(tx: &Connection, _rules: &Rules, week: NaiveDate, now: i64) -> rusqlite::Result<()> {
+pub fn week_published(tx: &Connection, week: NaiveDate, now: i64) -> Result<(), NotifyError> {
     let text = format!(
         "职工之家 {} 至 {} 的预约已开放。发送「空闲」查看空位，「预约 健身房 周一 18:30」即可预约。",
         date_label(week),
@@ -74,15 +69,14 @@ pub fn week_published(tx: &Connection, _rules: &Rules, week: NaiveDate, now: i64
 /// The confirmation card two hours before a peak session: 确认参加 / 取消预约.
 pub fn confirmation_card(
     tx: &Connection,
-    rules: &Rules,
+    n: &Notifier,
     booking: &Booking,
     waiting: u32,
     now: i64,
-) -> rusqlite::Result<bool> {
-    let what = describe(rules.catalog, &booking.facility, booking.date, booking.slot);
+) -> Result<(), NotifyError> {
+    let what = describe(n.catalog, &booking.facility, booking.date, booking.slot);
     let waitlist_line = if waiting > 0 { format!("另有 {waiting} 人在候补") } else { String::new() };
-    let task = card::TaskId::parse(&format!("confirm-{}-{}", booking.id, booking.starts_at))
-        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    let task = card::TaskId::parse(&format!("confirm-{}-{}", booking.id, booking.starts_at))?;
     let number = format!("#{}", booking.id);
     let mut fields = vec![Field { key: "预约号", value: &number }];
     if waiting > 0 {
@@ -97,47 +91,47 @@ pub fn confirmation_card(
             card::Button { text: "确认参加", style: 1, key: format!("confirm:{}", booking.id) },
             card::Button { text: "取消预约", style: 4, key: format!("cancel:{}", booking.id) },
         ],
-    )
-    .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    )?;
     let message = Outgoing::to_user(format!("confirm:{}", booking.id), &booking.userid, Weight::Light, body);
-    outbox::enqueue(tx, &message, now)
+    outbox::enqueue(tx, &message, now)?;
+    Ok(())
 }
 
 /// The check-in reminder an hour before, with the booking pass.
-pub fn reminder(tx: &Connection, rules: &Rules, booking: &Booking, now: i64) -> rusqlite::Result<bool> {
-    let what = describe(rules.catalog, &booking.facility, booking.date, booking.slot);
+pub fn reminder(tx: &Connection, n: &Notifier, booking: &Booking, now: i64) -> Result<(), NotifyError> {
+    let what = describe(n.catalog, &booking.facility, booking.date, booking.slot);
     let text = format!(
-        "提醒：{what} 即将开始。\n预约号 #{id}，签到码 {code}\n到场后回复「签到」或扫门口二维码。预约凭证：{url}/pass/{token}\n不去了请回复「取消 {id}」。",
+        "提醒：{what} 即将开始。\n预约号 #{id}，签到码 {code}\n到场后回复「签到」或扫门口二维码。预约凭证：{url}\n不去了请回复「取消 {id}」。",
         id = booking.id,
         code = booking.checkin_code,
-        url = rules.public_url.trim_end_matches('/'),
-        token = booking.pass_token
+        url = n.pass_url(booking)
     );
-    outbox::enqueue(tx, &Outgoing::text(format!("remind:{}", booking.id), &booking.userid, Weight::Light, &text), now)
+    outbox::enqueue(tx, &Outgoing::text(format!("remind:{}", booking.id), &booking.userid, Weight::Light, &text), now)?;
+    Ok(())
 }
 
 /// A no-show: told, with the strike count; formally when it suspends booking.
 pub fn no_show(
     tx: &Connection,
-    rules: &Rules,
+    n: &Notifier,
     booking: &Booking,
     strikes: u32,
     suspended_until: Option<chrono::DateTime<chrono::Utc>>,
     now: i64,
-) -> rusqlite::Result<()> {
-    let what = describe(rules.catalog, &booking.facility, booking.date, booking.slot);
-    let limit = rules.config.strike_limit;
-    let window = rules.config.strike_window_days;
+) -> Result<(), NotifyError> {
+    let what = describe(n.catalog, &booking.facility, booking.date, booking.slot);
+    let limit = n.config.strike_limit;
+    let window = n.config.strike_window_days;
     let message = match suspended_until {
         Some(until) => {
-            let until = super::policy::local_minute(rules, until);
+            let until = local_minute(n, until);
             let number = format!("#{}", booking.id);
             Outgoing::to_user(format!("noshow:{}", booking.id), &booking.userid, Weight::Formal, card::text_notice(
                     "预约功能已暂停",
                     &format!("{window} 天内未到场 {strikes} 次"),
                     &format!("你预约的 {what} 未签到。{window} 天内已累计 {strikes} 次未到场，预约功能暂停至 {until}。如有误会请联系管理员免责。"),
                     &[Field { key: "预约号", value: &number }, Field { key: "恢复时间", value: &until }],
-                    &board_url(rules),
+                    &n.board_url(),
                 ))
         }
         None => Outgoing::text(
@@ -146,7 +140,7 @@ pub fn no_show(
             Weight::Light,
             &format!(
                 "你预约的 {what}（#{}）未签到，记未到场 1 次（{window} 天内第 {strikes} 次，满 {limit} 次将暂停预约 {} 天）。",
-                booking.id, rules.config.suspend_days
+                booking.id, n.config.suspend_days
             ),
         ),
     };
@@ -155,8 +149,8 @@ pub fn no_show(
 }
 
 /// An approval request that nobody decided before its start.
-pub fn request_expired(tx: &Connection, rules: &Rules, booking: &Booking, now: i64) -> rusqlite::Result<()> {
-    let what = describe(rules.catalog, &booking.facility, booking.date, booking.slot);
+pub fn request_expired(tx: &Connection, n: &Notifier, booking: &Booking, now: i64) -> Result<(), NotifyError> {
+    let what = describe(n.catalog, &booking.facility, booking.date, booking.slot);
     let text = format!("你的预约申请 #{} {what} 在开始前未完成审批，已过期。", booking.id);
     outbox::enqueue(
         tx,
@@ -169,13 +163,13 @@ pub fn request_expired(tx: &Connection, rules: &Rules, booking: &Booking, now: i
 /// The applicant learns the approval result, formally (a card).
 pub fn approval_result(
     tx: &Connection,
-    rules: &Rules,
+    n: &Notifier,
     booking: &Booking,
     approved: bool,
     reason: Option<&str>,
     now: i64,
-) -> rusqlite::Result<()> {
-    let what = describe(rules.catalog, &booking.facility, booking.date, booking.slot);
+) -> Result<(), NotifyError> {
+    let what = describe(n.catalog, &booking.facility, booking.date, booking.slot);
     let number = format!("#{}", booking.id);
     let (title, body) = if approved {
         (
@@ -197,22 +191,16 @@ pub fn approval_result(
         format!("approval-result:{}", booking.id),
         &booking.userid,
         Weight::Formal,
-        card::text_notice(
-            title,
-            &what,
-            &body,
-            &fields,
-            &if approved { pass_url(rules, booking) } else { board_url(rules) },
-        ),
+        card::text_notice(title, &what, &body, &fields, &if approved { n.pass_url(booking) } else { n.board_url() }),
     );
     outbox::enqueue(tx, &message, now)?;
     Ok(())
 }
 
 /// The booking pass: a textcard with the facts and a link to the pass page (QR for the desk).
-pub fn pass(tx: &Connection, rules: &Rules, booking: &Booking, now: i64) -> rusqlite::Result<bool> {
-    let facility = rules.catalog.facility(&booking.facility).map_or(booking.facility.as_str(), |f| f.name.as_str());
-    let time = rules.catalog.slot(booking.slot).map(|s| s.label()).unwrap_or_default();
+pub fn pass(tx: &Connection, n: &Notifier, booking: &Booking, now: i64) -> Result<(), NotifyError> {
+    let facility = n.catalog.facility(&booking.facility).map_or(booking.facility.as_str(), |f| f.name.as_str());
+    let time = n.catalog.slot(booking.slot).map(|s| s.label()).unwrap_or_default();
     let description = format!(
         "<div class=\"gray\">{}</div><div class=\"normal\">{facility} · {time}</div><div class=\"highlight\">签到码 {}</div>预约号 #{}",
         date_label(booking.date),
@@ -224,14 +212,16 @@ pub fn pass(tx: &Connection, rules: &Rules, booking: &Booking, now: i64) -> rusq
         "textcard": {
             "title": format!("预约凭证 #{} {facility}", booking.id),
             "description": description,
-            "url": pass_url(rules, booking),
+            "url": n.pass_url(booking),
             "btntxt": "查看凭证",
         }
     });
     let message = Outgoing::to_user(format!("pass:{}", booking.id), &booking.userid, Weight::Light, body);
-    outbox::enqueue(tx, &message, now)
+    outbox::enqueue(tx, &message, now)?;
+    Ok(())
 }
 
-pub fn pass_url(rules: &Rules, booking: &Booking) -> String {
-    format!("{}/pass/{}", rules.public_url.trim_end_matches('/'), booking.pass_token)
+/// `11-30 08:00` in the configured zone.
+fn local_minute(n: &Notifier, at: DateTime<Utc>) -> String {
+    n.catalog.tz().from_utc_datetime(&at.naive_utc()).format("%m-%d %H:%M").to_string()
 }

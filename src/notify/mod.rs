@@ -1,0 +1,107 @@
+//! How people are told: turns what the booking rules did ([`Event`]s) into WeCom messages
+//! (textcards, template cards, text), queued in the outbox in the caller's transaction. The
+//! conversation's own messages (admin broadcasts, reports, replies sent as messages) come
+//! through here too, so the outbox and WeCom's message formats are known in one place.
+
+mod approval;
+mod direct;
+mod notices;
+mod stop_use;
+
+pub use direct::{broadcast, markdown_to, text_to, Audience};
+
+use crate::booking::{Booking, Catalog, Event};
+use crate::config::BookingConfig;
+use crate::wecom::card::CardError;
+use rusqlite::Connection;
+
+/// What wording a notice needs: names, times, the configured limits, where links point.
+#[derive(Clone, Copy)]
+pub struct Notifier<'a> {
+    pub catalog: &'a Catalog,
+    pub config: &'a BookingConfig,
+    /// The service's public address (links to the board and booking passes).
+    pub public_url: &'a str,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error("database: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("a card WeCom would refuse: {0}")]
+    Card(#[from] CardError),
+}
+
+impl Notifier<'_> {
+    fn board_url(&self) -> String {
+        format!("{}/board", self.public_url.trim_end_matches('/'))
+    }
+
+    fn pass_url(&self, booking: &Booking) -> String {
+        format!("{}/pass/{}", self.public_url.trim_end_matches('/'), booking.pass_token)
+    }
+}
+
+/// Queue the messages `events` call for, in `tx` (the transaction that made them happen).
+pub fn queue(tx: &Connection, n: &Notifier, events: &[Event], now: i64) -> Result<(), NotifyError> {
+    for event in events {
+        queue_one(tx, n, event, now)?;
+    }
+    Ok(())
+}
+
+fn queue_one(tx: &Connection, n: &Notifier, event: &Event, now: i64) -> Result<(), NotifyError> {
+    match event {
+        Event::Booked { booking } => notices::pass(tx, n, booking, now),
+        Event::Promoted { booking } => notices::promoted(tx, n, booking, now),
+        Event::Cancelled { booking, by } if *by != booking.userid => {
+            notices::cancelled_by_admin(tx, n, booking, by, now)
+        }
+        Event::Cancelled { .. } => Ok(()),
+        Event::ApprovalRequested { booking, level, levels, approvers, department, pending_in_slot } => {
+            let request = approval::Request {
+                booking,
+                level: *level,
+                levels: *levels,
+                approvers,
+                department: department.as_deref(),
+                pending_in_slot: *pending_in_slot,
+            };
+            approval::send_cards(tx, n, &request, now)
+        }
+        Event::ApprovalDecided { booking, level, approver, decision, reason, final_decision } => {
+            let label = format!("{}（{approver}）", decision.label());
+            approval::update_other_cards(tx, booking.id, *level, approver, &label, now)?;
+            if !*final_decision {
+                return Ok(());
+            }
+            let approved = *decision == crate::booking::approval::Decision::Approve;
+            notices::approval_result(tx, n, booking, approved, reason.as_deref(), now)
+        }
+        Event::ApprovalWithdrawn { booking_id, level, why } => {
+            approval::update_other_cards(tx, *booking_id, *level, "", approval::withdrawn_label(*why), now)
+        }
+        Event::ClosureHit { closure_id, booking, start, end, reason, alternatives } => {
+            let stop = stop_use::StopUse {
+                closure_id: *closure_id,
+                facility: &booking.facility,
+                start: *start,
+                end: *end,
+                reason,
+            };
+            stop_use::booking_hit(tx, n, &stop, booking, alternatives, now)
+        }
+        Event::FacilityClosed { closure_id, facility, start, end, reason } => {
+            let stop = stop_use::StopUse { closure_id: *closure_id, facility, start: *start, end: *end, reason };
+            stop_use::broadcast_closure(tx, n, &stop, now)
+        }
+        Event::FacilityReopened { facility, by, at } => stop_use::broadcast_reopening(tx, n, facility, by, *at, now),
+        Event::ConfirmationDue { booking, waiting } => notices::confirmation_card(tx, n, booking, *waiting, now),
+        Event::ReminderDue { booking } => notices::reminder(tx, n, booking, now),
+        Event::NoShow { booking, strikes, suspended_until } => {
+            notices::no_show(tx, n, booking, *strikes, *suspended_until, now)
+        }
+        Event::RequestExpired { booking } => notices::request_expired(tx, n, booking, now),
+        Event::WeekPublished { week } => notices::week_published(tx, *week, now),
+    }
+}

@@ -1,0 +1,106 @@
+//! Stop-use notices: formal cards to each member whose booking it ended (with places to go to
+//! instead), one broadcast of the closure, one of the reopening.
+
+use super::{Notifier, NotifyError};
+use crate::booking::closure::period_label;
+use crate::booking::service::describe;
+use crate::booking::{Alternative, Booking};
+use crate::outbox::{self, Outgoing, Recipient, Weight};
+use crate::wecom::card::{self, Field};
+use chrono::{DateTime, Utc};
+use rusqlite::Connection;
+
+/// What a stop-use was: which facility, when, why.
+pub struct StopUse<'a> {
+    pub closure_id: i64,
+    pub facility: &'a str,
+    pub start: DateTime<Utc>,
+    pub end: Option<DateTime<Utc>>,
+    pub reason: &'a str,
+}
+
+impl StopUse<'_> {
+    fn name<'n>(&'n self, n: &'n Notifier) -> &'n str {
+        n.catalog.facility(self.facility).map_or(self.facility, |f| f.name.as_str())
+    }
+}
+
+/// The member whose booking the stop-use ended is told, formally, with alternatives.
+pub fn booking_hit(
+    tx: &Connection,
+    n: &Notifier,
+    stop: &StopUse,
+    booking: &Booking,
+    alternatives: &[Alternative],
+    now: i64,
+) -> Result<(), NotifyError> {
+    let what = describe(n.catalog, &booking.facility, booking.date, booking.slot);
+    let suggestions: Vec<String> =
+        alternatives.iter().map(|a| describe(n.catalog, &a.facility, a.date, a.slot)).collect();
+    let instead = if suggestions.is_empty() {
+        "请换个时间再约：空闲".to_string()
+    } else {
+        format!("可改约：{}", suggestions.join("；"))
+    };
+    let (name, period, reason) = (stop.name(n), period_label(n.catalog, stop.start, stop.end), stop.reason);
+    let number = format!("#{}", booking.id);
+    let message = Outgoing::to_user(
+        format!("closure:{}:booking:{}", stop.closure_id, booking.id),
+        &booking.userid,
+        Weight::Formal,
+        card::text_notice(
+            "设施临时停用，预约已取消",
+            &what,
+            &format!("{name} {period} 停用（{reason}），你的预约 {number} {what} 已取消。{instead}"),
+            &[Field { key: "预约号", value: &number }, Field { key: "原因", value: reason }],
+            &n.board_url(),
+        ),
+    );
+    outbox::enqueue(tx, &message, now)?;
+    Ok(())
+}
+
+/// The stop-use, broadcast once to everyone.
+pub fn broadcast_closure(tx: &Connection, n: &Notifier, stop: &StopUse, now: i64) -> Result<(), NotifyError> {
+    let (name, period, reason) = (stop.name(n), period_label(n.catalog, stop.start, stop.end), stop.reason);
+    let broadcast = Outgoing {
+        dedupe_key: format!("closure:{}:broadcast", stop.closure_id),
+        recipient: Recipient::All,
+        weight: Weight::Formal,
+        body: card::text_notice(
+            "设施临时停用通知",
+            name,
+            &format!("{name} {period} 停用，原因：{reason}。已预约的同事会另行收到通知。"),
+            &[Field { key: "设施", value: name }, Field { key: "原因", value: reason }],
+            &n.board_url(),
+        ),
+    };
+    outbox::enqueue(tx, &broadcast, now)?;
+    Ok(())
+}
+
+/// A facility open again, broadcast to everyone.
+pub fn broadcast_reopening(
+    tx: &Connection,
+    n: &Notifier,
+    facility: &str,
+    by: &str,
+    at: DateTime<Utc>,
+    now: i64,
+) -> Result<(), NotifyError> {
+    let name = n.catalog.facility(facility).map_or(facility, |f| f.name.as_str());
+    let message = Outgoing {
+        dedupe_key: format!("reopen:{facility}:{}", at.timestamp()),
+        recipient: Recipient::All,
+        weight: Weight::Formal,
+        body: card::text_notice(
+            "设施恢复开放",
+            name,
+            &format!("{name} 已恢复开放，欢迎预约：空闲 {name}"),
+            &[Field { key: "设施", value: name }, Field { key: "操作人", value: by }],
+            &n.board_url(),
+        ),
+    };
+    outbox::enqueue(tx, &message, now)?;
+    Ok(())
+}
