@@ -1,11 +1,10 @@
 //! What every part of the service shares: configuration, storage, clock, metrics.
 
-use crate::booking::day_views::DayViews;
 use crate::booking::{Catalog, Rules};
 use crate::chat::Replies;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::inbox::{PendingFacts, RecentAnswers};
+use crate::inbox::RecentAnswers;
 use crate::metrics::Metrics;
 use crate::notify::Notifier;
 use crate::store::Store;
@@ -25,16 +24,8 @@ pub struct AppContext {
     pub api: WeComApi,
     /// Replies to read-only questions, for WeCom's retries.
     pub recent_answers: RecentAnswers,
-    /// What answers from readers left to record (`inbox::flush` writes it).
-    pub pending_facts: PendingFacts,
-    /// Day views shared by looks between two writes.
-    pub day_views: DayViews,
-    /// Threads for a callback's first look on a reader (answers questions).
-    pub look_threads: Workers,
-    /// A thread for writing what answers left to record (`inbox::flush`): it may wait on the
-    /// writer, or on a lock another process holds, without holding up questions. (Callbacks'
-    /// own writes go to the store's committer thread.)
-    pub flush_thread: Workers,
+    /// Threads that act on callbacks (`inbox::handle`: blocking reads and writes).
+    pub callback_threads: Workers,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -53,8 +44,9 @@ pub enum StartError {
     Threads(std::io::Error),
 }
 
-/// First looks at once: one per reader connection (more only wait for one).
-const LOOK_THREADS: usize = crate::store::READERS;
+/// Callbacks acted on at once: as many as WeCom may have in flight in a burst, so that their
+/// writes can share commits (see `store`).
+const CALLBACK_THREADS: usize = 16;
 
 impl AppContext {
     /// Open the database and build everything the service shares.
@@ -85,18 +77,13 @@ impl AppContext {
             metrics: Metrics::new(),
             api,
             recent_answers: RecentAnswers::default(),
-            pending_facts: PendingFacts::default(),
-            day_views: DayViews::default(),
-            look_threads: Workers::start("staffhome-look", LOOK_THREADS).map_err(StartError::Threads)?,
-            // Flushes run one at a time anyway (`PendingFacts::flush`).
-            flush_thread: Workers::start("staffhome-flush", 1).map_err(StartError::Threads)?,
+            callback_threads: Workers::start("staffhome-callback", CALLBACK_THREADS).map_err(StartError::Threads)?,
         })
     }
 
-    /// The booking rules over this service's catalog and configuration, reading day views
-    /// itself (a look on a reader sets `shared_days`).
+    /// The booking rules over this service's catalog and configuration.
     pub fn rules(&self) -> Rules<'_> {
-        Rules { catalog: &self.catalog, config: &self.config.booking, shared_days: None }
+        Rules { catalog: &self.catalog, config: &self.config.booking }
     }
 
     /// How the service words and sends notices.

@@ -117,12 +117,6 @@ where
         let pushed = demo.pushed();
         write(&mut out, &pushed).await?;
     }
-    // What the last answers from readers left to record, still queued.
-    let ctx = Arc::clone(&demo.ctx);
-    let flushed = tokio::task::spawn_blocking(move || crate::inbox::flush(&ctx)).await;
-    if !matches!(flushed, Ok(Ok(_))) {
-        tracing::error!("could not write what the last answers left to record");
-    }
     write(&mut out, "再见。\n").await
 }
 

@@ -157,10 +157,6 @@ fn serve(path: &std::path::Path) -> Result<(), String> {
                 scheduler.map_err(|e| e.to_string())
             }
         };
-        // What the last answers from readers left to record, still queued.
-        if let Err(error) = staffhome::inbox::flush(&ctx) {
-            tracing::error!(%error, "could not write what the last answers left to record");
-        }
         ended
     })
 }

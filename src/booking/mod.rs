@@ -6,7 +6,6 @@ pub mod approval;
 mod catalog;
 pub mod checkin;
 pub mod closure;
-pub mod day_views;
 pub mod events;
 pub mod model;
 pub mod policy;

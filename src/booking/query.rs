@@ -6,8 +6,6 @@ use super::service::Rules;
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{params, Connection};
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::Instant;
 
 const USED_PLACES: &str =
     concat!("SELECT count(*) FROM bookings WHERE facility = ?1 AND date = ?2 AND slot = ?3 AND ", live!());
@@ -63,23 +61,8 @@ const DAY_USAGE: &str = "SELECT facility, slot, used FROM slot_usage WHERE date 
 const DAY_CLOSURES: &str =
     "SELECT facility, starts_at, ends_at FROM closures WHERE starts_at < ?2 AND (ends_at IS NULL OR ends_at > ?1)";
 
-/// Read `date`'s bookings and closures.
-/// The day's view: shared with other looks of the same write generation when `rules` says
-/// the caller is such a look (see `day_views`), read from `conn` otherwise.
-pub fn day_view(conn: &Connection, rules: &Rules, date: NaiveDate) -> rusqlite::Result<Arc<DayView>> {
-    let Some(shared) = rules.shared_days else {
-        return read_day_view(conn, rules, date).map(Arc::new);
-    };
-    let now = Instant::now();
-    if let Some(view) = shared.views.get(date, shared.generation, now) {
-        return Ok(view);
-    }
-    let view = Arc::new(read_day_view(conn, rules, date)?);
-    shared.views.keep(date, shared.generation, now, Arc::clone(&view));
-    Ok(view)
-}
-
-fn read_day_view(conn: &Connection, rules: &Rules, date: NaiveDate) -> rusqlite::Result<DayView> {
+/// `date`'s places taken and closures, read once.
+pub fn day_view(conn: &Connection, rules: &Rules, date: NaiveDate) -> rusqlite::Result<DayView> {
     let catalog = rules.catalog;
     let slot_bounds: Vec<(i64, i64)> = catalog
         .slots()

@@ -2,7 +2,6 @@
 //! transaction (`BEGIN IMMEDIATE`), and the database refuses what the rules refuse.
 
 use super::catalog::{date_label, Catalog, Facility, Slot};
-use super::day_views::SharedDays;
 use super::events::{Event, Events, Withdrawn};
 use super::model::{Booking, BookingError, BookingState, BOOKING_COLUMNS};
 use super::{query, rules};
@@ -15,8 +14,6 @@ use rusqlite::{params, Connection, OptionalExtension};
 pub struct Rules<'a> {
     pub catalog: &'a Catalog,
     pub config: &'a BookingConfig,
-    /// For a look on a reader: day views shared with other looks (None: read them here).
-    pub shared_days: Option<SharedDays<'a>>,
 }
 
 fn is_unique_violation(error: &rusqlite::Error) -> bool {
@@ -173,52 +170,6 @@ fn slot_full(
     let alternatives = query::alternatives(conn, rules, user, facility, date, slot, now)?;
     let waitlist_len = query::waitlist_len(conn, &facility.code, date, slot.no)?;
     Ok(BookingError::SlotFull { alternatives, waitlist_len })
-}
-
-/// A full slot's refusal, judged on a read snapshot: Ok(None) when every slot has a free place
-/// there (only `book` can tell whether the booking succeeds). A refusal seen here is the answer
-/// as of the snapshot, taken after the request arrived, so nothing need wait for the writer; it
-/// comes with the demand record `book` would have written, for the caller to write.
-///
-/// Only a full slot is answered here: that is what a rush for places meets, thousands of times.
-/// With places free, `book` runs every rule in the writer anyway, and checking them here too cost
-/// a seventh of a booking's work to answer a rare refusal (a limit, a closure) a moment sooner.
-pub fn refusal_on_snapshot(
-    conn: &Connection,
-    rules: &Rules,
-    user: &str,
-    facility: &Facility,
-    date: NaiveDate,
-    slot_nos: &[u32],
-    now: DateTime<Utc>,
-) -> rusqlite::Result<Option<(BookingError, Option<Demand>)>> {
-    let refused = |error: BookingError| match error {
-        BookingError::Db(e) => Err(e),
-        other => Ok(Some((other, None))),
-    };
-    let slots = match slot_nos.iter().map(|no| rules.catalog.slot(*no).ok_or(BookingError::NoSuchSlot)).collect() {
-        Ok(slots) => slots,
-        Err(error) => return refused(error),
-    };
-    let slots: Vec<&Slot> = slots;
-    let mut full = None;
-    for slot in &slots {
-        if query::used_places(conn, &facility.code, date, slot.no)? >= facility.capacity {
-            full = Some(*slot);
-            break;
-        }
-    }
-    let Some(slot) = full else { return Ok(None) };
-    // `book`'s order: its rules refuse before a full slot does.
-    if let Err(error) = check_request(conn, rules, user, facility, date, &slots, now) {
-        return refused(error);
-    }
-    let (user, code) = (user.to_string(), facility.code.clone());
-    let demand = Demand { kind: "refused_full", user, facility: code, date, slot: slot.no, at: now.timestamp() };
-    match slot_full(conn, rules, &demand.user, facility, date, slot, now) {
-        Ok(full) => Ok(Some((full, Some(demand)))),
-        Err(error) => refused(error),
-    }
 }
 
 /// Book `slots` (consecutive, all or none) of `facility` on `date` for `user`.

@@ -5,7 +5,6 @@ use super::dates::{DayPart, SlotSpec};
 use super::dialogue::{self, Dialogue};
 use super::Turn;
 use crate::booking::approval::Decision;
-use crate::booking::service::Demand;
 use crate::booking::{self, query, service, Booking, BookingError, Facility, Rules};
 use crate::users::Role;
 use chrono::{Datelike, NaiveDate};
@@ -35,7 +34,7 @@ enum Resolved<'f> {
 
 impl<'a> Turn<'a> {
     pub(super) fn rules(&self) -> Rules<'a> {
-        Rules { shared_days: self.shared_days, ..self.ctx.rules() }
+        self.ctx.rules()
     }
 
     pub(super) fn render(&self, name: &str, ctx: impl serde::Serialize) -> String {
@@ -285,20 +284,6 @@ impl<'a> Turn<'a> {
                     self.render("refused", json!({"kind": "no_slot", "facility": facility.name, "slots": listing}));
                 Ok(Resolved::Refuse(text))
             }
-        }
-    }
-
-    /// A complete booking request whose slot the reader's snapshot already shows full: the refusal's
-    /// wording and the demand record to write. None when it needs the writer (it may succeed,
-    /// or asks for a missing piece).
-    pub(super) fn booking_refused_on_snapshot(
-        &self,
-        request: &SlotRequest,
-    ) -> super::Result<Option<(String, Option<Demand>)>> {
-        let Plan::Ready { facility, date, slots } = self.plan(request) else { return Ok(None) };
-        match service::refusal_on_snapshot(self.tx, &self.rules(), self.user, facility, date, &slots, self.now)? {
-            Some((error, demand)) => Ok(Some((self.refusal(error, facility, date, slots[0])?, demand))),
-            None => Ok(None),
         }
     }
 

@@ -74,6 +74,21 @@ pub enum Command {
     Revoke(String),
 }
 
+impl Command {
+    /// A question that changes nothing: answered on a reader, beside other readers and the writer.
+    pub fn is_read_only(&self) -> bool {
+        matches!(
+            self,
+            Command::Help
+                | Command::Facilities
+                | Command::Free(_)
+                | Command::Mine
+                | Command::Board
+                | Command::Approvals
+        )
+    }
+}
+
 /// The kinds of command, in the order the help lists them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

@@ -15,8 +15,6 @@ pub use command::{parse, Command, Parsed, SlotRequest};
 pub use reply::Replies;
 
 use crate::app::AppContext;
-use crate::booking::day_views::SharedDays;
-use crate::booking::service::Demand;
 use crate::booking::Events;
 use crate::notify::{self, NotifyError};
 use crate::users::{self, Role};
@@ -50,8 +48,6 @@ pub struct Turn<'a> {
     pub user: &'a str,
     pub role: Role,
     pub now: DateTime<Utc>,
-    /// A look on a reader shares day views with other looks of its write generation.
-    pub shared_days: Option<SharedDays<'a>>,
     /// What the booking rules did during this turn, told (`notify`) before it ends.
     pub events: RefCell<Events>,
 }
@@ -61,73 +57,50 @@ pub struct ReadOnlyAnswer {
     pub reply: Reply,
     /// A new command ends the member's half-finished request, and there is one to clear.
     pub clears_dialogue: bool,
-    /// A booking refused for a full slot: the demand to record (after answering).
-    pub demand: Option<Demand>,
 }
 
 /// What a look on a reader found for a message.
 pub enum Look {
     Answered(ReadOnlyAnswer),
-    /// The write path is needed; a text's parse travels with it (parsing is a good part of a
-    /// booking's cost, and the writer's time is the scarce one).
+    /// The write path is needed; a text's parse travels with it.
     NeedsWrite(Option<Parsed>),
 }
 
-/// Questions that change nothing: answered on a reader connection, in parallel, so that the
-/// single writer only records the reply.
-fn is_read_only(command: &Command) -> bool {
-    matches!(
-        command,
-        Command::Help | Command::Facilities | Command::Free(_) | Command::Mine | Command::Board | Command::Approvals
-    )
-}
-
 /// The answer to `msg` if it only reads (help, facilities, free slots, mine, board, approvals,
-/// not understood, events with nothing to say, a booking this snapshot already refuses), or
-/// what the write path needs. `generation`: the store's write generation read before the
-/// snapshot on `conn` opened (see `booking::day_views`).
-pub fn answer_read_only(
-    ctx: &AppContext,
-    conn: &Connection,
-    msg: &InboundMessage,
-    now: DateTime<Utc>,
-    generation: u64,
-) -> Result<Look> {
+/// not understood, events with nothing to say), or what the write path needs.
+pub fn answer_read_only(ctx: &AppContext, conn: &Connection, msg: &InboundMessage, now: DateTime<Utc>) -> Result<Look> {
     let user = msg.from_user_name.as_str();
     let turn = || -> Result<Turn<'_>> {
-        let shared_days = Some(SharedDays { views: &ctx.day_views, generation });
         let role = users::role(conn, &ctx.config, user)?;
-        Ok(Turn { ctx, tx: conn, user, role, now, shared_days, events: RefCell::default() })
+        Ok(Turn { ctx, tx: conn, user, role, now, events: RefCell::default() })
     };
-    let answer_with = |reply: Reply, ends_dialogue: bool, demand: Option<Demand>| {
+    let answer = |reply: Reply, ends_dialogue: bool| {
         let clears_dialogue = ends_dialogue && dialogue::exists(conn, user)?;
-        Ok(Look::Answered(ReadOnlyAnswer { reply, clears_dialogue, demand }))
+        Ok(Look::Answered(ReadOnlyAnswer { reply, clears_dialogue }))
     };
-    let answer = |reply: Reply, ends_dialogue: bool| answer_with(reply, ends_dialogue, None);
     match &msg.inbound {
         Inbound::Text { content, .. } => match parse(content, &ctx.catalog, ctx.catalog.today(now)) {
-            Parsed::Command(command) if is_read_only(&command) => answer(Reply::Text(turn()?.run(command)?), true),
-            // A booking the snapshot already refuses (its slot is full) needs no writer.
-            Parsed::Command(Command::Book(request)) => match turn()?.booking_refused_on_snapshot(&request)? {
-                Some((refusal, demand)) => answer_with(Reply::Text(refusal), true, demand),
-                None => Ok(Look::NeedsWrite(Some(Parsed::Command(Command::Book(request))))),
-            },
+            Parsed::Command(command) if command.is_read_only() => answer(Reply::Text(turn()?.run(command)?), true),
             // Not understood: said so, and a pending dialogue stays.
             unknown @ Parsed::Unknown { .. } => answer(Reply::Text(turn()?.not_understood(unknown)), false),
             parsed => Ok(Look::NeedsWrite(Some(parsed))),
         },
         Inbound::Click { key } if matches!(key.as_str(), MENU_FREE | MENU_MINE | MENU_HELP) => {
-            let command = match key.as_str() {
-                MENU_FREE => Command::Free(SlotRequest::default()),
-                MENU_MINE => Command::Mine,
-                _ => Command::Help,
-            };
-            answer(Reply::Text(turn()?.run(command)?), false)
+            answer(Reply::Text(turn()?.run(menu_command(key))?), false)
         }
         Inbound::EnterAgent | Inbound::View { .. } | Inbound::Unsubscribe | Inbound::Other { .. } => {
             answer(Reply::Empty, false)
         }
         _ => Ok(Look::NeedsWrite(None)),
+    }
+}
+
+/// The command behind a menu button's key (help for a key this version does not know).
+fn menu_command(key: &str) -> Command {
+    match key {
+        MENU_FREE => Command::Free(SlotRequest::default()),
+        MENU_MINE => Command::Mine,
+        _ => Command::Help,
     }
 }
 
@@ -143,7 +116,7 @@ pub fn respond(
     let user = msg.from_user_name.as_str();
     let role = users::role(tx, &ctx.config, user)?;
     // The writer reads its own transaction: what it sees may be newer than any shared view.
-    let turn = Turn { ctx, tx, user, role, now, shared_days: None, events: RefCell::default() };
+    let turn = Turn { ctx, tx, user, role, now, events: RefCell::default() };
     let reply = turn.reply_to(msg, parsed)?;
     notify::queue(tx, &ctx.notifier(), &turn.events.borrow_mut().take(), now.timestamp())?;
     Ok(reply)

@@ -50,8 +50,15 @@ pub enum WorkerError {
     Db(#[from] rusqlite::Error),
     #[error("blocking task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
-    #[error(transparent)]
-    Write(#[from] crate::store::WritePanicked),
+}
+
+/// `store.write` off the async executor.
+async fn write<T: Send + 'static>(
+    ctx: &std::sync::Arc<AppContext>,
+    f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
+) -> Result<T, WorkerError> {
+    let ctx = std::sync::Arc::clone(ctx);
+    Ok(tokio::task::spawn_blocking(move || ctx.store.write(f)).await??)
 }
 
 /// Exponential backoff with jitter: 2, 4, 8 … seconds, capped at 10 minutes.
@@ -96,7 +103,7 @@ const CLAIM_SECONDS: i64 = 60;
 /// Take the row for sending, unless another worker has it or the member's limit is reached
 /// (then it waits until the limit allows). One write transaction, so two workers cannot both
 /// take it. The previous row's outcome (`marked`) is written in the same write: one trip
-/// through the committer per message instead of two, and nothing written later than before.
+/// through the writer per message instead of two, and nothing written later than before.
 async fn claim(
     ctx: &std::sync::Arc<AppContext>,
     id: i64,
@@ -108,27 +115,23 @@ async fn claim(
         Recipient::User(user) => Some(user.clone()),
         _ => None,
     };
-    // Through the committer: the worker's writes share the callbacks' transactions.
-    let claim = ctx
-        .store
-        .write_queued(move |tx| {
-            if let Some(marked) = &marked {
-                marked.write(tx)?;
-            }
-            if let Some(until) = user.as_deref().map(|u| rate_limited_until(tx, u, now)).transpose()?.flatten() {
-                crate::store::execute(tx, "UPDATE outbox SET next_attempt_at = ?2 WHERE id = ?1", params![id, until])?;
-                return Ok::<Claim, rusqlite::Error>(Claim::Deferred);
-            }
-            let taken = crate::store::execute(
-                tx,
-                "UPDATE outbox SET claimed_until = ?2 WHERE id = ?1 AND state = 'pending'
-                   AND (claimed_until IS NULL OR claimed_until <= ?3)",
-                params![id, now + CLAIM_SECONDS, now],
-            )?;
-            Ok(if taken == 1 { Claim::Claimed } else { Claim::Taken })
-        })
-        .await??;
-    Ok(claim)
+    write(ctx, move |tx| {
+        if let Some(marked) = &marked {
+            marked.write(tx)?;
+        }
+        if let Some(until) = user.as_deref().map(|u| rate_limited_until(tx, u, now)).transpose()?.flatten() {
+            crate::store::execute(tx, "UPDATE outbox SET next_attempt_at = ?2 WHERE id = ?1", params![id, until])?;
+            return Ok(Claim::Deferred);
+        }
+        let taken = crate::store::execute(
+            tx,
+            "UPDATE outbox SET claimed_until = ?2 WHERE id = ?1 AND state = 'pending'
+               AND (claimed_until IS NULL OR claimed_until <= ?3)",
+            params![id, now + CLAIM_SECONDS, now],
+        )?;
+        Ok(if taken == 1 { Claim::Claimed } else { Claim::Taken })
+    })
+    .await
 }
 
 /// When a member may next receive a message (None = now), from what was sent to them in
@@ -197,7 +200,7 @@ pub async fn deliver_due(ctx: &std::sync::Arc<AppContext>) -> Result<Delivered, 
         marked = Some(Marked { id: row.id, how: mark_as, at: ctx.clock.now().timestamp() });
     }
     if let Some(marked) = marked {
-        ctx.store.write_queued(move |tx| marked.write(tx)).await??;
+        write(ctx, move |tx| marked.write(tx)).await?;
     }
     Ok(done)
 }
@@ -232,12 +235,10 @@ async fn queue_fallback(
 ) -> Result<(), WorkerError> {
     let (key, recipient, text) = (format!("{key}:fallback"), recipient.to_string(), text.to_string());
     let now = ctx.clock.now().timestamp();
-    ctx.store
-        .write_queued(move |tx| {
-            super::enqueue(tx, &super::Outgoing::text(&key, &recipient, super::Weight::Light, &text), now).map(|_| ())
-        })
-        .await??;
-    Ok(())
+    write(ctx, move |tx| {
+        super::enqueue(tx, &super::Outgoing::text(&key, &recipient, super::Weight::Light, &text), now).map(|_| ())
+    })
+    .await
 }
 
 fn describe(error: &ApiError) -> String {

@@ -1,26 +1,24 @@
-//! SQLite storage: the one place that owns connections.
+//! SQLite storage: the one way in to the database, two calls.
 //!
-//! One writer connection (SQLite allows one writer at a time anyway) whose transactions
-//! start with `BEGIN IMMEDIATE`, so a rule checked inside one cannot be raced, and are shared
-//! by concurrent writes (group commit, see `writer`); a few reader
-//! connections for queries, which WAL lets run beside the writer. Callers run these on
-//! blocking threads (callbacks' looks on `AppContext::look_threads`, pages through
-//! `web::block`, jobs through `spawn_blocking`), never on the async executor; callbacks'
-//! writes go to the writer's own committer thread (`write_queued`).
+//! - [`Store::read`] runs a closure on one of a few reader connections, inside one read
+//!   transaction (a consistent snapshot); WAL lets readers run beside the writer.
+//! - [`Store::write`] runs a closure in a write transaction (`BEGIN IMMEDIATE`, so a rule
+//!   checked inside it cannot be raced): committed when it returns Ok, undone when it fails.
+//!
+//! Both block: callers run them on blocking threads (callbacks on `AppContext::callback_threads`,
+//! pages through `web::block`, jobs through `spawn_blocking`), never on the async executor. How
+//! writes share commits (`writer`) and when the log is copied back (`checkpointer`) is this
+//! module's business alone.
 
 mod checkpointer;
-mod committer;
 mod migrations;
 mod readers;
 mod writer;
 
 use checkpointer::Checkpointer;
-use committer::Committer;
 use readers::Readers;
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 use writer::Writer;
 
@@ -44,18 +42,10 @@ pub enum StoreError {
     Thread(std::io::Error),
 }
 
-/// A write handed to the committer thread panicked (nothing of it was kept).
-#[derive(Debug, thiserror::Error)]
-#[error("the write panicked")]
-pub struct WritePanicked;
-
 pub struct Store {
-    writer: Arc<Writer>,
-    committer: Committer,
+    writer: Writer,
     readers: Readers,
     checkpointer: Checkpointer,
-    /// Writes ended so far (see `generation`).
-    generation: AtomicU64,
     path: PathBuf,
 }
 
@@ -76,10 +66,8 @@ fn open_connection(path: &Path) -> Result<Connection, rusqlite::Error> {
     // within the last checkpoint window; FULL costs an fsync per commit.
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    // Each write runs in a savepoint (group commit, see `writer`); the pages a savepoint
-    // changes are journalled for its rollback, and past 64 KiB SQLite moved that journal to a
-    // temporary file: a tenth of a booking's time went to those writes. It is short-lived and
-    // small (emptied when the savepoint is released), so memory it is.
+    // Each write runs in a savepoint (group commit, see `writer`): its rollback journal is
+    // short-lived and small, so it is kept in memory rather than a temporary file.
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     // Every statement the service runs stays compiled (see `execute` / `query_row`).
     conn.set_prepared_statement_cache_capacity(256);
@@ -112,13 +100,10 @@ impl Store {
         writer.pragma_update(None, "wal_autocheckpoint", checkpointer::WRITER_BACKSTOP_PAGES)?;
         let readers = (0..READERS).map(|_| open_connection(path)).collect::<Result<Vec<_>, _>>()?;
         let checkpointer = Checkpointer::start(open_connection(path)?).map_err(StoreError::Thread)?;
-        let writer = Arc::new(Writer::new(writer));
         Ok(Store {
-            committer: Committer::start(Arc::clone(&writer)).map_err(StoreError::Thread)?,
-            writer,
+            writer: Writer::new(writer),
             readers: Readers::new(readers),
             checkpointer,
-            generation: AtomicU64::new(0),
             path: path.to_path_buf(),
         })
     }
@@ -127,43 +112,9 @@ impl Store {
         &self.path
     }
 
-    /// Run `f` atomically in a write transaction (`BEGIN IMMEDIATE`, perhaps shared with
-    /// concurrent writes): committed before this returns if `f` returns Ok, undone otherwise.
+    /// Run `f` in a write transaction: committed before this returns if `f` returns Ok, undone
+    /// otherwise. `f` runs once.
     pub fn write<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
-    where
-        E: From<rusqlite::Error>,
-    {
-        let result = self.write_bookkeeping(f);
-        self.moved_generation();
-        result
-    }
-
-    /// After a write's commit: a snapshot opened once the new generation is read holds it.
-    fn moved_generation(&self) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
-    }
-
-    /// `write` from the async executor, through the committer thread (no thread waits for the
-    /// connection or the commit): resolves once `f`'s effects are committed. `f` may run twice
-    /// (a batch mate failed and the batch ran again), so it must change nothing but the database.
-    pub async fn write_queued<T, E>(
-        &self,
-        f: impl FnMut(&Connection) -> Result<T, E> + Send + 'static,
-    ) -> Result<Result<T, E>, WritePanicked>
-    where
-        T: Send + 'static,
-        E: From<rusqlite::Error> + Send + 'static,
-    {
-        let answer = self.committer.submit(f).await;
-        self.checkpointer.wrote();
-        self.moved_generation();
-        answer.map_err(|_| WritePanicked)
-    }
-
-    /// `write` for bookkeeping that no answer shows from a shared view (members' last-seen
-    /// times, demand records): it leaves the write generation as it is, so the views that
-    /// answers share stay in use. Anything that changes bookings or closures uses `write`.
-    pub fn write_bookkeeping<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
     where
         E: From<rusqlite::Error>,
     {
@@ -172,32 +123,18 @@ impl Store {
         result
     }
 
-    /// How many writes of this process have ended (but `write_bookkeeping`): what a reader
-    /// reads of bookings and closures is the same between two values (but for other
-    /// processes' writes), so answers may share what they read.
-    pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::SeqCst)
-    }
-
     /// How many writes are waiting for the writer connection (behind the one it runs).
     pub fn writes_waiting(&self) -> usize {
-        self.writer.waiting() + self.committer.waiting()
+        self.writer.waiting()
     }
 
-    /// Run `f` on a reader connection (a consistent snapshot if it opens a transaction).
+    /// Run `f` on a reader connection inside one read transaction: everything it reads is one
+    /// snapshot.
     pub fn read<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
     where
         E: From<rusqlite::Error>,
     {
-        self.readers.with(f)
-    }
-
-    /// Run `f` on a reader inside one read transaction: everything it reads is one snapshot.
-    pub fn read_snapshot<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
-    where
-        E: From<rusqlite::Error>,
-    {
-        self.read(|conn| {
+        self.readers.with(|conn| {
             // Cached statements: parsing BEGIN/COMMIT cost more than a small query.
             execute(conn, "BEGIN", [])?;
             let result = f(conn);
@@ -282,18 +219,6 @@ mod tests {
         assert!(stats.last_copied > 0, "it copied the logged pages into the database file: {stats:?}");
         let count: i64 = store.read(|c| c.query_row("SELECT count(*) FROM users", [], |r| r.get(0))).unwrap();
         assert_eq!(count, checkpointer::EVERY_WRITES as i64);
-    }
-
-    #[test]
-    fn writes_move_the_generation_and_bookkeeping_does_not() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("t.db")).unwrap();
-        let start = store.generation();
-        let touch = "INSERT INTO users (userid, created_at, last_seen_at) VALUES ('a', 0, 0) ON CONFLICT DO NOTHING";
-        store.write(|tx| tx.execute(touch, [])).unwrap();
-        assert_eq!(store.generation(), start + 1);
-        store.write_bookkeeping(|tx| tx.execute(touch, [])).unwrap();
-        assert_eq!(store.generation(), start + 1);
     }
 
     #[test]

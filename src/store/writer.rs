@@ -6,9 +6,6 @@
 //! all and wakes them. A burst of callbacks thus pays for one commit (WAL frames, locks,
 //! page writes) instead of one each, while a lone write commits at once. No caller returns
 //! before its work is durable: a failed commit fails every write of the batch.
-//!
-//! Writes from the async executor go to the committer thread instead (see `committer`), which
-//! runs its batches without savepoints.
 
 use crate::sync::lock;
 use rusqlite::Connection;
@@ -20,7 +17,7 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 /// not more: with 32 callbacks in flight on two cores, a batch of all of them left the other
 /// core idle until their commit; two smaller batches keep both busy (and a commit's fixed cost
 /// is already spread thin at sixteen).
-pub(super) const MAX_BATCH: usize = 16;
+const MAX_BATCH: usize = 16;
 /// How many failed commits are remembered for the writers still waiting on them.
 const FAILURES_KEPT: usize = 64;
 
@@ -33,18 +30,18 @@ pub struct Writer {
     committed: Condvar,
 }
 
-pub(super) struct Open {
-    pub(super) conn: Connection,
+struct Open {
+    conn: Connection,
     batch: Option<Batch>,
     next_batch: u64,
 }
 
 #[derive(Clone, Copy)]
-pub(super) struct Batch {
+struct Batch {
     id: u64,
-    pub(super) writes: usize,
+    writes: usize,
     /// A savepoint could not be closed: the transaction's state is unknown, so roll it all back.
-    pub(super) broken: bool,
+    broken: bool,
 }
 
 #[derive(Default)]
@@ -99,8 +96,8 @@ impl Writer {
         }
     }
 
-    /// Commit (or roll back a broken) `batch`, wake its waiting writers; the failure, if any.
-    pub(super) fn end_batch(&self, conn: &Connection, batch: Batch) -> Option<(i32, String)> {
+    /// Commit (or roll back a broken) `batch` and wake its waiting writers.
+    fn end_batch(&self, conn: &Connection, batch: Batch) {
         let ended = if batch.broken {
             let _ = run(conn, "ROLLBACK");
             Err(rusqlite::Error::SqliteFailure(
@@ -129,7 +126,6 @@ impl Writer {
         }
         drop(outcomes);
         self.committed.notify_all();
-        failure
     }
 
     fn wait_for(&self, batch: u64) -> rusqlite::Result<()> {
@@ -144,7 +140,7 @@ impl Writer {
     }
 
     /// The connection, once no other write has it (counted meanwhile in `queued`).
-    pub(super) fn connection(&self) -> MutexGuard<'_, Open> {
+    fn connection(&self) -> MutexGuard<'_, Open> {
         self.queued.fetch_add(1, Ordering::SeqCst);
         let open = lock(&self.conn);
         self.queued.fetch_sub(1, Ordering::SeqCst);
@@ -152,7 +148,7 @@ impl Writer {
     }
 
     /// The open batch (handed on by a writer) or a new one.
-    pub(super) fn batch(&self, open: &mut Open) -> rusqlite::Result<Batch> {
+    fn batch(&self, open: &mut Open) -> rusqlite::Result<Batch> {
         match open.batch.take() {
             Some(batch) => Ok(batch),
             None => {
@@ -163,32 +159,23 @@ impl Writer {
             }
         }
     }
-
-    /// Roll back everything `batch` wrote and begin it again, empty, under the same id.
-    pub(super) fn restart_batch(&self, conn: &Connection, batch: Batch) -> rusqlite::Result<Batch> {
-        if !conn.is_autocommit() {
-            run(conn, "ROLLBACK")?;
-        }
-        run(conn, "BEGIN IMMEDIATE")?;
-        Ok(Batch { id: batch.id, writes: 0, broken: false })
-    }
 }
 
 /// What is kept of a failed commit, for each of the batch's writers.
-pub(super) fn code_and_message(error: &rusqlite::Error) -> (i32, String) {
+fn code_and_message(error: &rusqlite::Error) -> (i32, String) {
     (error.sqlite_error().map_or(rusqlite::ffi::SQLITE_ERROR, |e| e.extended_code), error.to_string())
 }
 
 /// A batch's failed commit, as each of its writes reports it.
-pub(super) fn commit_failure(code: i32, message: &str) -> rusqlite::Error {
+fn commit_failure(code: i32, message: &str) -> rusqlite::Error {
     rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), Some(message.to_string()))
 }
 
-pub(super) type Outcome<T, E> = std::thread::Result<Result<T, E>>;
+type Outcome<T, E> = std::thread::Result<Result<T, E>>;
 
 /// Run `f` inside its own savepoint: kept if it returns Ok, undone if it fails or panics. The
 /// batch is `broken` if the savepoint could not be closed or SQLite ended the transaction.
-pub(super) fn run_in_savepoint<T, E>(
+fn run_in_savepoint<T, E>(
     conn: &Connection,
     mut batch: Batch,
     f: impl FnOnce(&Connection) -> Result<T, E>,
@@ -222,20 +209,14 @@ where
 }
 
 #[cfg(test)]
-pub(super) mod tests {
+mod tests {
     use super::*;
     use std::sync::Arc;
 
     /// A writer on a fresh database with a table `t` and a deferred foreign key to it.
-    pub(in crate::store) fn writer() -> (tempfile::TempDir, Arc<Writer>) {
-        traced_writer(None)
-    }
-
-    /// `writer`, with `trace` called with each statement it runs.
-    pub(in crate::store) fn traced_writer(trace: Option<fn(&str)>) -> (tempfile::TempDir, Arc<Writer>) {
+    fn writer() -> (tempfile::TempDir, Arc<Writer>) {
         let dir = tempfile::tempdir().unwrap();
-        let mut conn = Connection::open(dir.path().join("w.db")).unwrap();
-        conn.trace(trace);
+        let conn = Connection::open(dir.path().join("w.db")).unwrap();
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; CREATE TABLE t (n INTEGER PRIMARY KEY);
              CREATE TABLE child (p INTEGER REFERENCES t (n) DEFERRABLE INITIALLY DEFERRED)",
@@ -248,7 +229,7 @@ pub(super) mod tests {
         writer.write(|conn| conn.execute("INSERT INTO t (n) VALUES (?1)", [n]))
     }
 
-    pub(in crate::store) fn count(writer: &Writer) -> i64 {
+    fn count(writer: &Writer) -> i64 {
         writer.write(|conn| conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0))).unwrap()
     }
 

@@ -4,7 +4,7 @@
 //! line with the reason, and a count in /metrics.
 
 use crate::app::AppContext;
-use crate::inbox::{self, Handled, InboxError, Step};
+use crate::inbox::{self, Handled};
 use crate::wecom::xml::{self, InboundMessage, Reply};
 use crate::wecom::CryptoError;
 use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
@@ -140,27 +140,22 @@ async fn receive_inner(
     let user = message.from_user_name.clone();
     let mut work = Box::pin(handle(Arc::clone(ctx), message));
     let handled = match tokio::time::timeout(REPLY_DEADLINE, &mut work).await {
-        Ok(Ok(Ok(handled))) => handled,
-        Ok(Ok(Err(error))) => {
+        Ok(Ok(handled)) => handled,
+        Ok(Err(error)) => {
             // Nothing was committed; WeCom retries on a non-200 and the retry starts afresh.
-            tracing::error!(error = %error, "callback handling failed");
+            tracing::error!(%error, "callback handling failed");
             ctx.metrics.callback(kind, "error");
-            return Err(Rejection::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", error.to_string()));
-        }
-        Ok(Err(Failed)) => {
-            tracing::error!("callback handler panicked");
-            ctx.metrics.callback(kind, "error");
-            return Err(Rejection::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "handler failed"));
+            return Err(Rejection::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", error));
         }
         Err(_elapsed) => {
             tracing::warn!("callback is slow; answering empty, its reply will go out through the outbox");
             ctx.metrics.callback(kind, "late");
             let late_ctx = Arc::clone(ctx);
             tokio::spawn(async move {
-                if let Ok(Ok(handled)) = work.await {
-                    let store_ctx = Arc::clone(&late_ctx);
+                if let Ok(handled) = work.await {
+                    let send_ctx = Arc::clone(&late_ctx);
                     let queued =
-                        tokio::task::spawn_blocking(move || inbox::send_late_reply(&store_ctx, &user, &handled)).await;
+                        late_ctx.callback_threads.run(move || inbox::send_late_reply(&send_ctx, &user, &handled)).await;
                     if !matches!(queued, Ok(Ok(()))) {
                         tracing::error!("could not queue a late reply");
                     }
@@ -170,39 +165,16 @@ async fn receive_inner(
         }
     };
     ctx.metrics.callback(kind, if handled.duplicate { "duplicate" } else { "ok" });
-    if handled.flush {
-        start_flush(ctx);
-    }
     Ok(encrypted_reply(ctx, &handled.reply, &user))
 }
 
-/// Act on the callback off the async executor: first on a look thread (a reader's look
-/// answers questions at once), then, if it has effects, through the writer's committer
-/// thread, so that writes waiting on the database never hold up questions.
-async fn handle(ctx: Arc<AppContext>, message: InboundMessage) -> Result<Result<Handled, InboxError>, Failed> {
-    let message = Arc::new(message);
-    let (look_ctx, look_message) = (Arc::clone(&ctx), Arc::clone(&message));
-    let step = ctx.look_threads.run(move || inbox::first_look(&look_ctx, &look_message)).await.map_err(|_| Failed)?;
-    match step {
-        Ok(Step::Answered(handled)) => Ok(Ok(handled)),
-        Ok(Step::NeedsWriter(work)) => inbox::finish(ctx, message, work).await.map_err(|_| Failed),
-        Err(error) => Ok(Err(error)),
+/// Act on the callback on a callback thread (off the async executor); why it failed or panicked.
+async fn handle(ctx: Arc<AppContext>, message: InboundMessage) -> Result<Handled, String> {
+    let handle_ctx = Arc::clone(&ctx);
+    match ctx.callback_threads.run(move || inbox::handle(&handle_ctx, &message)).await {
+        Ok(handled) => handled.map_err(|error| error.to_string()),
+        Err(panicked) => Err(panicked.to_string()),
     }
-}
-
-/// The handling panicked (the thread carries on).
-struct Failed;
-
-/// Write what answers from readers left to record, in the background: the answer does not wait.
-fn start_flush(ctx: &Arc<AppContext>) {
-    let flush_ctx = Arc::clone(ctx);
-    ctx.flush_thread.spawn(move || {
-        let ctx = flush_ctx;
-        if let Err(error) = inbox::flush(&ctx) {
-            // They stay queued; the next read-only answer starts another flush.
-            tracing::error!(%error, waiting = ctx.pending_facts.len(), "could not write what answers left to record");
-        }
-    });
 }
 
 /// Read the body, refusing anything over the limit without reading it all.

@@ -153,10 +153,8 @@ impl TestApp {
         self.member.send(user, self.now(), inbound).await
     }
 
-    /// Run a read query on the service's database (after writing what answers from readers
-    /// queue, which the service writes just after answering).
+    /// Run a read query on the service's database.
     pub fn db<T>(&self, f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>) -> T {
-        staffhome::inbox::flush(&self.ctx).expect("write queued facts");
         self.ctx.store.read(f).expect("db query")
     }
 
