@@ -24,8 +24,9 @@ pub struct AppContext {
     pub api: WeComApi,
     /// Replies to read-only questions, for WeCom's retries.
     pub recent_answers: RecentAnswers,
-    /// Threads that act on callbacks (`inbox::handle`: blocking reads and writes).
-    pub callback_threads: Workers,
+    /// Threads for a callback's first look on a reader (reads block; writes queue for the
+    /// store's writer thread without holding one).
+    pub look_threads: Workers,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -44,9 +45,8 @@ pub enum StartError {
     Threads(std::io::Error),
 }
 
-/// Callbacks acted on at once: as many as WeCom may have in flight in a burst, so that their
-/// writes can share commits (see `store`).
-const CALLBACK_THREADS: usize = 16;
+/// First looks at once: one per reader connection (more would only wait for one).
+const LOOK_THREADS: usize = crate::store::READERS;
 
 impl AppContext {
     /// Open the database and build everything the service shares.
@@ -77,7 +77,7 @@ impl AppContext {
             metrics: Metrics::new(),
             api,
             recent_answers: RecentAnswers::default(),
-            callback_threads: Workers::start("staffhome-callback", CALLBACK_THREADS).map_err(StartError::Threads)?,
+            look_threads: Workers::start("staffhome-look", LOOK_THREADS).map_err(StartError::Threads)?,
         })
     }
 

@@ -1,6 +1,7 @@
 //! The TOML configuration: keys of DESIGN.md "Configuration", environment overrides for
 //! secrets, defaults, and validation at start with messages that name the bad key.
 
+pub use crate::secret::Secret;
 use crate::wecom::crypto::EncodingAesKey;
 use chrono::NaiveTime;
 use chrono_tz::Tz;
@@ -9,29 +10,6 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-
-/// A value that must never be printed: `Debug` shows `***`.
-#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_empty() { "\"\"" } else { "***" })
-    }
-}
 
 /// A configuration problem, naming the key at fault.
 #[derive(Debug, thiserror::Error)]

@@ -179,14 +179,12 @@ impl Demo {
             Ok(at) => at,
             Err(message) => return format!("{message}\n"),
         };
-        let ctx = Arc::clone(&self.ctx);
-        let report = tokio::task::spawn_blocking(move || {
-            let schedules = Schedules::from_config(&ctx).map_err(|e| e.to_string())?;
-            Ok::<_, String>(run_due_jobs(&ctx, &schedules, at))
-        })
-        .await;
+        let report = match Schedules::from_config(&self.ctx) {
+            Ok(schedules) => Ok(run_due_jobs(&self.ctx, &schedules, at).await),
+            Err(e) => Err(e.to_string()),
+        };
         let summary = match report {
-            Ok(Ok(r)) => format!(
+            Ok(r) => format!(
                 "定时任务 @ {}：确认卡 {}，签到提醒 {}，未到场 {}，过期申请 {}，发布下周 {}\n",
                 at.with_timezone(&self.ctx.catalog.tz()).format("%m-%d %H:%M"),
                 r.confirmations,
@@ -195,7 +193,6 @@ impl Demo {
                 r.expired,
                 r.published
             ),
-            Ok(Err(e)) => format!("{e}\n"),
             Err(e) => format!("{e}\n"),
         };
         format!("{summary}{}", self.sync().await)

@@ -13,6 +13,7 @@ pub mod outbox;
 pub mod qr;
 pub mod report;
 pub mod scheduler;
+pub mod secret;
 pub mod startup;
 pub mod store;
 pub mod sync;

@@ -73,19 +73,21 @@ pub enum JobError {
 
 /// Run one job in its own write transaction, with the notices its events call for; an error
 /// is logged and left for the next tick.
-fn job<T: Default>(
-    ctx: &AppContext,
+async fn job<T: Default + Send + 'static>(
+    ctx: &Arc<AppContext>,
     name: &'static str,
     report: &mut JobReport,
-    f: impl FnOnce(&rusqlite::Connection, &mut Events) -> Result<T, JobError>,
+    f: impl FnOnce(&AppContext, &rusqlite::Connection, &mut Events) -> Result<T, JobError> + Send + 'static,
 ) -> T {
-    let done = ctx.store.write(|tx| {
+    let job_ctx = Arc::clone(ctx);
+    let done = ctx.store.write(move |tx| {
+        let ctx = &*job_ctx;
         let mut events = Events::default();
-        let value = f(tx, &mut events)?;
+        let value = f(ctx, tx, &mut events)?;
         notify::queue(tx, &ctx.notifier(), &events.take(), ctx.clock.now().timestamp())?;
         Ok::<_, JobError>(value)
     });
-    match done {
+    match done.await {
         Ok(value) => value,
         Err(error) => {
             tracing::error!(job = name, error = %error, "job failed; it runs again at the next tick");
@@ -96,26 +98,36 @@ fn job<T: Default>(
 }
 
 /// Every job that is due as of `now`.
-pub fn run_due_jobs(ctx: &AppContext, schedules: &Schedules, now: DateTime<Utc>) -> JobReport {
-    let rules = ctx.rules();
+pub async fn run_due_jobs(ctx: &Arc<AppContext>, schedules: &Schedules, now: DateTime<Utc>) -> JobReport {
     let mut report = JobReport::default();
-    report.expired =
-        job(ctx, "expire_pending", &mut report, |tx, events| Ok(policy::expire_pending(tx, now, events)?.len() as u32));
-    report.no_shows =
-        job(ctx, "no_shows", &mut report, |tx, events| Ok(policy::mark_no_shows(tx, &rules, now, events)?));
-    report.confirmations =
-        job(ctx, "confirmations", &mut report, |tx, events| Ok(policy::send_confirmations(tx, &rules, now, events)?));
-    report.reminders =
-        job(ctx, "reminders", &mut report, |tx, events| Ok(policy::send_reminders(tx, &rules, now, events)?));
+    report.expired = job(ctx, "expire_pending", &mut report, move |_, tx, events| {
+        Ok(policy::expire_pending(tx, now, events)?.len() as u32)
+    })
+    .await;
+    report.no_shows = job(ctx, "no_shows", &mut report, move |ctx, tx, events| {
+        Ok(policy::mark_no_shows(tx, &ctx.rules(), now, events)?)
+    })
+    .await;
+    report.confirmations = job(ctx, "confirmations", &mut report, move |ctx, tx, events| {
+        Ok(policy::send_confirmations(tx, &ctx.rules(), now, events)?)
+    })
+    .await;
+    report.reminders = job(ctx, "reminders", &mut report, move |ctx, tx, events| {
+        Ok(policy::send_reminders(tx, &ctx.rules(), now, events)?)
+    })
+    .await;
     if let Some(fired) = schedules.last_fire(&schedules.publish_week, now) {
-        report.published =
-            job(ctx, "publish_week", &mut report, |tx, events| Ok(publish(tx, &rules, fired, now, events)?));
+        report.published = job(ctx, "publish_week", &mut report, move |ctx, tx, events| {
+            Ok(publish(tx, &ctx.rules(), fired, now, events)?)
+        })
+        .await;
     }
     if let Some(fired) = schedules.last_fire(&schedules.weekly_digest, now) {
-        report.digest = job(ctx, "weekly_digest", &mut report, |tx, _| digest(ctx, tx, fired, now));
+        report.digest = job(ctx, "weekly_digest", &mut report, move |ctx, tx, _| digest(ctx, tx, fired, now)).await;
     }
     report.forgotten_callbacks =
-        job(ctx, "forget_old_callbacks", &mut report, |tx, _| Ok(forget_old_callbacks(tx, now.timestamp())?));
+        job(ctx, "forget_old_callbacks", &mut report, move |_, tx, _| Ok(forget_old_callbacks(tx, now.timestamp())?))
+            .await;
     report
 }
 
@@ -222,11 +234,11 @@ pub fn rank_slots_by_demand(
 pub async fn run(ctx: Arc<AppContext>) -> Result<(), cron::error::Error> {
     let schedules = Arc::new(Schedules::from_config(&ctx)?);
     loop {
-        let pass_ctx = Arc::clone(&ctx);
-        let pass_schedules = Arc::clone(&schedules);
-        let report = tokio::task::spawn_blocking(move || {
+        let (pass_ctx, pass_schedules) = (Arc::clone(&ctx), Arc::clone(&schedules));
+        // A task of its own, so that a bug in a job ends one pass, not the scheduler.
+        let report = tokio::spawn(async move {
             let now = pass_ctx.clock.now();
-            run_due_jobs(&pass_ctx, &pass_schedules, now)
+            run_due_jobs(&pass_ctx, &pass_schedules, now).await
         })
         .await;
         match report {
@@ -267,16 +279,19 @@ impl std::fmt::Display for TickOutcome {
     }
 }
 
+/// Why `staffhome tick` stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum TickError {
+    #[error("a schedule in the configuration: {0}")]
+    Schedule(#[from] cron::error::Error),
+    #[error("delivering: {0}")]
+    Deliver(#[from] crate::outbox::worker::WorkerError),
+}
+
 /// One scheduler pass as of the context's clock, then deliver what is due (bounded).
-pub async fn tick_once(ctx: &Arc<AppContext>) -> Result<TickOutcome, crate::outbox::worker::WorkerError> {
-    let schedules = Schedules::from_config(ctx)
-        .map_err(|e| crate::outbox::worker::WorkerError::Db(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?;
-    let pass_ctx = Arc::clone(ctx);
-    let jobs = tokio::task::spawn_blocking(move || {
-        let now = pass_ctx.clock.now();
-        run_due_jobs(&pass_ctx, &schedules, now)
-    })
-    .await?;
+pub async fn tick_once(ctx: &Arc<AppContext>) -> Result<TickOutcome, TickError> {
+    let schedules = Schedules::from_config(ctx)?;
+    let jobs = run_due_jobs(ctx, &schedules, ctx.clock.now()).await;
     let mut delivered = crate::outbox::worker::Delivered::default();
     for _ in 0..100 {
         let pass = crate::outbox::worker::deliver_due(ctx).await?;

@@ -13,6 +13,7 @@ use std::task::{Context, Poll};
 
 type Job = Box<dyn FnOnce() + Send>;
 
+#[derive(Clone)]
 pub struct Workers {
     queue: Sender<Job>,
 }

@@ -152,7 +152,7 @@ async fn report_figures_match_a_hand_computed_week() {
     ];
     app.ctx
         .store
-        .write(|tx| {
+        .write(move |tx| {
             for (i, (user, facility, date, slot, start, state, cancelled)) in rows.iter().enumerate() {
                 staffhome::users::touch(tx, user, 0)?;
                 let starts = ts(date, start);
@@ -179,6 +179,7 @@ async fn report_figures_match_a_hand_computed_week() {
             )?;
             Ok::<(), rusqlite::Error>(())
         })
+        .await
         .expect("fixture");
     let from = NaiveDate::from_ymd_opt(2026, 11, 16).expect("d");
     let to = NaiveDate::from_ymd_opt(2026, 11, 22).expect("d");

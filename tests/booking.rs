@@ -127,12 +127,13 @@ async fn refusals_say_what_to_do_instead() {
     let now = app.now();
     app.ctx
         .store
-        .write(|tx| {
+        .write(move |tx| {
             tx.execute(
                 "INSERT INTO closures (facility, starts_at, ends_at, reason, created_by, created_at) VALUES ('treadmill', ?1, ?2, '设备检修', 'admin1', ?1)",
                 [now, now + 3 * 86_400],
             )
         })
+        .await
         .expect("closure");
     let closed = app.say("c", "预约 跑步机 明天 18:30").await;
     assert!(closed.contains("停用中：设备检修") && closed.contains("11-26"), "{closed}");

@@ -11,11 +11,15 @@ use staffhome::wecom::sim::{Fault, SimApi, SimMember, SimReply};
 use staffhome::wecom::{Inbound, WeComCrypto};
 use std::sync::Arc;
 
-fn queue(app: &TestApp, key: &str, user: &str) {
+async fn queue(app: &TestApp, key: &str, user: &str) {
     let now = app.now();
     app.ctx
         .store
-        .write(|tx| outbox::enqueue(tx, &Outgoing::text(key, user, Weight::Light, "提醒"), now))
+        .write({
+            let message = Outgoing::text(key, user, Weight::Light, "提醒");
+            move |tx| outbox::enqueue(tx, &message, now)
+        })
+        .await
         .expect("enqueue");
 }
 
@@ -23,7 +27,7 @@ fn queue(app: &TestApp, key: &str, user: &str) {
 async fn wecom_unreachable_keeps_the_message_for_later() {
     let closed_port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
     let app = TestApp::spawn_with(|c| c.wecom.api_base = format!("http://127.0.0.1:{closed_port}")).await;
-    queue(&app, "n1", "u1");
+    queue(&app, "n1", "u1").await;
     let done = deliver_due(&app.ctx).await.expect("pass");
     assert_eq!((done.sent, done.retried), (0, 1));
     let (state, attempts): (String, i64) = app.db(|c| {
@@ -36,9 +40,9 @@ async fn wecom_unreachable_keeps_the_message_for_later() {
 async fn a_slow_wecom_times_out_and_the_resend_is_dropped_by_the_duplicate_check() {
     let app = TestApp::spawn_with(|c| c.wecom.api_timeout_ms = 300).await;
     // A first message fetches the token, so the delay hits message/send itself.
-    queue(&app, "n0", "u0");
+    queue(&app, "n0", "u0").await;
     assert_eq!(deliver_due(&app.ctx).await.expect("pass").sent, 1);
-    queue(&app, "n1", "u1");
+    queue(&app, "n1", "u1").await;
     app.api.inject([Fault::Delay(std::time::Duration::from_millis(800))]);
     let first = deliver_due(&app.ctx).await.expect("pass");
     assert_eq!(first.retried, 1, "the timeout counts as a failure");
@@ -60,7 +64,7 @@ async fn a_slow_wecom_times_out_and_the_resend_is_dropped_by_the_duplicate_check
 async fn garbage_from_wecom_is_retried_not_fatal() {
     let app = TestApp::spawn().await;
     app.api.inject([Fault::Garbage, Fault::Status(500)]);
-    queue(&app, "n1", "u1");
+    queue(&app, "n1", "u1").await;
     for _ in 0..3 {
         deliver_due(&app.ctx).await.expect("pass");
         app.advance(Duration::minutes(11));

@@ -86,55 +86,60 @@ fn run(ops: Vec<Op>) {
     let mut config = Config::from_toml(&text, |_| None).expect("config");
     config.booking.max_active_per_user = 3;
     let clock = Arc::new(FixedClock::new(common::monday_10am()));
-    let ctx = AppContext::new(config, clock).expect("ctx");
+    let ctx = Arc::new(AppContext::new(config, clock).expect("ctx"));
     let now = common::monday_10am();
     let date = NaiveDate::from_ymd_opt(2026, 11, 24).expect("date");
-    let rules = ctx.rules();
-    let mut events = Events::default();
     for (step, op) in ops.into_iter().enumerate() {
         let now = now + Duration::seconds(step as i64);
-        let result: Result<(), BookingError> = ctx.store.write(|tx| {
-            let (Op::Book { user, .. } | Op::Cancel { user, .. } | Op::Wait { user, .. }) = &op;
-            staffhome::users::touch(tx, &format!("u{user}"), now.timestamp())?;
-            match &op {
-                Op::Book { user, facility, slot } => {
-                    let facility = ctx.catalog.facility(FACILITIES[*facility as usize]).expect("facility");
-                    let booked = service::book(
-                        tx,
-                        &rules,
-                        &format!("u{user}"),
-                        facility,
-                        date,
-                        &[*slot as u32],
-                        now,
-                        &mut events,
-                    );
-                    ignore_refusal(booked.and_then(|booked| stored_as_returned(tx, &booked)))
-                }
-                Op::Wait { user, facility, slot } => {
-                    let facility = ctx.catalog.facility(FACILITIES[*facility as usize]).expect("facility");
-                    ignore_refusal(
-                        service::join_waitlist(tx, &rules, &format!("u{user}"), facility, date, *slot as u32, now)
-                            .map(|_| ()),
-                    )
-                }
-                Op::Cancel { user, pick } => {
-                    let ids: Vec<i64> = {
-                        let mut stmt = tx
-                            .prepare("SELECT id FROM bookings WHERE userid = ?1 AND state = 'confirmed' ORDER BY id")?;
-                        let rows = stmt.query_map([format!("u{user}")], |r| r.get(0))?;
-                        rows.collect::<Result<_, _>>()?
-                    };
-                    if ids.is_empty() {
-                        return Ok(());
+        let (write_ctx, shown) = (Arc::clone(&ctx), format!("{op:?}"));
+        let result: Result<(), BookingError> = ctx
+            .store
+            .write(move |tx| {
+                let (rules, mut events) = (write_ctx.rules(), Events::default());
+                let ctx = &*write_ctx;
+                let (Op::Book { user, .. } | Op::Cancel { user, .. } | Op::Wait { user, .. }) = &op;
+                staffhome::users::touch(tx, &format!("u{user}"), now.timestamp())?;
+                match &op {
+                    Op::Book { user, facility, slot } => {
+                        let facility = ctx.catalog.facility(FACILITIES[*facility as usize]).expect("facility");
+                        let booked = service::book(
+                            tx,
+                            &rules,
+                            &format!("u{user}"),
+                            facility,
+                            date,
+                            &[*slot as u32],
+                            now,
+                            &mut events,
+                        );
+                        ignore_refusal(booked.and_then(|booked| stored_as_returned(tx, &booked)))
                     }
-                    let id = ids[*pick as usize % ids.len()];
-                    let cancelled = service::cancel(tx, &rules, &format!("u{user}"), false, id, now, &mut events)?;
-                    stored_as_returned(tx, cancelled.promoted.as_slice())
+                    Op::Wait { user, facility, slot } => {
+                        let facility = ctx.catalog.facility(FACILITIES[*facility as usize]).expect("facility");
+                        ignore_refusal(
+                            service::join_waitlist(tx, &rules, &format!("u{user}"), facility, date, *slot as u32, now)
+                                .map(|_| ()),
+                        )
+                    }
+                    Op::Cancel { user, pick } => {
+                        let ids: Vec<i64> = {
+                            let mut stmt = tx.prepare(
+                                "SELECT id FROM bookings WHERE userid = ?1 AND state = 'confirmed' ORDER BY id",
+                            )?;
+                            let rows = stmt.query_map([format!("u{user}")], |r| r.get(0))?;
+                            rows.collect::<Result<_, _>>()?
+                        };
+                        if ids.is_empty() {
+                            return Ok(());
+                        }
+                        let id = ids[*pick as usize % ids.len()];
+                        let cancelled = service::cancel(tx, &rules, &format!("u{user}"), false, id, now, &mut events)?;
+                        stored_as_returned(tx, cancelled.promoted.as_slice())
+                    }
                 }
-            }
-        });
-        result.unwrap_or_else(|e| panic!("step {step} {op:?}: {e}"));
+            })
+            .wait();
+        result.unwrap_or_else(|e| panic!("step {step} {shown}: {e}"));
         check_invariants(&ctx);
     }
 }

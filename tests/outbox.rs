@@ -24,11 +24,15 @@ async fn drain(app: &TestApp, between: Duration) {
     panic!("outbox did not drain");
 }
 
-fn queue(app: &TestApp, key: &str, user: &str, text: &str) {
+async fn queue(app: &TestApp, key: &str, user: &str, text: &str) {
     let now = app.now();
     app.ctx
         .store
-        .write(|tx| outbox::enqueue(tx, &Outgoing::text(key, user, Weight::Light, text), now))
+        .write({
+            let message = Outgoing::text(key, user, Weight::Light, text);
+            move |tx| outbox::enqueue(tx, &message, now)
+        })
+        .await
         .expect("enqueue");
 }
 
@@ -56,7 +60,7 @@ async fn a_promotion_notice_is_delivered_exactly_once() {
 async fn a_messages_outcome_is_written_with_the_next_claim() {
     let app = TestApp::spawn().await;
     for n in 0..3 {
-        queue(&app, &format!("n{n}"), &format!("u{n}"), "提醒");
+        queue(&app, &format!("n{n}"), &format!("u{n}"), "提醒").await;
     }
     assert_eq!(step(&app).await.sent, 3);
     // Three claims, the first two carrying the previous message's outcome, then the last outcome.
@@ -71,7 +75,7 @@ async fn a_messages_outcome_is_written_with_the_next_claim() {
 async fn system_busy_three_times_then_delivered_once() {
     let app = TestApp::spawn().await;
     app.api.inject([Fault::ErrCode(-1), Fault::ErrCode(-1), Fault::ErrCode(-1)]);
-    queue(&app, "n1", "u1", "提醒");
+    queue(&app, "n1", "u1", "提醒").await;
     let first = step(&app).await;
     assert_eq!(first.retried, 1);
     assert!(step(&app).await.is_idle(), "not due again before its backoff");
@@ -84,11 +88,11 @@ async fn system_busy_three_times_then_delivered_once() {
 #[tokio::test]
 async fn an_expired_token_is_refreshed_and_the_message_delivered_once() {
     let app = TestApp::spawn().await;
-    queue(&app, "n1", "u1", "第一条");
+    queue(&app, "n1", "u1", "第一条").await;
     step(&app).await;
     assert_eq!(app.api.tokens_issued(), 1);
     app.api.expire_token();
-    queue(&app, "n2", "u1", "第二条");
+    queue(&app, "n2", "u1", "第二条").await;
     let done = step(&app).await;
     assert_eq!(done.sent, 1, "42001 → refresh → retried at once: {done:?}");
     assert_eq!(app.api.tokens_issued(), 2);
@@ -100,7 +104,7 @@ async fn the_api_down_for_a_while_loses_nothing() {
     let app = TestApp::spawn().await;
     app.api.inject((0..6).map(|_| Fault::Status(502)).chain([Fault::Garbage]));
     for i in 0..3 {
-        queue(&app, &format!("n{i}"), &format!("u{i}"), "停用通知");
+        queue(&app, &format!("n{i}"), &format!("u{i}"), "停用通知").await;
     }
     drain(&app, Duration::minutes(11)).await;
     for i in 0..3 {
@@ -113,7 +117,7 @@ async fn the_api_down_for_a_while_loses_nothing() {
 async fn a_permanent_error_marks_the_row_failed_with_the_reason() {
     let app = TestApp::spawn().await;
     app.api.inject([Fault::ErrCode(81013)]);
-    queue(&app, "n1", "ghost", "hello");
+    queue(&app, "n1", "ghost", "hello").await;
     assert_eq!(step(&app).await.failed, 1);
     let error: String =
         app.db(|c| c.query_row("SELECT last_error FROM outbox WHERE dedupe_key = 'n1'", [], |r| r.get(0)));
@@ -126,7 +130,7 @@ async fn a_permanent_error_marks_the_row_failed_with_the_reason() {
 #[tokio::test]
 async fn undelivered_rows_are_delivered_after_a_restart() {
     let app = TestApp::spawn().await;
-    queue(&app, "n1", "u1", "重启前排队");
+    queue(&app, "n1", "u1", "重启前排队").await;
     let app = app.restart().await;
     assert_eq!(step(&app).await.sent, 1);
     assert_eq!(app.api.sent_to("u1").len(), 1);
@@ -135,8 +139,8 @@ async fn undelivered_rows_are_delivered_after_a_restart() {
 #[tokio::test]
 async fn the_same_notice_is_never_queued_twice() {
     let app = TestApp::spawn().await;
-    queue(&app, "same-key", "u1", "一次");
-    queue(&app, "same-key", "u1", "一次");
+    queue(&app, "same-key", "u1", "一次").await;
+    queue(&app, "same-key", "u1", "一次").await;
     drain(&app, Duration::seconds(1)).await;
     assert_eq!(app.api.sent_to("u1").len(), 1);
 }
@@ -145,7 +149,7 @@ async fn the_same_notice_is_never_queued_twice() {
 async fn a_burst_of_100_to_one_member_respects_30_a_minute() {
     let app = TestApp::spawn().await;
     for i in 0..100 {
-        queue(&app, &format!("burst{i}"), "busy", &format!("第{i}条"));
+        queue(&app, &format!("burst{i}"), "busy", &format!("第{i}条")).await;
     }
     drain(&app, Duration::seconds(5)).await;
     assert_eq!(app.api.sent_to("busy").len(), 100, "all delivered, none dropped");
@@ -174,8 +178,8 @@ async fn a_broadcast_is_one_api_call() {
 async fn metrics_show_depth_sent_and_retried() {
     let app = TestApp::spawn().await;
     app.api.inject([Fault::ErrCode(45009)]);
-    queue(&app, "n1", "u1", "a");
-    queue(&app, "n2", "u2", "b");
+    queue(&app, "n1", "u1", "a").await;
+    queue(&app, "n2", "u2", "b").await;
     step(&app).await;
     let metrics = reqwest::get(app.url("/metrics")).await.expect("metrics").text().await.expect("text");
     assert!(metrics.contains("staffhome_outbox_sent_total 1"), "{metrics}");

@@ -15,10 +15,10 @@ fn tuesday_1830() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-24T18:30:00+08:00").expect("time").with_timezone(&Utc)
 }
 
-fn pass(app: &TestApp, at: DateTime<Utc>) -> JobReport {
+async fn pass(app: &TestApp, at: DateTime<Utc>) -> JobReport {
     app.clock.set(at);
     let schedules = Schedules::from_config(&app.ctx).expect("schedules");
-    run_due_jobs(&app.ctx, &schedules, at)
+    run_due_jobs(&app.ctx, &schedules, at).await
 }
 
 fn outbox_keys(app: &TestApp, prefix: &str) -> Vec<String> {
@@ -34,17 +34,17 @@ async fn a_confirmation_goes_out_once_at_t_minus_120() {
     let app = TestApp::spawn().await;
     let id = booking_no(&app.say("a", "预约 跑步机 明天 18:30").await);
     let t = tuesday_1830();
-    assert_eq!(pass(&app, t - Duration::minutes(121)).confirmations, 0);
-    assert_eq!(pass(&app, t - Duration::minutes(120)).confirmations, 1);
-    assert_eq!(pass(&app, t - Duration::minutes(119)).confirmations, 0);
+    assert_eq!(pass(&app, t - Duration::minutes(121)).await.confirmations, 0);
+    assert_eq!(pass(&app, t - Duration::minutes(120)).await.confirmations, 1);
+    assert_eq!(pass(&app, t - Duration::minutes(119)).await.confirmations, 0);
     let app = app.restart().await;
-    assert_eq!(pass(&app, t - Duration::minutes(118)).confirmations, 0, "not again after a restart");
+    assert_eq!(pass(&app, t - Duration::minutes(118)).await.confirmations, 0, "not again after a restart");
     assert_eq!(outbox_keys(&app, "confirm:"), vec![format!("confirm:{id}")]);
     // Non-peak bookings get no confirmation card.
     app.clock.set(common::monday_10am());
     app.say("b", "预约 健身房 明天 9:30").await;
     let morning = DateTime::parse_from_rfc3339("2026-11-24T07:30:00+08:00").expect("t").with_timezone(&Utc);
-    assert_eq!(pass(&app, morning).confirmations, 0);
+    assert_eq!(pass(&app, morning).await.confirmations, 0);
 }
 
 #[tokio::test]
@@ -52,7 +52,7 @@ async fn the_confirmation_card_works_by_click_and_the_stand_in_accepts_it() {
     let app = TestApp::spawn().await;
     let id = booking_no(&app.say("a", "预约 跑步机 明天 18:30").await);
     app.say("b", "候补 跑步机 明天 18:30").await;
-    pass(&app, tuesday_1830() - Duration::minutes(120));
+    pass(&app, tuesday_1830() - Duration::minutes(120)).await;
     staffhome::outbox::worker::deliver_due(&app.ctx).await.expect("deliver");
     let cards: Vec<_> = app.api.sent_to("a").into_iter().filter(|m| m["msgtype"] == "template_card").collect();
     assert_eq!(cards.len(), 1);
@@ -89,9 +89,9 @@ async fn a_check_in_reminder_goes_out_once_at_t_minus_60_with_the_pass() {
     let app = TestApp::spawn().await;
     let id = booking_no(&app.say("a", "预约 跑步机 明天 18:30").await);
     let t = tuesday_1830();
-    assert_eq!(pass(&app, t - Duration::minutes(61)).reminders, 0);
-    assert_eq!(pass(&app, t - Duration::minutes(60)).reminders, 1);
-    assert_eq!(pass(&app, t - Duration::minutes(59)).reminders, 0);
+    assert_eq!(pass(&app, t - Duration::minutes(61)).await.reminders, 0);
+    assert_eq!(pass(&app, t - Duration::minutes(60)).await.reminders, 1);
+    assert_eq!(pass(&app, t - Duration::minutes(59)).await.reminders, 0);
     let reminder = app.db(|c| staffhome::outbox::queued_for(c, "a"));
     let text = reminder.iter().find(|m| m.dedupe_key == format!("remind:{id}")).expect("reminder").body.to_string();
     assert!(text.contains("签到码") && text.contains("/pass/"), "{text}");
@@ -103,13 +103,13 @@ async fn a_no_show_at_t_plus_15_promotes_the_waitlist_and_counts_a_strike() {
     let id = booking_no(&app.say("a", "预约 跑步机 明天 18:30").await);
     app.say("b", "候补 跑步机 明天 18:30").await;
     let t = tuesday_1830();
-    assert_eq!(pass(&app, t + Duration::minutes(14)).no_shows.marked, 0);
-    let report = pass(&app, t + Duration::minutes(15));
+    assert_eq!(pass(&app, t + Duration::minutes(14)).await.no_shows.marked, 0);
+    let report = pass(&app, t + Duration::minutes(15)).await;
     assert_eq!((report.no_shows.marked, report.no_shows.promoted), (1, 1));
     assert_eq!(app.count(&format!("SELECT count(*) FROM strikes WHERE booking_id = {id}")), 1);
     assert_eq!(app.count(&format!("SELECT count(*) FROM bookings WHERE id = {id} AND state = 'no_show'")), 1);
     assert_eq!(app.count("SELECT count(*) FROM bookings WHERE userid = 'b' AND state = 'confirmed'"), 1);
-    assert_eq!(pass(&app, t + Duration::minutes(16)).no_shows.marked, 0, "once");
+    assert_eq!(pass(&app, t + Duration::minutes(16)).await.no_shows.marked, 0, "once");
     app.assert_slot_usage_agrees();
 }
 
@@ -120,7 +120,7 @@ async fn the_third_strike_in_30_days_suspends_booking_and_says_until_when() {
         app.say("a", &format!("预约 健身房 明天 {time}")).await;
     }
     let after = DateTime::parse_from_rfc3339("2026-11-24T10:50:00+08:00").expect("t").with_timezone(&Utc);
-    let report = pass(&app, after);
+    let report = pass(&app, after).await;
     assert_eq!((report.no_shows.marked, report.no_shows.suspended), (3, 1));
     let refused = app.say("a", "预约 健身房 后天 18:30").await;
     assert!(refused.contains("暂停至 12-01 10:50"), "{refused}");
@@ -136,8 +136,9 @@ async fn after_downtime_the_first_pass_catches_up_on_what_is_still_useful() {
     app.say("a", "预约 跑步机 明天 18:30").await; // slot 10, peak
     let early = booking_no(&app.say("b", "预约 跑步机 明天 17:30").await); // slot 9, peak
                                                                            // Down from Tuesday 15:00 to 17:40: slot 9 started at 17:30, slot 10 is still ahead.
-    pass(&app, DateTime::parse_from_rfc3339("2026-11-24T15:00:00+08:00").expect("t").with_timezone(&Utc));
-    let report = pass(&app, DateTime::parse_from_rfc3339("2026-11-24T17:50:00+08:00").expect("t").with_timezone(&Utc));
+    pass(&app, DateTime::parse_from_rfc3339("2026-11-24T15:00:00+08:00").expect("t").with_timezone(&Utc)).await;
+    let report =
+        pass(&app, DateTime::parse_from_rfc3339("2026-11-24T17:50:00+08:00").expect("t").with_timezone(&Utc)).await;
     assert_eq!(report.confirmations, 1, "the late confirmation for the slot still ahead");
     assert_eq!(report.reminders, 1);
     assert_eq!(report.no_shows.marked, 1, "the started slot's no-show is still marked");
@@ -149,8 +150,8 @@ async fn pending_requests_expire_at_their_start() {
     let app = TestApp::spawn().await;
     let id = booking_no(&app.say("a", "预约 会议室 明天 第3节").await);
     let start = DateTime::parse_from_rfc3339("2026-11-24T10:30:00+08:00").expect("t").with_timezone(&Utc);
-    assert_eq!(pass(&app, start - Duration::minutes(1)).expired, 0);
-    assert_eq!(pass(&app, start).expired, 1);
+    assert_eq!(pass(&app, start - Duration::minutes(1)).await.expired, 0);
+    assert_eq!(pass(&app, start).await.expired, 1);
     assert_eq!(app.count(&format!("SELECT count(*) FROM bookings WHERE id = {id} AND state = 'expired'")), 1);
     assert_eq!(outbox_keys(&app, "expired:").len(), 1);
     app.assert_slot_usage_agrees();
@@ -160,18 +161,18 @@ async fn pending_requests_expire_at_their_start() {
 async fn next_week_opens_at_publish_time_once_with_one_broadcast() {
     let app = TestApp::spawn().await;
     let sunday_1959 = DateTime::parse_from_rfc3339("2026-11-29T19:59:00+08:00").expect("t").with_timezone(&Utc);
-    assert!(!pass(&app, sunday_1959).published);
-    assert!(pass(&app, sunday_1959 + Duration::minutes(1)).published);
-    assert!(!pass(&app, sunday_1959 + Duration::minutes(2)).published);
+    assert!(!pass(&app, sunday_1959).await.published);
+    assert!(pass(&app, sunday_1959 + Duration::minutes(1)).await.published);
+    assert!(!pass(&app, sunday_1959 + Duration::minutes(2)).await.published);
     assert_eq!(outbox_keys(&app, "publish:"), vec!["publish:2026-11-30".to_string()]);
     // Catch-up: a server down across Sunday 20:00 publishes on its first pass back.
     let app2 = TestApp::spawn().await;
     let sunday_late = DateTime::parse_from_rfc3339("2026-11-29T23:10:00+08:00").expect("t").with_timezone(&Utc);
-    assert!(pass(&app2, sunday_late).published);
+    assert!(pass(&app2, sunday_late).await.published);
     // By Monday that week is the current one, open anyway: no late broadcast.
     let app3 = TestApp::spawn().await;
     let monday = DateTime::parse_from_rfc3339("2026-11-30T09:00:00+08:00").expect("t").with_timezone(&Utc);
-    assert!(!pass(&app3, monday).published);
+    assert!(!pass(&app3, monday).await.published);
 }
 
 #[tokio::test]
@@ -179,8 +180,8 @@ async fn the_weekly_digest_goes_to_admins_once() {
     let app = TestApp::spawn().await;
     app.say("a", "预约 健身房 明天 18:30").await;
     let monday_8 = DateTime::parse_from_rfc3339("2026-11-30T08:00:00+08:00").expect("t").with_timezone(&Utc);
-    assert!(pass(&app, monday_8).digest);
-    assert!(!pass(&app, monday_8 + Duration::minutes(1)).digest);
+    assert!(pass(&app, monday_8).await.digest);
+    assert!(!pass(&app, monday_8 + Duration::minutes(1)).await.digest);
     let digest = app.db(|c| staffhome::outbox::queued_for(c, "admin1"));
     let content = digest[0].body["markdown"]["content"].as_str().unwrap_or_default().to_string();
     assert!(content.contains("职工之家周报") && content.contains("健身房"), "{content}");
@@ -214,13 +215,8 @@ async fn tick_beside_serve_sends_nothing_twice() {
     app.clock.set(at);
     let serve_ctx = Arc::clone(&app.ctx);
     let serve_side = async {
-        let ctx = Arc::clone(&serve_ctx);
-        tokio::task::spawn_blocking(move || {
-            let schedules = Schedules::from_config(&ctx).expect("schedules");
-            run_due_jobs(&ctx, &schedules, at)
-        })
-        .await
-        .expect("jobs");
+        let schedules = Schedules::from_config(&serve_ctx).expect("schedules");
+        run_due_jobs(&serve_ctx, &schedules, at).await;
         for _ in 0..5 {
             staffhome::outbox::worker::deliver_due(&serve_ctx).await.expect("deliver");
         }
@@ -251,9 +247,9 @@ async fn callback_records_are_kept_a_week_then_forgotten() {
     assert_eq!(app.count(records), 2);
     let week = Duration::seconds(staffhome::scheduler::CALLBACK_RECORDS_KEPT_SECONDS);
     let sent = common::monday_10am();
-    assert_eq!(pass(&app, sent + week - Duration::minutes(1)).forgotten_callbacks, 0);
+    assert_eq!(pass(&app, sent + week - Duration::minutes(1)).await.forgotten_callbacks, 0);
     assert_eq!(app.count(records), 2, "kept while WeCom could still retry");
-    assert_eq!(pass(&app, sent + week + Duration::minutes(1)).forgotten_callbacks, 2);
+    assert_eq!(pass(&app, sent + week + Duration::minutes(1)).await.forgotten_callbacks, 2);
     assert_eq!(app.count(records), 0);
     assert_eq!(app.count("SELECT count(*) FROM bookings"), 2, "only the records go, not what they did");
 }

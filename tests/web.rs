@@ -19,13 +19,14 @@ async fn fixture(app: &TestApp) {
     let now = app.now();
     app.ctx
         .store
-        .write(|tx| {
+        .write(move |tx| {
             tx.execute(
                 "INSERT INTO closures (facility, starts_at, ends_at, reason, created_by, created_at)
                  VALUES ('pingpong', ?1, ?2, '<script>alert(1)</script>维修', 'admin1', ?1)",
                 [now + 86_400, now + 2 * 86_400],
             )
         })
+        .await
         .expect("closure");
 }
 

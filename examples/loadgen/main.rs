@@ -134,17 +134,17 @@ fn callbacks(member: &SimMember, url: &str, texts: impl Iterator<Item = (String,
 }
 
 /// One scheduler pass over a database holding 100,000 bookings (in this process).
-fn tick_benchmark() -> (usize, Duration, Duration) {
+async fn tick_benchmark() -> (usize, Duration, Duration) {
     use staffhome::app::AppContext;
     let dir = tempfile::tempdir().expect("dir");
     let mut config = staffhome::config::Config::from_toml(staffhome::demo::DEMO_CONFIG, |_| None).expect("config");
     config.database.path = dir.path().join("tick.db");
     let now = chrono::DateTime::parse_from_rfc3339(NOW).expect("now").with_timezone(&chrono::Utc);
     let clock = Arc::new(staffhome::clock::FixedClock::new(now));
-    let ctx = AppContext::new(config, clock).expect("context");
+    let ctx = Arc::new(AppContext::new(config, clock).expect("context"));
     let total = 100_000usize;
     ctx.store
-        .write(|tx| {
+        .write(move |tx| {
             let mut stmt = tx.prepare(
                 "INSERT INTO bookings (userid, facility, date, slot, starts_at, ends_at, state, checkin_code, pass_token, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, '000000', ?8, 0, 0)",
@@ -171,19 +171,19 @@ fn tick_benchmark() -> (usize, Duration, Duration) {
             }
             Ok::<(), rusqlite::Error>(())
         })
+        .await
         .expect("fixture");
     let schedules = staffhome::scheduler::Schedules::from_config(&ctx).expect("schedules");
     // The first pass sends what is due today; later passes are the steady state.
     let first = Instant::now();
-    staffhome::scheduler::run_due_jobs(&ctx, &schedules, now);
+    staffhome::scheduler::run_due_jobs(&ctx, &schedules, now).await;
     let first = first.elapsed();
-    let mut runs: Vec<Duration> = (0..5)
-        .map(|i| {
-            let t = Instant::now();
-            staffhome::scheduler::run_due_jobs(&ctx, &schedules, now + chrono::Duration::minutes(i + 1));
-            t.elapsed()
-        })
-        .collect();
+    let mut runs: Vec<Duration> = Vec::new();
+    for i in 0..5 {
+        let t = Instant::now();
+        staffhome::scheduler::run_due_jobs(&ctx, &schedules, now + chrono::Duration::minutes(i + 1)).await;
+        runs.push(t.elapsed());
+    }
     runs.sort_unstable();
     (total, first, runs[runs.len() / 2])
 }
@@ -330,7 +330,7 @@ async fn run() {
         rounds.push(round);
     }
     let Some(at_rate) = at_rate else { return };
-    let (bookings, first_tick, tick) = tokio::task::spawn_blocking(tick_benchmark).await.expect("tick");
+    let (bookings, first_tick, tick) = tick_benchmark().await;
 
     let summary = |name: &str| report::summarise(name, &rounds);
     let ratio = |name: &str| summary(name).ratio;

@@ -13,7 +13,9 @@ use crate::app::AppContext;
 use crate::chat::{self, Look, Parsed, ReadOnlyAnswer};
 use crate::users;
 use crate::wecom::{InboundMessage, Reply};
+use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum InboxError {
@@ -23,6 +25,8 @@ pub enum InboxError {
     Chat(#[from] chat::ChatError),
     #[error(transparent)]
     Notify(#[from] crate::notify::NotifyError),
+    #[error("the handling panicked")]
+    Panicked(#[from] crate::workers::Panicked),
 }
 
 /// The reply to send, and whether this delivery was a retry of one already handled.
@@ -40,68 +44,87 @@ enum FirstLook {
     NeedsWrite(Option<Parsed>),
 }
 
-/// Act on `msg` once (blocking: run it on a callback thread): a retry gets its first reply, a
-/// question is answered on a reader, anything else goes through the writer.
-pub fn handle(ctx: &AppContext, msg: &InboundMessage) -> Result<Handled, InboxError> {
+/// Act on `msg` once: a retry gets its first reply, a question is answered on a reader, anything
+/// else goes through the writer.
+pub async fn handle(ctx: Arc<AppContext>, msg: Arc<InboundMessage>) -> Result<Handled, InboxError> {
     let now = ctx.clock.now();
     let key = msg.dedupe_key();
     if let Some(reply) = ctx.recent_answers.get(&key) {
         return Ok(retry(&key, reply));
     }
-    let look = ctx.store.read(|conn| {
-        if let Some(reply) = stored_reply(conn, &key)? {
-            return Ok(FirstLook::AlreadyHandled(reply));
-        }
-        Ok::<_, InboxError>(match chat::answer_read_only(ctx, conn, msg, now)? {
-            Look::Answered(answer) => {
-                let touch = users::needs_touch(conn, &msg.from_user_name, now.timestamp())?;
-                FirstLook::ReadOnly(answer, touch)
-            }
-            Look::NeedsWrite(parsed) => FirstLook::NeedsWrite(parsed),
-        })
-    })?;
-    match look {
+    match first_look(&ctx, &msg, now).await? {
         FirstLook::AlreadyHandled(reply) => Ok(retry(&key, reply)),
         FirstLook::ReadOnly(answer, touch) if !answer.clears_dialogue => {
             if let Some(earlier) = ctx.recent_answers.remember_first(&key, &answer.reply, now.timestamp()) {
                 return Ok(retry(&key, earlier));
             }
             if touch {
-                ctx.store.write(|tx| users::touch(tx, &msg.from_user_name, now.timestamp()))?;
+                let user = msg.from_user_name.clone();
+                ctx.store.write(move |tx| users::touch(tx, &user, now.timestamp())).await?;
             }
             Ok(Handled { reply: answer.reply, duplicate: false })
         }
         // Ending a half-finished request is an effect: written before the answer goes out.
-        FirstLook::ReadOnly(answer, _) => ctx.store.write(|tx| {
-            respond_once(tx, ctx, msg, |tx| {
+        FirstLook::ReadOnly(answer, _) => {
+            write_once(&ctx, msg, move |_, tx, msg| {
                 chat::dialogue::clear(tx, &msg.from_user_name)?;
                 Ok(answer.reply)
             })
-        }),
+            .await
+        }
         FirstLook::NeedsWrite(parsed) => {
-            ctx.store.write(|tx| respond_once(tx, ctx, msg, |tx| Ok(chat::respond(ctx, tx, msg, parsed, now)?)))
+            write_once(&ctx, msg, move |ctx, tx, msg| Ok(chat::respond(ctx, tx, msg, parsed, now)?)).await
         }
     }
 }
 
-/// In the write transaction: the reply `respond` works out (with its effects) and the record
-/// of it, unless a delivery of the same callback got there first.
-fn respond_once(
-    tx: &Connection,
-    ctx: &AppContext,
-    msg: &InboundMessage,
-    respond: impl FnOnce(&Connection) -> Result<Reply, InboxError>,
+/// What one snapshot shows of the callback, read on a look thread (readers block).
+async fn first_look(
+    ctx: &Arc<AppContext>,
+    msg: &Arc<InboundMessage>,
+    now: DateTime<Utc>,
+) -> Result<FirstLook, InboxError> {
+    let (ctx, msg) = (Arc::clone(ctx), Arc::clone(msg));
+    let look_threads = ctx.look_threads.clone();
+    let look = look_threads.run(move || {
+        ctx.store.read(|conn| {
+            if let Some(reply) = stored_reply(conn, &msg.dedupe_key())? {
+                return Ok(FirstLook::AlreadyHandled(reply));
+            }
+            Ok::<_, InboxError>(match chat::answer_read_only(&ctx, conn, &msg, now)? {
+                Look::Answered(answer) => {
+                    let touch = users::needs_touch(conn, &msg.from_user_name, now.timestamp())?;
+                    FirstLook::ReadOnly(answer, touch)
+                }
+                Look::NeedsWrite(parsed) => FirstLook::NeedsWrite(parsed),
+            })
+        })
+    });
+    look.await?
+}
+
+/// One write transaction: the reply `respond` works out (with its effects) and the record of
+/// it, unless a delivery of the same callback got there first.
+async fn write_once(
+    ctx: &Arc<AppContext>,
+    msg: Arc<InboundMessage>,
+    respond: impl FnOnce(&AppContext, &Connection, &InboundMessage) -> Result<Reply, InboxError> + Send + 'static,
 ) -> Result<Handled, InboxError> {
-    let key = msg.dedupe_key();
-    let now = ctx.clock.now().timestamp();
-    let earlier = ctx.recent_answers.get(&key);
-    if let Some(reply) = earlier.map_or_else(|| stored_reply(tx, &key), |reply| Ok(Some(reply)))? {
-        return Ok(retry(&key, reply));
-    }
-    users::touch(tx, &msg.from_user_name, now)?;
-    let reply = respond(tx)?;
-    record(tx, &key, &msg.from_user_name, msg.inbound.kind(), &reply, now)?;
-    Ok(Handled { reply, duplicate: false })
+    let write_ctx = Arc::clone(ctx);
+    let written = ctx.store.write(move |tx| {
+        let (ctx, msg) = (&*write_ctx, &*msg);
+        let key = msg.dedupe_key();
+        let now = ctx.clock.now().timestamp();
+        let earlier = ctx.recent_answers.get(&key);
+        if let Some(reply) = earlier.map_or_else(|| stored_reply(tx, &key), |reply| Ok(Some(reply)))? {
+            return Ok(retry(&key, reply));
+        }
+        users::touch(tx, &msg.from_user_name, now)?;
+        let reply = respond(ctx, tx, msg)?;
+        record(tx, &key, &msg.from_user_name, msg.inbound.kind(), &reply, now)?;
+        Ok(Handled { reply, duplicate: false })
+    });
+    written.await
 }
 
 fn retry(key: &str, reply: Reply) -> Handled {
@@ -110,7 +133,7 @@ fn retry(key: &str, reply: Reply) -> Handled {
 }
 
 /// A reply that missed WeCom's deadline goes to the member as an active message instead.
-pub fn send_late_reply(ctx: &AppContext, user: &str, handled: &Handled) -> Result<(), InboxError> {
+pub async fn send_late_reply(ctx: &AppContext, user: &str, handled: &Handled) -> Result<(), InboxError> {
     let text = match &handled.reply {
         Reply::Text(text) => text.clone(),
         Reply::UpdateButton(label) => format!("已处理：{label}"),
@@ -118,7 +141,8 @@ pub fn send_late_reply(ctx: &AppContext, user: &str, handled: &Handled) -> Resul
     };
     let now = ctx.clock.now().timestamp();
     let key = format!("late-reply:{user}:{now}:{}", rand::random::<u32>());
-    ctx.store.write(|tx| crate::notify::text_to(tx, key, user, &text, now)).map_err(InboxError::from)
+    let user = user.to_string();
+    Ok(ctx.store.write(move |tx| crate::notify::text_to(tx, key, &user, &text, now)).await?)
 }
 
 fn encode(reply: &Reply) -> (&'static str, &str) {

@@ -52,13 +52,11 @@ pub enum WorkerError {
     Join(#[from] tokio::task::JoinError),
 }
 
-/// `store.write` off the async executor.
 async fn write<T: Send + 'static>(
-    ctx: &std::sync::Arc<AppContext>,
+    ctx: &AppContext,
     f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
 ) -> Result<T, WorkerError> {
-    let ctx = std::sync::Arc::clone(ctx);
-    Ok(tokio::task::spawn_blocking(move || ctx.store.write(f)).await??)
+    Ok(ctx.store.write(f).await?)
 }
 
 /// Exponential backoff with jitter: 2, 4, 8 … seconds, capped at 10 minutes.

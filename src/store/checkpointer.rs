@@ -70,10 +70,10 @@ impl Checkpointer {
         Ok(Checkpointer { writes: AtomicUsize::new(0), nudge: Some(nudge), thread: Some(thread), done })
     }
 
-    /// The writer committed one more write.
-    pub fn wrote(&self) {
-        let writes = self.writes.fetch_add(1, Ordering::Relaxed) + 1;
-        if writes % EVERY_WRITES == 0 {
+    /// The writer committed `writes` more writes.
+    pub fn wrote(&self, writes: usize) {
+        let before = self.writes.fetch_add(writes, Ordering::Relaxed);
+        if (before + writes) / EVERY_WRITES > before / EVERY_WRITES {
             if let Some(nudge) = &self.nudge {
                 match nudge.try_send(()) {
                     Ok(()) | Err(TrySendError::Full(())) => {}

@@ -19,8 +19,11 @@ use checkpointer::Checkpointer;
 use readers::Readers;
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 use writer::Writer;
+
+pub use writer::Pending;
 
 pub use migrations::SCHEMA_VERSION;
 
@@ -45,7 +48,8 @@ pub enum StoreError {
 pub struct Store {
     writer: Writer,
     readers: Readers,
-    checkpointer: Checkpointer,
+    #[cfg_attr(not(test), allow(dead_code))] // tests wait for its runs
+    checkpointer: Arc<Checkpointer>,
     path: PathBuf,
 }
 
@@ -99,9 +103,10 @@ impl Store {
         migrations::apply(&mut writer)?;
         writer.pragma_update(None, "wal_autocheckpoint", checkpointer::WRITER_BACKSTOP_PAGES)?;
         let readers = (0..READERS).map(|_| open_connection(path)).collect::<Result<Vec<_>, _>>()?;
-        let checkpointer = Checkpointer::start(open_connection(path)?).map_err(StoreError::Thread)?;
+        let checkpointer = Arc::new(Checkpointer::start(open_connection(path)?).map_err(StoreError::Thread)?);
+        let wrote = Arc::clone(&checkpointer);
         Ok(Store {
-            writer: Writer::new(writer),
+            writer: Writer::start(writer, Arc::new(move |writes| wrote.wrote(writes))).map_err(StoreError::Thread)?,
             readers: Readers::new(readers),
             checkpointer,
             path: path.to_path_buf(),
@@ -112,18 +117,19 @@ impl Store {
         &self.path
     }
 
-    /// Run `f` in a write transaction: committed before this returns if `f` returns Ok, undone
-    /// otherwise. `f` runs once.
-    pub fn write<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
+    /// Run `f` in a write transaction: committed if `f` returns Ok, undone otherwise (a panic
+    /// in `f` is undone and resumed in whoever takes the answer). `f` runs once, on the
+    /// writer's thread, beside other writes queued meanwhile (so it owns what it uses). Await
+    /// the answer, or [`Pending::wait`] for it on a blocking thread; no thread waits meanwhile.
+    pub fn write<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E> + Send + 'static) -> Pending<T, E>
     where
-        E: From<rusqlite::Error>,
+        T: Send + 'static,
+        E: From<rusqlite::Error> + Send + 'static,
     {
-        let result = self.writer.write(f);
-        self.checkpointer.wrote();
-        result
+        self.writer.write(f)
     }
 
-    /// How many writes are waiting for the writer connection (behind the one it runs).
+    /// How many writes are waiting for the writer thread.
     pub fn writes_waiting(&self) -> usize {
         self.writer.waiting()
     }
@@ -207,11 +213,15 @@ mod tests {
     fn the_log_is_copied_back_by_the_checkpoint_thread_not_the_writer() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("t.db")).unwrap();
-        let backstop: u32 = store.write(|tx| tx.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))).unwrap();
+        let backstop: u32 =
+            store.write(|tx| tx.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))).wait().unwrap();
         assert_eq!(backstop, checkpointer::WRITER_BACKSTOP_PAGES, "the writer leaves checkpoints to the thread");
         for n in 0..checkpointer::EVERY_WRITES {
             store
-                .write(|tx| tx.execute("INSERT INTO users (userid, created_at, last_seen_at) VALUES (?1, 0, 0)", [n]))
+                .write(move |tx| {
+                    tx.execute("INSERT INTO users (userid, created_at, last_seen_at) VALUES (?1, 0, 0)", [n])
+                })
+                .wait()
                 .unwrap();
         }
         let stats = store.checkpointer.wait_for_runs(1, Duration::from_secs(30));
@@ -225,10 +235,12 @@ mod tests {
     fn a_failed_write_rolls_back() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("t.db")).unwrap();
-        let result: Result<(), rusqlite::Error> = store.write(|tx| {
-            tx.execute("INSERT INTO users (userid, created_at, last_seen_at) VALUES ('a', 0, 0)", [])?;
-            Err(rusqlite::Error::QueryReturnedNoRows)
-        });
+        let result: Result<(), rusqlite::Error> = store
+            .write(|tx| {
+                tx.execute("INSERT INTO users (userid, created_at, last_seen_at) VALUES ('a', 0, 0)", [])?;
+                Err(rusqlite::Error::QueryReturnedNoRows)
+            })
+            .wait();
         assert!(result.is_err());
         let count: i64 = store.read(|c| c.query_row("SELECT count(*) FROM users", [], |r| r.get(0))).unwrap();
         assert_eq!(count, 0);

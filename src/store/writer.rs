@@ -1,55 +1,99 @@
-//! The single writer connection, with group commit.
+//! The single writer: one connection, on a thread of its own, running queued writes in batches.
 //!
-//! Every `write` runs inside a savepoint of a shared `BEGIN IMMEDIATE` transaction. When a
-//! writer finishes while others are queued for the connection, it hands the still-open
-//! transaction on and waits; the last writer of the chain (or the `MAX_BATCH`th) commits for
-//! all and wakes them. A burst of callbacks thus pays for one commit (WAL frames, locks,
-//! page writes) instead of one each, while a lone write commits at once. No caller returns
-//! before its work is durable: a failed commit fails every write of the batch.
+//! A caller hands its write over and waits for the answer. The writer thread runs whatever is
+//! queued by then (up to `MAX_BATCH`) in one `BEGIN IMMEDIATE` transaction, each write in its
+//! own savepoint (a write that fails or panics leaves its batch mates as they were), commits
+//! once, and answers each caller. A burst of callbacks thus pays for one commit instead of one
+//! each, and no caller's thread takes turns on the connection. No caller returns before its
+//! write is durable: a failed commit fails every write of the batch.
 
-use crate::sync::lock;
+use crossbeam_channel::{Receiver, Sender};
 use rusqlite::Connection;
+use std::future::Future;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::thread::{JoinHandle, ThreadId};
+use tokio::sync::oneshot;
 
-/// Writes per transaction at most, so the first of a long burst does not wait long. Sixteen,
-/// not more: with 32 callbacks in flight on two cores, a batch of all of them left the other
-/// core idle until their commit; two smaller batches keep both busy (and a commit's fixed cost
-/// is already spread thin at sixteen).
+/// Writes per transaction at most, so the first of a long burst does not wait long.
 const MAX_BATCH: usize = 16;
-/// How many failed commits are remembered for the writers still waiting on them.
-const FAILURES_KEPT: usize = 64;
 
 pub struct Writer {
-    conn: Mutex<Open>,
-    /// Threads waiting for `conn`: a finished writer hands the transaction on only if
-    /// one of them will surely take it.
-    queued: AtomicUsize,
-    outcomes: Mutex<Outcomes>,
-    committed: Condvar,
+    queue: Option<Sender<Box<dyn Queued>>>,
+    thread: Option<JoinHandle<()>>,
+    thread_id: ThreadId,
 }
 
-struct Open {
-    conn: Connection,
-    batch: Option<Batch>,
-    next_batch: u64,
+/// A write waiting for the writer thread, whatever it returns (see `Write`).
+trait Queued: Send {
+    /// Run in its own savepoint of the batch's open transaction; false if the savepoint could
+    /// not be closed (the transaction's state is then unknown).
+    fn run(&mut self, conn: &Connection) -> bool;
+    /// The batch ended: hand the caller its answer (`failure`: the batch was not committed).
+    fn end(self: Box<Self>, failure: Option<&Failure>);
 }
 
-#[derive(Clone, Copy)]
-struct Batch {
-    id: u64,
-    writes: usize,
-    /// A savepoint could not be closed: the transaction's state is unknown, so roll it all back.
-    broken: bool,
+/// Why a batch was not committed, as each of its writes reports it.
+#[derive(Clone)]
+struct Failure {
+    code: i32,
+    message: String,
 }
 
-#[derive(Default)]
-struct Outcomes {
-    /// Every batch up to this id has ended (committed or failed).
-    ended_through: u64,
-    /// Batches that failed, with the SQLite error to give their writers.
-    failures: Vec<(u64, i32, String)>,
+impl Failure {
+    fn of(error: &rusqlite::Error) -> Failure {
+        let code = error.sqlite_error().map_or(rusqlite::ffi::SQLITE_ERROR, |e| e.extended_code);
+        Failure { code, message: error.to_string() }
+    }
+
+    fn error(&self) -> rusqlite::Error {
+        rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(self.code), Some(self.message.clone()))
+    }
+}
+
+type Outcome<T, E> = std::thread::Result<Result<T, E>>;
+
+struct Write<F, T, E> {
+    f: Option<F>,
+    outcome: Option<Outcome<T, E>>,
+    answer: oneshot::Sender<Outcome<T, E>>,
+}
+
+impl<F, T, E> Queued for Write<F, T, E>
+where
+    F: FnOnce(&Connection) -> Result<T, E> + Send,
+    T: Send,
+    E: From<rusqlite::Error> + Send,
+{
+    fn run(&mut self, conn: &Connection) -> bool {
+        let Some(f) = self.f.take() else { return true };
+        let (outcome, closed) = in_savepoint(conn, f);
+        self.outcome = Some(outcome);
+        closed
+    }
+
+    fn end(self: Box<Self>, failure: Option<&Failure>) {
+        let outcome = match (self.outcome, failure) {
+            // Its own failure stands (its savepoint undid it); a panic goes back to its caller.
+            (Some(Ok(Err(error))), _) => Ok(Err(error)),
+            (Some(Err(panic)), _) => Err(panic),
+            (Some(Ok(Ok(value))), None) => Ok(Ok(value)),
+            (_, Some(failure)) => Ok(Err(E::from(failure.error()))),
+            (None, None) => Ok(Err(E::from(stopped()))),
+        };
+        // The caller may have stopped waiting (a callback past its deadline): the write stands.
+        let _ = self.answer.send(outcome);
+    }
+}
+
+/// The writer thread is gone (it only ends when the store is dropped).
+fn stopped() -> rusqlite::Error {
+    rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_MISUSE),
+        Some("the writer stopped".into()),
+    )
 }
 
 fn run(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
@@ -57,155 +101,147 @@ fn run(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     Ok(())
 }
 
-impl Writer {
-    pub fn new(conn: Connection) -> Writer {
-        Writer {
-            conn: Mutex::new(Open { conn, batch: None, next_batch: 1 }),
-            queued: AtomicUsize::new(0),
-            outcomes: Mutex::new(Outcomes::default()),
-            committed: Condvar::new(),
-        }
-    }
-
-    /// How many threads are waiting for the connection.
-    pub fn waiting(&self) -> usize {
-        self.queued.load(Ordering::SeqCst)
-    }
-
-    /// Run `f` atomically (its own savepoint) and return once its effects are committed.
-    pub fn write<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
-    where
-        E: From<rusqlite::Error>,
-    {
-        let mut open = self.connection();
-        let batch = self.batch(&mut open)?;
-        let (result, batch) = run_in_savepoint(&open.conn, batch, f);
-        let hand_on = self.queued.load(Ordering::SeqCst) > 0 && batch.writes < MAX_BATCH && !batch.broken;
-        if hand_on {
-            open.batch = Some(batch);
-            drop(open);
-        } else {
-            self.end_batch(&open.conn, batch);
-            drop(open);
-        }
-        match result {
-            Ok(Ok(value)) => self.wait_for(batch.id).map(|()| value).map_err(E::from),
-            // Nothing of this write stays (its savepoint was rolled back): no need to wait.
-            Ok(Err(error)) => Err(error),
-            Err(panic) => resume_unwind(panic),
-        }
-    }
-
-    /// Commit (or roll back a broken) `batch` and wake its waiting writers.
-    fn end_batch(&self, conn: &Connection, batch: Batch) {
-        let ended = if batch.broken {
-            let _ = run(conn, "ROLLBACK");
-            Err(rusqlite::Error::SqliteFailure(
-                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT),
-                Some("a write in the same batch left the transaction broken; rolled back".into()),
-            ))
-        } else {
-            run(conn, "COMMIT").inspect_err(|_| {
-                // A failed COMMIT may leave the transaction open; close it so the next batch starts clean.
-                if !conn.is_autocommit() {
-                    let _ = run(conn, "ROLLBACK");
-                }
-            })
-        };
-        let failure = ended.err().map(|error| {
-            tracing::error!(batch = batch.id, writes = batch.writes, %error, "commit failed");
-            code_and_message(&error)
-        });
-        let mut outcomes = lock(&self.outcomes);
-        outcomes.ended_through = batch.id;
-        if let Some((code, message)) = &failure {
-            outcomes.failures.push((batch.id, *code, message.clone()));
-            if outcomes.failures.len() > FAILURES_KEPT {
-                outcomes.failures.remove(0);
-            }
-        }
-        drop(outcomes);
-        self.committed.notify_all();
-    }
-
-    fn wait_for(&self, batch: u64) -> rusqlite::Result<()> {
-        let mut outcomes = lock(&self.outcomes);
-        while outcomes.ended_through < batch {
-            outcomes = self.committed.wait(outcomes).unwrap_or_else(|e| e.into_inner());
-        }
-        match outcomes.failures.iter().find(|(id, _, _)| *id == batch) {
-            None => Ok(()),
-            Some((_, code, message)) => Err(commit_failure(*code, message)),
-        }
-    }
-
-    /// The connection, once no other write has it (counted meanwhile in `queued`).
-    fn connection(&self) -> MutexGuard<'_, Open> {
-        self.queued.fetch_add(1, Ordering::SeqCst);
-        let open = lock(&self.conn);
-        self.queued.fetch_sub(1, Ordering::SeqCst);
-        open
-    }
-
-    /// The open batch (handed on by a writer) or a new one.
-    fn batch(&self, open: &mut Open) -> rusqlite::Result<Batch> {
-        match open.batch.take() {
-            Some(batch) => Ok(batch),
-            None => {
-                run(&open.conn, "BEGIN IMMEDIATE")?;
-                let batch = Batch { id: open.next_batch, writes: 0, broken: false };
-                open.next_batch += 1;
-                Ok(batch)
-            }
-        }
-    }
-}
-
-/// What is kept of a failed commit, for each of the batch's writers.
-fn code_and_message(error: &rusqlite::Error) -> (i32, String) {
-    (error.sqlite_error().map_or(rusqlite::ffi::SQLITE_ERROR, |e| e.extended_code), error.to_string())
-}
-
-/// A batch's failed commit, as each of its writes reports it.
-fn commit_failure(code: i32, message: &str) -> rusqlite::Error {
-    rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), Some(message.to_string()))
-}
-
-type Outcome<T, E> = std::thread::Result<Result<T, E>>;
-
-/// Run `f` inside its own savepoint: kept if it returns Ok, undone if it fails or panics. The
-/// batch is `broken` if the savepoint could not be closed or SQLite ended the transaction.
-fn run_in_savepoint<T, E>(
+/// Run `f` in a savepoint: kept if it returns Ok, undone if it fails or panics. False when the
+/// savepoint could not be closed or SQLite ended the transaction (disk full, I/O).
+fn in_savepoint<T, E: From<rusqlite::Error>>(
     conn: &Connection,
-    mut batch: Batch,
     f: impl FnOnce(&Connection) -> Result<T, E>,
-) -> (Outcome<T, E>, Batch)
-where
-    E: From<rusqlite::Error>,
-{
+) -> (Outcome<T, E>, bool) {
     if let Err(error) = run(conn, "SAVEPOINT write") {
-        batch.broken = true;
-        return (Ok(Err(E::from(error))), batch);
+        return (Ok(Err(E::from(error))), false);
     }
-    let result = catch_unwind(AssertUnwindSafe(|| f(conn)));
-    let closed = match &result {
+    let outcome = catch_unwind(AssertUnwindSafe(|| f(conn)));
+    let closed = match &outcome {
         Ok(Ok(_)) => run(conn, "RELEASE write"),
         _ => run(conn, "ROLLBACK TO write").and_then(|()| run(conn, "RELEASE write")),
     };
-    batch.writes += 1;
-    // SQLite rolls a whole transaction back on some errors (disk full, I/O): nothing to hand on.
-    batch.broken |= conn.is_autocommit();
-    match closed {
-        Ok(()) => (result, batch),
-        Err(error) => {
-            batch.broken = true;
-            let result = match result {
-                Ok(_) => Ok(Err(E::from(error))),
-                panic => panic,
-            };
-            (result, batch)
+    let intact = closed.is_ok() && !conn.is_autocommit();
+    match (outcome, closed) {
+        (Ok(Ok(_)), Err(error)) => (Ok(Err(E::from(error))), false),
+        (outcome, _) => (outcome, intact),
+    }
+}
+
+impl Writer {
+    /// Start the writer thread on `conn`; `committed` is told how many writes each batch held.
+    pub fn start(conn: Connection, committed: Arc<dyn Fn(usize) + Send + Sync>) -> std::io::Result<Writer> {
+        let (queue, queued) = crossbeam_channel::unbounded::<Box<dyn Queued>>();
+        let thread = std::thread::Builder::new().name("staffhome-writer".into()).spawn(move || {
+            while let Ok(first) = queued.recv() {
+                committed(run_batch(&conn, first, &queued));
+            }
+        })?;
+        let thread_id = thread.thread().id();
+        Ok(Writer { queue: Some(queue), thread: Some(thread), thread_id })
+    }
+
+    /// How many writes wait for the writer thread.
+    pub fn waiting(&self) -> usize {
+        self.queue.as_ref().map_or(0, Sender::len)
+    }
+
+    /// Queue `f` for the writer thread; the answer comes once its effects are committed (or
+    /// undone).
+    pub fn write<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E> + Send + 'static) -> Pending<T, E>
+    where
+        T: Send + 'static,
+        E: From<rusqlite::Error> + Send + 'static,
+    {
+        let (answer, answered) = oneshot::channel();
+        let write: Box<dyn Queued> = Box::new(Write { f: Some(f), outcome: None, answer });
+        // Should the thread be gone, the dropped write closes the answer: `stopped`.
+        if let Some(queue) = &self.queue {
+            let _ = queue.send(write);
+        }
+        Pending(answered)
+    }
+}
+
+/// A queued write's answer: await it, or [`Pending::wait`] for it on a blocking thread.
+pub struct Pending<T, E>(oneshot::Receiver<Outcome<T, E>>);
+
+impl<T, E: From<rusqlite::Error>> Pending<T, E> {
+    /// Block this thread until the write is committed or undone (not on the async executor).
+    pub fn wait(self) -> Result<T, E> {
+        answer(self.0.blocking_recv())
+    }
+}
+
+impl<T, E: From<rusqlite::Error>> Future for Pending<T, E> {
+    type Output = Result<T, E>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0).poll(cx).map(answer)
+    }
+}
+
+/// A panic in the write is resumed in its caller, as if it had run there.
+fn answer<T, E: From<rusqlite::Error>>(received: Result<Outcome<T, E>, oneshot::error::RecvError>) -> Result<T, E> {
+    match received {
+        Ok(Ok(result)) => result,
+        Ok(Err(panic)) => resume_unwind(panic),
+        Err(_) => Err(E::from(stopped())),
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // Closing the queue ends the thread once the writes queued so far are done.
+        self.queue = None;
+        // A write holding the last handle on the store drops it on the writer thread itself,
+        // which must not wait for itself.
+        if std::thread::current().id() == self.thread_id {
+            return;
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
         }
     }
+}
+
+/// Run `first` and whatever else is queued by then (up to `MAX_BATCH`) in one transaction,
+/// commit, and answer them all; how many writes the batch held.
+fn run_batch(conn: &Connection, first: Box<dyn Queued>, queued: &Receiver<Box<dyn Queued>>) -> usize {
+    let mut writes = vec![first];
+    let failure = match run(conn, "BEGIN IMMEDIATE") {
+        Err(error) => Some(Failure::of(&error)),
+        Ok(()) => {
+            let mut intact = writes[0].run(conn);
+            while intact && writes.len() < MAX_BATCH {
+                let Ok(mut next) = queued.try_recv() else { break };
+                intact = next.run(conn);
+                writes.push(next);
+            }
+            end_transaction(conn, intact)
+        }
+    };
+    if let Some(failure) = &failure {
+        tracing::error!(writes = writes.len(), error = %failure.message, "a batch of writes was not committed");
+    }
+    let held = writes.len();
+    for write in writes {
+        write.end(failure.as_ref());
+    }
+    held
+}
+
+/// Commit, or roll back a transaction a write left in an unknown state; the failure, if any.
+fn end_transaction(conn: &Connection, intact: bool) -> Option<Failure> {
+    if !intact {
+        if !conn.is_autocommit() {
+            let _ = run(conn, "ROLLBACK");
+        }
+        let message = "a write in the same batch left the transaction broken; rolled back";
+        return Some(Failure { code: rusqlite::ffi::SQLITE_ABORT, message: message.into() });
+    }
+    let committed = run(conn, "COMMIT");
+    committed.err().map(|error| {
+        // A failed COMMIT may leave the transaction open; close it so the next batch starts clean.
+        if !conn.is_autocommit() {
+            let _ = run(conn, "ROLLBACK");
+        }
+        Failure::of(&error)
+    })
 }
 
 #[cfg(test)]
@@ -222,67 +258,57 @@ mod tests {
              CREATE TABLE child (p INTEGER REFERENCES t (n) DEFERRABLE INITIALLY DEFERRED)",
         )
         .unwrap();
-        (dir, Arc::new(Writer::new(conn)))
+        (dir, Arc::new(Writer::start(conn, Arc::new(|_| {})).unwrap()))
     }
 
     fn insert(writer: &Writer, n: i64) -> rusqlite::Result<usize> {
-        writer.write(|conn| conn.execute("INSERT INTO t (n) VALUES (?1)", [n]))
+        writer.write(move |conn| conn.execute("INSERT INTO t (n) VALUES (?1)", [n])).wait()
     }
 
     fn count(writer: &Writer) -> i64 {
-        writer.write(|conn| conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0))).unwrap()
+        writer.write(|conn| conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0))).wait().unwrap()
     }
 
     #[test]
-    fn concurrent_writes_all_commit_and_share_transactions() {
+    fn concurrent_writes_all_commit_and_a_failed_one_leaves_its_batch_mates() {
         let (_dir, writer) = writer();
         let threads: Vec<_> = (0..8)
             .map(|t| {
                 let writer = Arc::clone(&writer);
                 std::thread::spawn(move || {
+                    let mut failed = 0;
                     for i in 0..200 {
-                        insert(&writer, t * 1000 + i).unwrap();
+                        // Every tenth inserts a key already taken: only that write is undone.
+                        let n = t * 1000 + i;
+                        let key = if i % 10 == 9 { n - 1 } else { n };
+                        match insert(&writer, key) {
+                            Ok(1) => {}
+                            Ok(other) => panic!("inserted {other} rows"),
+                            Err(error) => {
+                                assert!(error.to_string().contains("UNIQUE"), "{error}");
+                                failed += 1;
+                            }
+                        }
                     }
+                    failed
                 })
             })
             .collect();
-        for thread in threads {
-            thread.join().unwrap();
-        }
-        assert_eq!(count(&writer), 1600);
-        let batches = lock(&writer.conn).next_batch - 1;
-        assert!(batches <= 1601, "one batch per write at most, got {batches}");
+        let failed: i64 = threads.into_iter().map(|t| t.join().unwrap()).sum();
+        assert_eq!(failed, 160);
+        assert_eq!(count(&writer), 1440);
     }
 
     #[test]
-    fn a_failed_write_is_undone_and_its_batch_mates_kept() {
+    fn a_panicking_write_panics_its_caller_is_undone_and_the_writer_goes_on() {
         let (_dir, writer) = writer();
-        let conn = &lock(&writer.conn).conn;
-        run(conn, "BEGIN IMMEDIATE").unwrap();
-        let batch = Batch { id: 1, writes: 0, broken: false };
-        let (kept, batch) = run_in_savepoint(conn, batch, |c| c.execute("INSERT INTO t VALUES (1)", []));
-        let (failed, batch) = run_in_savepoint(conn, batch, |c| {
-            c.execute("INSERT INTO t VALUES (2)", [])?;
-            c.execute("INSERT INTO t VALUES (1)", []) // duplicate key
-        });
-        run(conn, "COMMIT").unwrap();
-        assert!(matches!(kept, Ok(Ok(1))));
-        assert!(matches!(failed, Ok(Err(_))));
-        assert_eq!(batch.writes, 2);
-        assert!(!batch.broken);
-        let rows: Vec<i64> =
-            conn.prepare("SELECT n FROM t").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
-        assert_eq!(rows, vec![1]);
-    }
-
-    #[test]
-    fn a_panicking_write_is_undone_and_the_writer_goes_on() {
-        let (_dir, writer) = writer();
-        let panicked = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            let _: rusqlite::Result<()> = writer.write(|conn| {
-                conn.execute("INSERT INTO t VALUES (7)", [])?;
-                panic!("bug in a write");
-            });
+        let panicked = catch_unwind(AssertUnwindSafe(|| {
+            let _: rusqlite::Result<()> = writer
+                .write(|conn| {
+                    conn.execute("INSERT INTO t VALUES (7)", [])?;
+                    panic!("bug in a write");
+                })
+                .wait();
         }));
         assert!(panicked.is_err());
         insert(&writer, 8).unwrap();
@@ -290,10 +316,10 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_commit_fails_every_write_of_the_batch() {
+    fn a_failed_commit_fails_the_write() {
         let (_dir, writer) = writer();
         // A deferred foreign key violation is only found at COMMIT.
-        let result = writer.write(|conn| conn.execute("INSERT INTO child VALUES (99)", []));
+        let result = writer.write(|conn| conn.execute("INSERT INTO child VALUES (99)", [])).wait();
         let error = result.expect_err("the commit must fail").to_string();
         assert!(error.contains("FOREIGN KEY"), "{error}");
         insert(&writer, 1).unwrap();

@@ -50,7 +50,7 @@ pub(super) async fn admin_now(ctx: &Arc<AppContext>, user: &str) -> bool {
 
 /// Percent-encode a query value.
 fn encode(s: &str) -> String {
-    crate::wecom::sim::urlencode(s)
+    crate::wecom::url::urlencode(s)
 }
 
 async fn access(ctx: &Arc<AppContext>, request: &HttpRequest, query: &AdminQuery, page: &str) -> Access {

@@ -4,8 +4,8 @@
 //! line with the reason, and a count in /metrics.
 
 use crate::app::AppContext;
-use crate::inbox::{self, Handled};
-use crate::wecom::xml::{self, InboundMessage, Reply};
+use crate::inbox;
+use crate::wecom::xml::{self, Reply};
 use crate::wecom::CryptoError;
 use actix_web::{http::StatusCode, web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
@@ -138,14 +138,14 @@ async fn receive_inner(
     let _entered = span.enter();
 
     let user = message.from_user_name.clone();
-    let mut work = Box::pin(handle(Arc::clone(ctx), message));
+    let mut work = Box::pin(inbox::handle(Arc::clone(ctx), Arc::new(message)));
     let handled = match tokio::time::timeout(REPLY_DEADLINE, &mut work).await {
         Ok(Ok(handled)) => handled,
         Ok(Err(error)) => {
             // Nothing was committed; WeCom retries on a non-200 and the retry starts afresh.
             tracing::error!(%error, "callback handling failed");
             ctx.metrics.callback(kind, "error");
-            return Err(Rejection::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", error));
+            return Err(Rejection::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", error.to_string()));
         }
         Err(_elapsed) => {
             tracing::warn!("callback is slow; answering empty, its reply will go out through the outbox");
@@ -153,11 +153,8 @@ async fn receive_inner(
             let late_ctx = Arc::clone(ctx);
             tokio::spawn(async move {
                 if let Ok(handled) = work.await {
-                    let send_ctx = Arc::clone(&late_ctx);
-                    let queued =
-                        late_ctx.callback_threads.run(move || inbox::send_late_reply(&send_ctx, &user, &handled)).await;
-                    if !matches!(queued, Ok(Ok(()))) {
-                        tracing::error!("could not queue a late reply");
+                    if let Err(error) = inbox::send_late_reply(&late_ctx, &user, &handled).await {
+                        tracing::error!(%error, "could not queue a late reply");
                     }
                 }
             });
@@ -166,15 +163,6 @@ async fn receive_inner(
     };
     ctx.metrics.callback(kind, if handled.duplicate { "duplicate" } else { "ok" });
     Ok(encrypted_reply(ctx, &handled.reply, &user))
-}
-
-/// Act on the callback on a callback thread (off the async executor); why it failed or panicked.
-async fn handle(ctx: Arc<AppContext>, message: InboundMessage) -> Result<Handled, String> {
-    let handle_ctx = Arc::clone(&ctx);
-    match ctx.callback_threads.run(move || inbox::handle(&handle_ctx, &message)).await {
-        Ok(handled) => handled.map_err(|error| error.to_string()),
-        Err(panicked) => Err(panicked.to_string()),
-    }
 }
 
 /// Read the body, refusing anything over the limit without reading it all.

@@ -71,7 +71,7 @@ pub fn in_wecom(request: &HttpRequest) -> bool {
 
 /// WeCom's silent OAuth (snsapi_base), coming back to `page` on this server with a code.
 pub fn authorize_url(config: &Config, page: &str) -> String {
-    let encode = crate::wecom::sim::urlencode;
+    let encode = crate::wecom::url::urlencode;
     let redirect = format!("{}{page}", config.server.public_url.trim_end_matches('/'));
     format!(
         "https://open.weixin.qq.com/connect/oauth2/authorize?appid={}&redirect_uri={}&response_type=code&scope=snsapi_base&state=staffhome&agentid={}#wechat_redirect",

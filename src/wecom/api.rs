@@ -2,7 +2,7 @@
 //! refreshed before expiry and at once on 40014 / 41001 / 42001 (then the call is retried
 //! once). Errors branch on `errcode`, never on `errmsg`.
 
-use crate::config::Secret;
+use crate::secret::Secret;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};

@@ -6,6 +6,7 @@ pub mod card;
 pub mod crypto;
 pub mod menu;
 pub mod sim;
+pub mod url;
 pub mod xml;
 
 pub use crypto::{CryptoError, WeComCrypto};
