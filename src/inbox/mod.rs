@@ -59,8 +59,9 @@ pub async fn handle(ctx: Arc<AppContext>, msg: Arc<InboundMessage>) -> Result<Ha
                 return Ok(retry(&key, earlier));
             }
             if touch {
+                // Bookkeeping no answer shows: queued for the writer, not waited for.
                 let user = msg.from_user_name.clone();
-                ctx.store.write(move |tx| users::touch(tx, &user, now.timestamp())).await?;
+                drop(ctx.store.write(move |tx| users::touch(tx, &user, now.timestamp())));
             }
             Ok(Handled { reply: answer.reply, duplicate: false })
         }
