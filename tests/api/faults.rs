@@ -1,10 +1,8 @@
 //! Faults: WeCom down, slow or babbling; the database locked by another process; the server
 //! killed mid-burst; a flood with duplicates. Nothing is lost, nothing done twice.
 
-mod common;
-
+use crate::common::TestApp;
 use chrono::Duration;
-use common::TestApp;
 use staffhome::outbox::worker::deliver_due;
 use staffhome::outbox::{self, Outgoing, Weight};
 use staffhome::wecom::sim::{Fault, SimApi, SimMember, SimReply};
@@ -242,20 +240,25 @@ fn start_server(config: &std::path::Path) -> std::process::Child {
 #[tokio::test]
 async fn kill_9_during_a_burst_loses_no_acknowledged_booking() {
     let dir = tempfile::tempdir().expect("dir");
-    let api = SimApi::start(common::CORP_ID, common::SECRET).expect("stand-in");
+    let api = SimApi::start(crate::common::CORP_ID, crate::common::SECRET).expect("stand-in");
     let port = free_port();
     let db = dir.path().join("k.db");
-    let text = common::config_text(api.base_url(), &db)
+    let text = crate::common::config_text(api.base_url(), &db)
         .replace("bind = \"127.0.0.1:0\"", &format!("bind = \"127.0.0.1:{port}\""));
     let config = dir.path().join("staffhome.toml");
     std::fs::write(&config, text).expect("config");
     let mut server = start_server(&config);
     wait_healthy(port).await;
 
-    let crypto = WeComCrypto::new(common::TOKEN, common::AES_KEY, common::CORP_ID).expect("crypto");
-    let member =
-        SimMember::new(crypto, common::CORP_ID, common::AGENT_ID, &format!("http://127.0.0.1:{port}/wecom/callback"));
-    let now = common::monday_10am().timestamp();
+    let crypto =
+        WeComCrypto::new(crate::common::TOKEN, crate::common::AES_KEY, crate::common::CORP_ID).expect("crypto");
+    let member = SimMember::new(
+        crypto,
+        crate::common::CORP_ID,
+        crate::common::AGENT_ID,
+        &format!("http://127.0.0.1:{port}/wecom/callback"),
+    );
+    let now = crate::common::monday_10am().timestamp();
     let acknowledged = Arc::new(std::sync::Mutex::new(Vec::new()));
     let mut tasks = Vec::new();
     for worker in 0..8 {
@@ -268,7 +271,7 @@ async fn kill_9_during_a_burst_loses_no_acknowledged_booking() {
                         [i % 11];
                 let reply = member.say(&user, now, &format!("预约 健身房 明天 {time}")).await;
                 if reply.text().contains("预约成功") {
-                    acknowledged.lock().expect("lock").push((user, common::booking_no(reply.text())));
+                    acknowledged.lock().expect("lock").push((user, crate::common::booking_no(reply.text())));
                 }
             }
         }));

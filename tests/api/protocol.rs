@@ -1,9 +1,7 @@
 //! The WeCom callback as WeCom calls it: URL verification, round trips, bad input,
 //! duplicates, concurrency.
 
-mod common;
-
-use common::TestApp;
+use crate::common::TestApp;
 use staffhome::wecom::sim::SimReply;
 use staffhome::wecom::Inbound;
 
@@ -136,7 +134,9 @@ async fn every_bad_input_gets_an_error_status_and_the_server_stays_healthy() {
     ];
     // Well-signed payloads whose content is bad: the signature is right, so the refusal
     // comes from the later check.
-    let crypto = staffhome::wecom::WeComCrypto::new(common::TOKEN, common::AES_KEY, common::CORP_ID).expect("crypto");
+    let crypto =
+        staffhome::wecom::WeComCrypto::new(crate::common::TOKEN, crate::common::AES_KEY, crate::common::CORP_ID)
+            .expect("crypto");
     let signed = |encrypt: &str| {
         let signature = crypto.sign("1700000000", "42", encrypt);
         (
@@ -144,14 +144,14 @@ async fn every_bad_input_gets_an_error_status_and_the_server_stays_healthy() {
             format!("<xml><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>"),
         )
     };
-    let other_corp =
-        staffhome::wecom::WeComCrypto::new(common::TOKEN, common::AES_KEY, "wwsomeoneelse").expect("crypto");
+    let other_corp = staffhome::wecom::WeComCrypto::new(crate::common::TOKEN, crate::common::AES_KEY, "wwsomeoneelse")
+        .expect("crypto");
     let for_other_corp = other_corp.encrypt("<xml><FromUserName>u</FromUserName><CreateTime>1</CreateTime><MsgType>text</MsgType><Content>hi</Content><MsgId>1</MsgId></xml>");
     let padding_out_of_range = {
         use base64::Engine;
         // 32 zero bytes encrypted without padding: the last plaintext byte is 0.
         use aes::cipher::{block_padding::NoPadding, BlockEncryptMut, KeyIvInit};
-        let key = staffhome::wecom::crypto::EncodingAesKey::parse(common::AES_KEY).expect("key");
+        let key = staffhome::wecom::crypto::EncodingAesKey::parse(crate::common::AES_KEY).expect("key");
         let mut buf = [0u8; 32];
         let iv: [u8; 16] = key.bytes()[..16].try_into().expect("iv");
         let ct = cbc::Encryptor::<aes::Aes256>::new(key.bytes().into(), &iv.into())
@@ -197,10 +197,10 @@ async fn a_length_field_past_the_buffer_is_refused() {
     use aes::cipher::{block_padding::NoPadding, BlockEncryptMut, KeyIvInit};
     use base64::Engine;
     let app = TestApp::spawn().await;
-    let key = staffhome::wecom::crypto::EncodingAesKey::parse(common::AES_KEY).expect("key");
+    let key = staffhome::wecom::crypto::EncodingAesKey::parse(crate::common::AES_KEY).expect("key");
     let mut plain = b"0123456789abcdef".to_vec();
     plain.extend_from_slice(&5000u32.to_be_bytes());
-    plain.extend_from_slice(common::CORP_ID.as_bytes());
+    plain.extend_from_slice(crate::common::CORP_ID.as_bytes());
     let pad = 32 - plain.len() % 32;
     plain.resize(plain.len() + pad, pad as u8);
     let len = plain.len();
@@ -210,7 +210,9 @@ async fn a_length_field_past_the_buffer_is_refused() {
         .expect("encrypt")
         .to_vec();
     let encrypt = base64::engine::general_purpose::STANDARD.encode(ct);
-    let crypto = staffhome::wecom::WeComCrypto::new(common::TOKEN, common::AES_KEY, common::CORP_ID).expect("crypto");
+    let crypto =
+        staffhome::wecom::WeComCrypto::new(crate::common::TOKEN, crate::common::AES_KEY, crate::common::CORP_ID)
+            .expect("crypto");
     let signature = crypto.sign("1", "2", &encrypt);
     let reply = app
         .member

@@ -1,9 +1,7 @@
 //! Booking by chat, end to end through the signed, encrypted protocol.
 
-mod common;
-
+use crate::common::{booking_no, TestApp};
 use chrono::Duration;
-use common::{booking_no, TestApp};
 
 #[tokio::test]
 async fn book_list_mine_cancel() {

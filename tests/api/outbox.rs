@@ -1,9 +1,7 @@
 //! The outbox delivers every notice exactly once to the stand-in, through failures.
 
-mod common;
-
+use crate::common::{booking_no, TestApp};
 use chrono::Duration;
-use common::{booking_no, TestApp};
 use staffhome::outbox::worker::{deliver_due, Delivered, PER_USER_PER_MINUTE};
 use staffhome::outbox::{self, Outgoing, Weight};
 use staffhome::wecom::sim::Fault;
@@ -48,7 +46,7 @@ async fn a_promotion_notice_is_delivered_exactly_once() {
     assert_eq!(sent.len(), 1);
     assert!(sent[0]["text"]["content"].as_str().unwrap_or_default().contains("已为你候补成功"));
     assert_eq!(sent[0]["enable_duplicate_check"], 1);
-    assert_eq!(sent[0]["agentid"], common::AGENT_ID);
+    assert_eq!(sent[0]["agentid"], crate::common::AGENT_ID);
     let (msgid, state): (Option<String>, String) = app.db(|c| {
         c.query_row("SELECT msgid, state FROM outbox WHERE recipient = 'b'", [], |r| Ok((r.get(0)?, r.get(1)?)))
     });

@@ -1,7 +1,5 @@
 //! Table-driven: what people type, and the Command it must become.
 
-mod common;
-
 use chrono::{NaiveDate, NaiveTime};
 use staffhome::booking::Catalog;
 use staffhome::chat::dates::{DayPart, SlotSpec};
@@ -9,7 +7,7 @@ use staffhome::chat::{parse, Command, Parsed, SlotRequest};
 use staffhome::config::Config;
 
 fn catalog() -> Catalog {
-    let text = common::config_text("http://127.0.0.1:1", std::path::Path::new("unused.db"));
+    let text = crate::common::config_text("http://127.0.0.1:1", std::path::Path::new("unused.db"));
     Catalog::from_config(&Config::from_toml(&text, |_| None).expect("config"))
 }
 

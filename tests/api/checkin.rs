@@ -1,9 +1,7 @@
 //! Check-in by scan and by 签到, the booking pass page, and forgiving strikes.
 
-mod common;
-
+use crate::common::{booking_no, TestApp};
 use chrono::{DateTime, Duration, Utc};
-use common::{booking_no, TestApp};
 use staffhome::wecom::sim::SimReply;
 use staffhome::wecom::Inbound;
 

@@ -1,9 +1,7 @@
 //! Approval by interactive cards, end to end: two levels, right person only, cards updated.
 
-mod common;
-
+use crate::common::{booking_no, TestApp};
 use chrono::Duration;
-use common::{booking_no, TestApp};
 use serde_json::Value;
 use staffhome::outbox::worker::deliver_due;
 use staffhome::wecom::sim::{Fault, SimReply};

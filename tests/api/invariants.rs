@@ -1,8 +1,6 @@
 //! Property test: random book / cancel / waitlist sequences by random members keep the
 //! invariants after every step.
 
-mod common;
-
 use chrono::{Duration, NaiveDate};
 use proptest::prelude::*;
 use staffhome::app::AppContext;
@@ -82,12 +80,12 @@ fn check_invariants(ctx: &AppContext) {
 
 fn run(ops: Vec<Op>) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let text = common::config_text("http://127.0.0.1:1", &dir.path().join("p.db"));
+    let text = crate::common::config_text("http://127.0.0.1:1", &dir.path().join("p.db"));
     let mut config = Config::from_toml(&text, |_| None).expect("config");
     config.booking.max_active_per_user = 3;
-    let clock = Arc::new(FixedClock::new(common::monday_10am()));
+    let clock = Arc::new(FixedClock::new(crate::common::monday_10am()));
     let ctx = Arc::new(AppContext::new(config, clock).expect("ctx"));
-    let now = common::monday_10am();
+    let now = crate::common::monday_10am();
     let date = NaiveDate::from_ymd_opt(2026, 11, 24).expect("date");
     for (step, op) in ops.into_iter().enumerate() {
         let now = now + Duration::seconds(step as i64);

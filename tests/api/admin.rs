@@ -1,9 +1,7 @@
 //! Admin by chat: roles, stop-use, broadcasts, reports.
 
-mod common;
-
+use crate::common::{booking_no, TestApp};
 use chrono::NaiveDate;
-use common::{booking_no, TestApp};
 use staffhome::outbox::worker::deliver_due;
 
 async fn spawn() -> TestApp {

@@ -1,9 +1,7 @@
 //! The scheduler with a fixed clock: confirmations, reminders, no-shows, catch-up, publish.
 
-mod common;
-
+use crate::common::{booking_no, TestApp};
 use chrono::{DateTime, Duration, Utc};
-use common::{booking_no, TestApp};
 use staffhome::app::AppContext;
 use staffhome::scheduler::{run_due_jobs, JobReport, Schedules};
 use staffhome::wecom::sim::SimReply;
@@ -41,7 +39,7 @@ async fn a_confirmation_goes_out_once_at_t_minus_120() {
     assert_eq!(pass(&app, t - Duration::minutes(118)).await.confirmations, 0, "not again after a restart");
     assert_eq!(outbox_keys(&app, "confirm:"), vec![format!("confirm:{id}")]);
     // Non-peak bookings get no confirmation card.
-    app.clock.set(common::monday_10am());
+    app.clock.set(crate::common::monday_10am());
     app.say("b", "预约 健身房 明天 9:30").await;
     let morning = DateTime::parse_from_rfc3339("2026-11-24T07:30:00+08:00").expect("t").with_timezone(&Utc);
     assert_eq!(pass(&app, morning).await.confirmations, 0);
@@ -194,7 +192,7 @@ async fn slots_are_ranked_by_recent_demand() {
         app.say(user, "预约 健身房 今天 19:30").await;
     }
     app.say("d", "预约 健身房 今天 12:00").await;
-    let later = common::monday_10am() + Duration::days(2);
+    let later = crate::common::monday_10am() + Duration::days(2);
     let ranked = app.db(|c| staffhome::scheduler::rank_slots_by_demand(c, &app.ctx, later));
     assert_eq!(ranked[0], (11, 3));
     assert_eq!(ranked[1], (4, 1));
@@ -246,7 +244,7 @@ async fn callback_records_are_kept_a_week_then_forgotten() {
     let records = "SELECT count(*) FROM processed_callbacks";
     assert_eq!(app.count(records), 2);
     let week = Duration::seconds(staffhome::scheduler::CALLBACK_RECORDS_KEPT_SECONDS);
-    let sent = common::monday_10am();
+    let sent = crate::common::monday_10am();
     assert_eq!(pass(&app, sent + week - Duration::minutes(1)).await.forgotten_callbacks, 0);
     assert_eq!(app.count(records), 2, "kept while WeCom could still retry");
     assert_eq!(pass(&app, sent + week + Duration::minutes(1)).await.forgotten_callbacks, 2);

@@ -1,8 +1,6 @@
 //! Operator commands against the stand-in: the app menu, online backup.
 
-mod common;
-
-use common::TestApp;
+use crate::common::TestApp;
 
 #[tokio::test]
 async fn the_menu_is_created_with_the_chat_layers_keys() {

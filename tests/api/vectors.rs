@@ -6,7 +6,7 @@ use staffhome::wecom::crypto::{signature, CryptoError, EncodingAesKey, WeComCryp
 use staffhome::wecom::xml;
 
 fn vector(name: &str) -> Value {
-    let all: Value = serde_json::from_str(include_str!("data/wecom-vectors.json")).expect("vectors parse");
+    let all: Value = serde_json::from_str(include_str!("../data/wecom-vectors.json")).expect("vectors parse");
     all["vectors"]
         .as_array()
         .expect("vector list")
@@ -147,7 +147,7 @@ fn official_json_robot_2016() {
 
 #[test]
 fn every_vector_in_the_file_has_a_named_test() {
-    let all: Value = serde_json::from_str(include_str!("data/wecom-vectors.json")).expect("vectors parse");
+    let all: Value = serde_json::from_str(include_str!("../data/wecom-vectors.json")).expect("vectors parse");
     let names: Vec<&str> = all["vectors"].as_array().expect("list").iter().filter_map(|v| v["name"].as_str()).collect();
     let this_file = include_str!("vectors.rs");
     for name in names {

@@ -1,9 +1,7 @@
 //! The web pages: the board, the admin report with each access case, the CSV export, and a
 //! real browser (headless Chromium) rendering both.
 
-mod common;
-
-use common::TestApp;
+use crate::common::TestApp;
 use reqwest::redirect::Policy;
 
 fn client() -> reqwest::Client {

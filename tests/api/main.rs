@@ -1,0 +1,21 @@
+//! The integration tests, in one binary (so the crate links once): each module drives the
+//! real server through the signed, encrypted protocol, against the WeCom stand-in on loopback.
+
+mod common;
+
+mod admin;
+mod approval;
+mod booking;
+mod checkin;
+mod demo;
+mod faults;
+mod invariants;
+mod operations;
+mod outbox;
+mod parser;
+mod protocol;
+mod robustness;
+mod scheduler;
+mod security;
+mod vectors;
+mod web;
