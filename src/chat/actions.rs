@@ -1,8 +1,9 @@
 //! Running each command and wording its outcome.
 
-use super::command::{self, Command, Parsed, SlotRequest};
+use super::command::{Command, SlotRequest};
 use super::dates::{DayPart, SlotSpec};
 use super::dialogue::{self, Dialogue};
+use super::parse::{self, Parsed};
 use super::Turn;
 use crate::booking::approval::Decision;
 use crate::booking::{self, query, service, Booking, BookingError, Facility, Rules};
@@ -56,7 +57,7 @@ impl<'a> Turn<'a> {
     /// A text message: a new command, or the next piece of a pending dialogue.
     pub fn on_text(&self, text: &str, parsed: Option<Parsed>) -> super::Result<String> {
         let now = self.now.timestamp();
-        match parsed.unwrap_or_else(|| command::parse(text, &self.ctx.catalog, self.today())) {
+        match parsed.unwrap_or_else(|| parse::parse(text, &self.ctx.catalog, self.today())) {
             Parsed::Command(command) => {
                 dialogue::clear(self.tx, self.user)?;
                 self.run(command)

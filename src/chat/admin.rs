@@ -1,7 +1,7 @@
 //! Admin commands: 停用 / 启用, 通知, 报表, 授权 / 撤销. Everyone else is refused (and logged).
 
-use super::command::normalize;
 use super::dates::{self, SlotSpec};
+use super::parse::normalize;
 use super::Turn;
 use crate::booking::{self, checkin, closure, service, week_start};
 use crate::notify::{self, Audience};

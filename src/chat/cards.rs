@@ -4,51 +4,36 @@ use super::refusals::{decide_refusal, short_refusal};
 use super::Turn;
 use crate::booking::approval::{self, DecideError, Decision};
 use crate::booking::{service, Booking, BookingError};
+use crate::notify::CardButton;
+use crate::wecom::Reply;
 
 impl Turn<'_> {
-    /// A button on one of our cards: `confirm:12`, `cancel:12`. The clicker's button greys
-    /// out with what happened.
-    pub fn on_card_click(&self, key: &str) -> super::Result<crate::wecom::Reply> {
-        use crate::wecom::Reply;
-        let (action, id) = match key.split_once(':') {
-            Some((action, id)) => (action, id.split(':').next().and_then(|n| n.parse::<i64>().ok())),
-            None => (key, None),
-        };
-        let Some(id) = id else {
+    /// A button on one of our cards. The clicker's button greys out with what happened.
+    pub fn on_card_click(&self, key: &str) -> super::Result<Reply> {
+        let Some(button) = CardButton::parse(key) else {
             tracing::warn!(key, "unknown card key");
             return Ok(Reply::UpdateButton("无效操作".into()));
         };
-        let label = match action {
-            "confirm" => match self.confirm_booking(id)? {
+        let events = &mut self.events.borrow_mut();
+        let label = match button {
+            CardButton::Confirm(id) => match self.confirm_booking(id)? {
                 Ok(_) => "已确认参加".to_string(),
                 Err(error) => short_refusal(&error),
             },
-            "approve" | "reject" => {
-                let decision = if action == "approve" { Decision::Approve } else { Decision::Reject };
-                let level = key.split(':').nth(2).and_then(|l| l.parse::<u32>().ok());
-                let events = &mut self.events.borrow_mut();
-                match approval::decide(self.tx, &self.rules(), self.user, id, level, decision, None, self.now, events) {
+            CardButton::Decide { booking, level, decision } => {
+                let (rules, now) = (self.rules(), self.now);
+                match approval::decide(self.tx, &rules, self.user, booking, level, decision, None, now, events) {
                     Ok(_) => decision.label().to_string(),
                     Err(DecideError::Db(e)) => return Err(e.into()),
                     Err(error) => decide_refusal(&error),
                 }
             }
-            "cancel" => match service::cancel(
-                self.tx,
-                &self.rules(),
-                self.user,
-                false,
-                id,
-                self.now,
-                &mut self.events.borrow_mut(),
-            ) {
-                Ok(_) => "已取消".to_string(),
-                Err(BookingError::Db(e)) => return Err(e.into()),
-                Err(error) => short_refusal(&error),
-            },
-            _ => {
-                tracing::warn!(key, "unknown card action");
-                "无效操作".to_string()
+            CardButton::Cancel(id) => {
+                match service::cancel(self.tx, &self.rules(), self.user, false, id, self.now, events) {
+                    Ok(_) => "已取消".to_string(),
+                    Err(BookingError::Db(e)) => return Err(e.into()),
+                    Err(error) => short_refusal(&error),
+                }
             }
         };
         Ok(Reply::UpdateButton(label))

@@ -8,10 +8,12 @@ mod checkin;
 pub mod command;
 pub mod dates;
 pub mod dialogue;
+mod parse;
 mod refusals;
 mod reply;
 
-pub use command::{parse, Command, Parsed, SlotRequest};
+pub use command::{Command, SlotRequest};
+pub use parse::{normalize, parse, Parsed};
 pub use reply::Replies;
 
 use crate::app::AppContext;

@@ -1,7 +1,7 @@
 //! How refusals are worded: each says what to do instead.
 
 use super::actions::short_date;
-use super::command::{self, Kind};
+use super::command;
 use super::Turn;
 use crate::booking::approval::DecideError;
 use crate::booking::{self, service, BookingError, BookingState, Facility};
@@ -84,7 +84,8 @@ impl Turn<'_> {
             }
             BookingError::InPast => json!({"kind": "started", "id": id}),
             BookingError::AdminOnly => {
-                json!({"kind": "admin_only", "command": command::entry_example(Kind::Publish)})
+                let example = command::entry_named("publish").map_or("发布 下周", |e| e.example);
+                json!({"kind": "admin_only", "command": example})
             }
             other => {
                 tracing::error!(error = %other, "unexpected booking refusal");

@@ -2,7 +2,8 @@
 //! decided (or the request withdrawn) every other card of it is greyed out in place, or, when
 //! its response code is spent or expired, its approver gets a text.
 
-use super::{Notifier, NotifyError};
+use super::{CardButton, Notifier, NotifyError};
+use crate::booking::approval::Decision;
 use crate::booking::events::Withdrawn;
 use crate::booking::service::describe;
 use crate::booking::Booking;
@@ -49,8 +50,8 @@ pub fn send_cards(tx: &Connection, n: &Notifier, request: &Request, now: i64) ->
             &what,
             &fields,
             &[
-                Button { text: "通过", style: 1, key: format!("approve:{}:{level}", booking.id) },
-                Button { text: "驳回", style: 4, key: format!("reject:{}:{level}", booking.id) },
+                Button { text: "通过", style: 1, key: decide(booking.id, level, Decision::Approve) },
+                Button { text: "驳回", style: 4, key: decide(booking.id, level, Decision::Reject) },
             ],
         )?;
         let outbox_key = format!("approval-card:{}:{level}:{approver}", booking.id);
@@ -65,6 +66,10 @@ pub fn send_cards(tx: &Connection, n: &Notifier, request: &Request, now: i64) ->
         }
     }
     Ok(())
+}
+
+fn decide(booking: i64, level: u32, decision: Decision) -> String {
+    CardButton::Decide { booking, level: Some(level), decision }.key()
 }
 
 /// What the other cards of a withdrawn request's level say.

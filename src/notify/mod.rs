@@ -4,10 +4,12 @@
 //! through here too, so the outbox and WeCom's message formats are known in one place.
 
 mod approval;
+mod buttons;
 mod direct;
 mod notices;
 mod stop_use;
 
+pub use buttons::CardButton;
 pub use direct::{broadcast, markdown_to, text_to, Audience};
 
 use crate::booking::{Booking, Catalog, Event};

@@ -1,6 +1,6 @@
 //! Notices to members: passes, promotions, confirmations, reminders, no-shows, results.
 
-use super::{Notifier, NotifyError};
+use super::{CardButton, Notifier, NotifyError};
 use crate::booking::service::describe;
 use crate::booking::{date_label, Booking};
 use crate::outbox::{self, Outgoing, Recipient, Weight};
@@ -88,8 +88,8 @@ pub fn confirmation_card(
         &what,
         &fields,
         &[
-            card::Button { text: "确认参加", style: 1, key: format!("confirm:{}", booking.id) },
-            card::Button { text: "取消预约", style: 4, key: format!("cancel:{}", booking.id) },
+            card::Button { text: "确认参加", style: 1, key: CardButton::Confirm(booking.id).key() },
+            card::Button { text: "取消预约", style: 4, key: CardButton::Cancel(booking.id).key() },
         ],
     )?;
     let message = Outgoing::to_user(format!("confirm:{}", booking.id), &booking.userid, Weight::Light, body);

@@ -159,3 +159,25 @@ fn what_cannot_be_understood_is_refused_politely() {
     };
     assert!(problem.unwrap_or_default().contains("游泳池"));
 }
+
+/// The command table is the one place a command is declared: each row is reached by its own
+/// example (in Chinese and by its English word), is in the help, and is read-only exactly when
+/// it changes nothing.
+#[test]
+fn every_command_in_the_table_is_reachable_has_help_and_is_classified() {
+    use staffhome::chat::command::{help_lines, TABLE};
+    let catalog = catalog();
+    let help = help_lines(true, true);
+    for entry in TABLE {
+        for text in [entry.example.to_string(), entry.example.replacen(entry.words[0], entry.english, 1)] {
+            let Parsed::Command(command) = parse(&text, &catalog, today()) else {
+                panic!("{text:?} is not understood");
+            };
+            assert!(std::ptr::eq(command.entry(), entry), "{text:?} reached {:?}", command.entry().english);
+        }
+        assert!(!entry.what.is_empty(), "{} has no help text", entry.english);
+        assert!(help.iter().any(|(words, _, what)| words.contains(entry.english) && *what == entry.what));
+    }
+    let read_only: Vec<&str> = TABLE.iter().filter(|e| e.read_only).map(|e| e.english).collect();
+    assert_eq!(read_only, ["help", "facilities", "free", "mine", "board", "approvals"]);
+}
