@@ -4,7 +4,7 @@
 
 use crate::app::AppContext;
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{Config, PublicUrl};
 use crate::scheduler::{run_due_jobs, Schedules};
 use crate::startup::Application;
 use crate::wecom::sim::{SimApi, SimMember, SimReply};
@@ -67,7 +67,7 @@ where
         .or_else(|_| TcpListener::bind(("127.0.0.1", 0)))
         .map_err(|e| e.to_string())?;
     let port = listener.local_addr().map_err(|e| e.to_string())?.port();
-    config.server.public_url = format!("http://127.0.0.1:{port}");
+    config.server.public_url = PublicUrl::parse(&format!("http://127.0.0.1:{port}")).map_err(|e| e.to_string())?;
     config.wecom.api_base = api.base_url().to_string();
     let _temp;
     config.database.path = match options.database {
@@ -179,22 +179,16 @@ impl Demo {
             Ok(at) => at,
             Err(message) => return format!("{message}\n"),
         };
-        let report = match Schedules::from_config(&self.ctx) {
-            Ok(schedules) => Ok(run_due_jobs(&self.ctx, &schedules, at).await),
-            Err(e) => Err(e.to_string()),
-        };
-        let summary = match report {
-            Ok(r) => format!(
-                "定时任务 @ {}：确认卡 {}，签到提醒 {}，未到场 {}，过期申请 {}，发布下周 {}\n",
-                at.with_timezone(&self.ctx.catalog.tz()).format("%m-%d %H:%M"),
-                r.confirmations,
-                r.reminders,
-                r.no_shows.marked,
-                r.expired,
-                r.published
-            ),
-            Err(e) => format!("{e}\n"),
-        };
+        let r = run_due_jobs(&self.ctx, &Schedules::from_config(&self.ctx), at).await;
+        let summary = format!(
+            "定时任务 @ {}：确认卡 {}，签到提醒 {}，未到场 {}，过期申请 {}，发布下周 {}\n",
+            at.with_timezone(&self.ctx.catalog.tz()).format("%m-%d %H:%M"),
+            r.confirmations,
+            r.reminders,
+            r.no_shows.marked,
+            r.expired,
+            r.published
+        );
         format!("{summary}{}", self.sync().await)
     }
 

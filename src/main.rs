@@ -211,7 +211,7 @@ fn menu(path: &std::path::Path) -> Result<(), String> {
             std::time::Duration::from_millis(config.wecom.api_timeout_ms),
         );
         let menu = staffhome::wecom::menu::app_menu(
-            &config.server.public_url,
+            &config.server.public_url.join("/board"),
             staffhome::chat::MENU_FREE,
             staffhome::chat::MENU_MINE,
         );

@@ -12,10 +12,9 @@ use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use cron::Schedule;
 use rusqlite::{params, Connection};
-use std::str::FromStr;
 use std::sync::Arc;
 
-/// The cron schedules, parsed once at start (the config was validated already).
+/// The cron schedules of `[schedule]`, in the configured zone.
 pub struct Schedules {
     pub tick: Schedule,
     pub publish_week: Schedule,
@@ -24,14 +23,14 @@ pub struct Schedules {
 }
 
 impl Schedules {
-    pub fn from_config(ctx: &AppContext) -> Result<Schedules, cron::error::Error> {
+    pub fn from_config(ctx: &AppContext) -> Schedules {
         let s = &ctx.config.schedule;
-        Ok(Schedules {
-            tick: Schedule::from_str(&s.tick)?,
-            publish_week: Schedule::from_str(&s.publish_week)?,
-            weekly_digest: Schedule::from_str(&s.weekly_digest)?,
+        Schedules {
+            tick: s.tick.0.clone(),
+            publish_week: s.publish_week.0.clone(),
+            weekly_digest: s.weekly_digest.0.clone(),
             tz: ctx.config.tz(),
-        })
+        }
     }
 
     /// The latest time `schedule` fired at or before `now`, looking back at most a week
@@ -231,8 +230,8 @@ pub fn rank_slots_by_demand(
 }
 
 /// The scheduler loop of `serve`: a catch-up pass at once, then one at every tick.
-pub async fn run(ctx: Arc<AppContext>) -> Result<(), cron::error::Error> {
-    let schedules = Arc::new(Schedules::from_config(&ctx)?);
+pub async fn run(ctx: Arc<AppContext>) -> Result<(), std::convert::Infallible> {
+    let schedules = Arc::new(Schedules::from_config(&ctx));
     loop {
         let (pass_ctx, pass_schedules) = (Arc::clone(&ctx), Arc::clone(&schedules));
         // A task of its own, so that a bug in a job ends one pass, not the scheduler.
@@ -279,18 +278,9 @@ impl std::fmt::Display for TickOutcome {
     }
 }
 
-/// Why `staffhome tick` stopped.
-#[derive(Debug, thiserror::Error)]
-pub enum TickError {
-    #[error("a schedule in the configuration: {0}")]
-    Schedule(#[from] cron::error::Error),
-    #[error("delivering: {0}")]
-    Deliver(#[from] crate::outbox::worker::WorkerError),
-}
-
 /// One scheduler pass as of the context's clock, then deliver what is due (bounded).
-pub async fn tick_once(ctx: &Arc<AppContext>) -> Result<TickOutcome, TickError> {
-    let schedules = Schedules::from_config(ctx)?;
+pub async fn tick_once(ctx: &Arc<AppContext>) -> Result<TickOutcome, crate::outbox::worker::WorkerError> {
+    let schedules = Schedules::from_config(ctx);
     let jobs = run_due_jobs(ctx, &schedules, ctx.clock.now()).await;
     let mut delivered = crate::outbox::worker::Delivered::default();
     for _ in 0..100 {

@@ -119,19 +119,11 @@ impl Catalog {
                 kind: f.kind.clone(),
             })
             .collect();
-        // Validated at load: every slot time parses.
         let slots = config
             .slots
             .iter()
             .enumerate()
-            .filter_map(|(i, s)| {
-                Some(Slot {
-                    no: i as u32 + 1,
-                    start: NaiveTime::parse_from_str(&s.start, "%H:%M").ok()?,
-                    end: NaiveTime::parse_from_str(&s.end, "%H:%M").ok()?,
-                    peak: s.peak,
-                })
-            })
+            .map(|(i, s)| Slot { no: i as u32 + 1, start: s.start, end: s.end, peak: s.peak })
             .collect::<Vec<Slot>>();
         let slot_legend = slots.iter().map(|s| format!("{}={}", s.no, s.start_label())).collect::<Vec<_>>().join(" ");
         let names: Vec<(usize, String)> = facilities

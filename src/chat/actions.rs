@@ -429,7 +429,7 @@ impl<'a> Turn<'a> {
             };
             rows.push(json!({"name": facility.name, "summary": summary}));
         }
-        let url = format!("{}/board", self.ctx.config.server.public_url.trim_end_matches('/'));
+        let url = self.ctx.config.server.public_url.join("/board");
         Ok(self.render("board", json!({"date": booking::date_label(today), "rows": rows, "url": url})))
     }
 }

@@ -13,7 +13,7 @@ pub use buttons::CardButton;
 pub use direct::{broadcast, markdown_to, text_to, Audience};
 
 use crate::booking::{Booking, Catalog, Event};
-use crate::config::BookingConfig;
+use crate::config::{BookingConfig, PublicUrl};
 use crate::wecom::card::CardError;
 use rusqlite::Connection;
 
@@ -23,7 +23,7 @@ pub struct Notifier<'a> {
     pub catalog: &'a Catalog,
     pub config: &'a BookingConfig,
     /// The service's public address (links to the board and booking passes).
-    pub public_url: &'a str,
+    pub public_url: &'a PublicUrl,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -36,11 +36,11 @@ pub enum NotifyError {
 
 impl Notifier<'_> {
     fn board_url(&self) -> String {
-        format!("{}/board", self.public_url.trim_end_matches('/'))
+        self.public_url.join("/board")
     }
 
     fn pass_url(&self, booking: &Booking) -> String {
-        format!("{}/pass/{}", self.public_url.trim_end_matches('/'), booking.pass_token)
+        self.public_url.join(&format!("/pass/{}", booking.pass_token))
     }
 }
 

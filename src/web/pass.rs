@@ -71,7 +71,7 @@ pub async fn pass(
     }
     let facility = ctx.catalog.facility(&booking.facility).map_or(booking.facility.clone(), |f| f.name.clone());
     let time = ctx.catalog.slot(booking.slot).map(|s| s.label()).unwrap_or_default();
-    let url = format!("{}/pass/{}", ctx.config.server.public_url.trim_end_matches('/'), booking.pass_token);
+    let url = ctx.config.server.public_url.join(&format!("/pass/{}", booking.pass_token));
     let qr = crate::qr::svg(&url, 4, None).unwrap_or_default();
     let state = match booking.state {
         BookingState::Confirmed => "有效",

@@ -49,7 +49,7 @@ pub fn cookie(config: &Config, user: &str, now: i64) -> Cookie<'static> {
     Cookie::build(COOKIE, issue(config, user, now))
         .path("/")
         .http_only(true)
-        .secure(config.server.public_url.starts_with("https://"))
+        .secure(config.server.public_url.is_https())
         .same_site(SameSite::Lax)
         .max_age(actix_web::cookie::time::Duration::seconds(LIFETIME_SECONDS))
         .finish()
@@ -72,7 +72,7 @@ pub fn in_wecom(request: &HttpRequest) -> bool {
 /// WeCom's silent OAuth (snsapi_base), coming back to `page` on this server with a code.
 pub fn authorize_url(config: &Config, page: &str) -> String {
     let encode = crate::wecom::url::urlencode;
-    let redirect = format!("{}{page}", config.server.public_url.trim_end_matches('/'));
+    let redirect = config.server.public_url.join(page);
     format!(
         "https://open.weixin.qq.com/connect/oauth2/authorize?appid={}&redirect_uri={}&response_type=code&scope=snsapi_base&state=staffhome&agentid={}#wechat_redirect",
         encode(&config.wecom.corp_id),

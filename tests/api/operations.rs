@@ -6,7 +6,7 @@ use crate::common::TestApp;
 async fn the_menu_is_created_with_the_chat_layers_keys() {
     let app = TestApp::spawn().await;
     let menu =
-        staffhome::wecom::menu::app_menu("http://host:1", staffhome::chat::MENU_FREE, staffhome::chat::MENU_MINE);
+        staffhome::wecom::menu::app_menu("http://host:1/board", staffhome::chat::MENU_FREE, staffhome::chat::MENU_MINE);
     app.ctx.api.create_menu(&menu).await.expect("menu/create");
     let calls: Vec<_> = app.api.calls().into_iter().filter(|c| c.path == "menu/create").collect();
     assert_eq!(calls.len(), 1);

@@ -1,7 +1,11 @@
 //! The TOML configuration: keys of DESIGN.md "Configuration", environment overrides for
 //! secrets, defaults, and validation at start with messages that name the bad key.
 
+mod values;
+
 pub use crate::secret::Secret;
+pub use values::{Cron, PublicUrl};
+
 use crate::wecom::crypto::EncodingAesKey;
 use chrono::NaiveTime;
 use chrono_tz::Tz;
@@ -53,7 +57,7 @@ pub struct Config {
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
     pub bind: String,
-    pub public_url: String,
+    pub public_url: PublicUrl,
     pub admin_token: Secret,
     /// Whether /metrics needs the admin token (it names no person, so open by default).
     pub metrics_need_auth: bool,
@@ -63,7 +67,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             bind: "127.0.0.1:8080".into(),
-            public_url: "http://127.0.0.1:8080".into(),
+            public_url: PublicUrl::parse("http://127.0.0.1:8080").expect("a valid default"),
             admin_token: Secret::default(),
             metrics_need_auth: false,
         }
@@ -111,7 +115,8 @@ impl Default for DatabaseConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BookingConfig {
-    pub timezone: String,
+    #[serde(deserialize_with = "values::zone")]
+    pub timezone: Tz,
     pub max_active_per_user: u32,
     pub max_per_week_per_user: u32,
     pub checkin_open_minutes: i64,
@@ -126,7 +131,7 @@ pub struct BookingConfig {
 impl Default for BookingConfig {
     fn default() -> Self {
         BookingConfig {
-            timezone: "Asia/Shanghai".into(),
+            timezone: chrono_tz::Asia::Shanghai,
             max_active_per_user: 4,
             max_per_week_per_user: 10,
             checkin_open_minutes: 15,
@@ -140,27 +145,27 @@ impl Default for BookingConfig {
     }
 }
 
-impl BookingConfig {
-    /// The configured zone; validated at load, so the fallback is never taken in practice.
-    pub fn tz(&self) -> Tz {
-        Tz::from_str(&self.timezone).unwrap_or(chrono_tz::Asia::Shanghai)
-    }
-}
-
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ScheduleConfig {
-    pub tick: String,
-    pub publish_week: String,
-    pub weekly_digest: String,
+    /// Reminders, no-shows, expiries.
+    #[serde(deserialize_with = "values::tick")]
+    pub tick: Cron,
+    /// Opens next week for booking.
+    #[serde(deserialize_with = "values::publish_week")]
+    pub publish_week: Cron,
+    /// The weekly digest to the admins.
+    #[serde(deserialize_with = "values::weekly_digest")]
+    pub weekly_digest: Cron,
 }
 
 impl Default for ScheduleConfig {
     fn default() -> Self {
+        let cron = |key, expr| Cron::parse(key, expr).expect("a valid default");
         ScheduleConfig {
-            tick: "0 * * * * *".into(),
-            publish_week: "0 0 20 * * Sun".into(),
-            weekly_digest: "0 0 8 * * Mon".into(),
+            tick: cron("schedule.tick", "0 * * * * *"),
+            publish_week: cron("schedule.publish_week", "0 0 20 * * Sun"),
+            weekly_digest: cron("schedule.weekly_digest", "0 0 8 * * Mon"),
         }
     }
 }
@@ -168,8 +173,10 @@ impl Default for ScheduleConfig {
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct SlotConfig {
-    pub start: String,
-    pub end: String,
+    #[serde(deserialize_with = "values::time_of_day")]
+    pub start: NaiveTime,
+    #[serde(deserialize_with = "values::time_of_day")]
+    pub end: NaiveTime,
     #[serde(default)]
     pub peak: bool,
 }
@@ -190,7 +197,10 @@ pub fn default_slots() -> Vec<SlotConfig> {
         ("19:30", "20:30", true),
     ]
     .into_iter()
-    .map(|(start, end, peak)| SlotConfig { start: start.into(), end: end.into(), peak })
+    .map(|(start, end, peak)| {
+        let time = |t| NaiveTime::parse_from_str(t, "%H:%M").expect("a valid default");
+        SlotConfig { start: time(start), end: time(end), peak }
+    })
     .collect()
 }
 
@@ -251,7 +261,6 @@ impl Config {
         self.validate_server()?;
         self.validate_wecom()?;
         self.validate_booking()?;
-        self.validate_schedule()?;
         self.validate_slots()?;
         for (name, id) in &self.departments {
             if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
@@ -264,9 +273,6 @@ impl Config {
     fn validate_server(&self) -> Result<(), ConfigError> {
         SocketAddr::from_str(&self.server.bind)
             .map_err(|_| invalid("server.bind", "must be an address like 127.0.0.1:8080"))?;
-        if !(self.server.public_url.starts_with("http://") || self.server.public_url.starts_with("https://")) {
-            return Err(invalid("server.public_url", "must start with http:// or https://"));
-        }
         if self.server.metrics_need_auth && self.server.admin_token.is_empty() {
             return Err(invalid("server.admin_token", "is required when metrics_need_auth = true"));
         }
@@ -307,8 +313,6 @@ impl Config {
 
     fn validate_booking(&self) -> Result<(), ConfigError> {
         let b = &self.booking;
-        Tz::from_str(&b.timezone)
-            .map_err(|_| invalid("booking.timezone", format!("unknown time zone {:?}", b.timezone)))?;
         if b.max_active_per_user == 0 {
             return Err(invalid("booking.max_active_per_user", "must be at least 1"));
         }
@@ -329,18 +333,6 @@ impl Config {
         Ok(())
     }
 
-    fn validate_schedule(&self) -> Result<(), ConfigError> {
-        let s = &self.schedule;
-        for (key, expr) in [
-            ("schedule.tick", &s.tick),
-            ("schedule.publish_week", &s.publish_week),
-            ("schedule.weekly_digest", &s.weekly_digest),
-        ] {
-            cron::Schedule::from_str(expr).map_err(|e| invalid(key, format!("bad cron expression {expr:?}: {e}")))?;
-        }
-        Ok(())
-    }
-
     fn validate_slots(&self) -> Result<(), ConfigError> {
         if self.slots.is_empty() {
             return Err(invalid("slots", "needs at least one slot"));
@@ -348,10 +340,7 @@ impl Config {
         let mut previous_end: Option<NaiveTime> = None;
         for (i, slot) in self.slots.iter().enumerate() {
             let key = |field: &str| format!("slots[{i}].{field}");
-            let start =
-                NaiveTime::parse_from_str(&slot.start, "%H:%M").map_err(|_| invalid(key("start"), "must be HH:MM"))?;
-            let end =
-                NaiveTime::parse_from_str(&slot.end, "%H:%M").map_err(|_| invalid(key("end"), "must be HH:MM"))?;
+            let (start, end) = (slot.start, slot.end);
             if end <= start {
                 return Err(invalid(key("end"), "must be after start"));
             }
@@ -405,7 +394,7 @@ impl Config {
     }
 
     pub fn tz(&self) -> Tz {
-        self.booking.tz()
+        self.booking.timezone
     }
 }
 
@@ -479,6 +468,8 @@ capacity = 10
                 "facilities[1].approval[0]",
             ),
             (format!("{MINIMAL}\n[server]\nbind = \"nowhere\"\n"), "server.bind"),
+            (format!("{MINIMAL}\n[server]\npublic_url = \"ftp://host\"\n"), "server.public_url"),
+            (format!("{MINIMAL}\n[schedule]\npublish_week = \"sunday night\"\n"), "schedule.publish_week"),
         ];
         for (text, key) in cases {
             let message = error_of(&text);
@@ -494,8 +485,19 @@ capacity = 10
             "STAFFHOME_WECOM_AES_KEY" => Some("jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C".to_string()),
             _ => None,
         };
-        Config::from_toml(include_str!("../data/staffhome.example.toml"), secrets).unwrap();
-        Config::from_toml(include_str!("../data/demo.toml"), no_env).unwrap();
+        Config::from_toml(include_str!("../../data/staffhome.example.toml"), secrets).unwrap();
+        Config::from_toml(include_str!("../../data/demo.toml"), no_env).unwrap();
+    }
+
+    #[test]
+    fn values_are_typed_once_at_load() {
+        let text = format!("{MINIMAL}\n[server]\npublic_url = \"https://home.example.com/\"\n");
+        let config = Config::from_toml(&text, no_env).unwrap();
+        assert_eq!(config.server.public_url.join("/board"), "https://home.example.com/board");
+        assert!(config.server.public_url.is_https());
+        assert_eq!(config.slots[8].start, NaiveTime::from_hms_opt(17, 30, 0).unwrap());
+        let next = config.schedule.publish_week.0.upcoming(chrono_tz::Asia::Shanghai).next().unwrap();
+        assert_eq!((next.format("%a %H:%M").to_string()), "Sun 20:00");
     }
 
     #[test]
