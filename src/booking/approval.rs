@@ -4,7 +4,7 @@
 
 use super::catalog::Facility;
 use super::events::{Event, Events, Withdrawn};
-use super::model::{Booking, BookingError, BookingState};
+use super::model::{Booking, BookingState};
 use super::service::{booking_by_id, promote, set_state, Rules};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -147,10 +147,7 @@ pub fn decide(
         final_decision,
     });
     if decision == Decision::Reject {
-        promote(tx, rules, &booking.facility, booking.date, booking.slot, now, events).map_err(|e| match e {
-            BookingError::Db(e) => DecideError::Db(e),
-            _ => DecideError::NotFound,
-        })?;
+        promote(tx, rules, &booking.facility, booking.date, booking.slot, now, events)?;
     } else if !last {
         request(tx, rules, &decided, events)?;
     }

@@ -6,22 +6,24 @@ use super::service::{booking_by_id, Rules};
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{params, Connection};
 
-/// Why a check-in did not happen; each gets its own answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a check-in did not happen; each refusal gets its own answer.
+#[derive(Debug, thiserror::Error)]
 pub enum CheckInRefusal {
     /// No live booking of this member matches (at this facility, or at all).
+    #[error("no booking to check in")]
     NoBooking,
+    #[error("not your booking")]
     NotYours,
-    TooEarly {
-        opens_at: DateTime<Utc>,
-    },
+    #[error("check-in not open yet")]
+    TooEarly { opens_at: DateTime<Utc> },
+    #[error("check-in closed")]
     TooLate,
-    AlreadyCheckedIn {
-        booking: Booking,
-    },
-    NotConfirmed {
-        state: BookingState,
-    },
+    #[error("already checked in")]
+    AlreadyCheckedIn { booking: Box<Booking> },
+    #[error("booking not confirmed")]
+    NotConfirmed { state: BookingState },
+    #[error("database: {0}")]
+    Db(#[from] rusqlite::Error),
 }
 
 /// The window of a booking: (opens, closes).
@@ -56,11 +58,11 @@ pub fn check_in(
     id: Option<i64>,
     facility: Option<&str>,
     now: DateTime<Utc>,
-) -> rusqlite::Result<Result<Booking, CheckInRefusal>> {
+) -> Result<Booking, CheckInRefusal> {
     let booking = match id {
         Some(id) => match booking_by_id(tx, id)? {
-            None => return Ok(Err(CheckInRefusal::NoBooking)),
-            Some(b) if b.userid != user => return Ok(Err(CheckInRefusal::NotYours)),
+            None => return Err(CheckInRefusal::NoBooking),
+            Some(b) if b.userid != user => return Err(CheckInRefusal::NotYours),
             Some(b) => b,
         },
         None => {
@@ -76,32 +78,32 @@ pub fn check_in(
             });
             match open.or_else(|| today.iter().find(|b| window(rules, b).0 > t)).or(today.last()) {
                 Some(b) => b.clone(),
-                None => return Ok(Err(CheckInRefusal::NoBooking)),
+                None => return Err(CheckInRefusal::NoBooking),
             }
         }
     };
     if facility.is_some_and(|f| f != booking.facility) {
-        return Ok(Err(CheckInRefusal::NoBooking));
+        return Err(CheckInRefusal::NoBooking);
     }
     match booking.state {
-        BookingState::CheckedIn => return Ok(Err(CheckInRefusal::AlreadyCheckedIn { booking })),
+        BookingState::CheckedIn => return Err(CheckInRefusal::AlreadyCheckedIn { booking: Box::new(booking) }),
         BookingState::Confirmed => {}
-        state => return Ok(Err(CheckInRefusal::NotConfirmed { state })),
+        state => return Err(CheckInRefusal::NotConfirmed { state }),
     }
     let (opens, closes) = window(rules, &booking);
     let t = now.timestamp();
     if t < opens {
         let opens_at = Utc.timestamp_opt(opens, 0).single().unwrap_or(now);
-        return Ok(Err(CheckInRefusal::TooEarly { opens_at }));
+        return Err(CheckInRefusal::TooEarly { opens_at });
     }
     if t > closes {
-        return Ok(Err(CheckInRefusal::TooLate));
+        return Err(CheckInRefusal::TooLate);
     }
     crate::store::execute(tx,
         "UPDATE bookings SET state = 'checked_in', checked_in_at = ?2, updated_at = ?2 WHERE id = ?1 AND state = 'confirmed'",
         params![booking.id, t],
     )?;
-    Ok(Ok(booking_by_id(tx, booking.id)?.unwrap_or(booking)))
+    Ok(booking_by_id(tx, booking.id)?.unwrap_or(booking))
 }
 
 /// The facility code a door QR names: the code itself, or a URL ending with it.

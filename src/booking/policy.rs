@@ -104,7 +104,7 @@ pub fn mark_no_shows(
             params![booking.userid, booking.id, now.timestamp()],
         )?;
         let strikes = active_strikes(tx, rules, &booking.userid, now)?;
-        if promote(tx, rules, &booking.facility, booking.date, booking.slot, now, events).map_err(into_sql)?.is_some() {
+        if promote(tx, rules, &booking.facility, booking.date, booking.slot, now, events)?.is_some() {
             done.promoted += 1;
         }
         let suspended_until = if strikes >= rules.config.strike_limit {
@@ -146,12 +146,4 @@ pub fn expire_pending(tx: &Connection, now: DateTime<Utc>, events: &mut Events) 
         events.push(Event::RequestExpired { booking });
     }
     Ok(due)
-}
-
-/// A booking error inside a job is a database error (the rules refuse nothing here).
-fn into_sql(error: super::BookingError) -> rusqlite::Error {
-    match error {
-        super::BookingError::Db(e) => e,
-        other => rusqlite::Error::ToSqlConversionFailure(Box::new(std::io::Error::other(other.to_string()))),
-    }
 }

@@ -299,7 +299,7 @@ pub fn promote(
     slot_no: u32,
     now: DateTime<Utc>,
     events: &mut Events,
-) -> Result<Option<Booking>, BookingError> {
+) -> rusqlite::Result<Option<Booking>> {
     let (Some(facility), Some(slot)) = (rules.catalog.facility(facility_code), rules.catalog.slot(slot_no)) else {
         return Ok(None);
     };
@@ -341,7 +341,7 @@ pub fn promote(
                     params![entry, now.timestamp()],
                 )?;
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         }
     }
 }

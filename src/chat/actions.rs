@@ -384,8 +384,9 @@ impl<'a> Turn<'a> {
         let Some(id) = id.or_else(|| (upcoming.len() == 1).then(|| upcoming[0].id)) else {
             return self.mine();
         };
-        match self.confirm_booking(id)? {
+        match self.confirm_booking(id) {
             Ok(b) => Ok(format!("已确认参加 #{id} {}。到场后记得签到。", self.what(&b))),
+            Err(BookingError::Db(e)) => Err(e.into()),
             Err(error) => Ok(self.booking_refusal(error, id)),
         }
     }

@@ -16,8 +16,9 @@ impl Turn<'_> {
         };
         let events = &mut self.events.borrow_mut();
         let label = match button {
-            CardButton::Confirm(id) => match self.confirm_booking(id)? {
+            CardButton::Confirm(id) => match self.confirm_booking(id) {
                 Ok(_) => "已确认参加".to_string(),
+                Err(BookingError::Db(e)) => return Err(e.into()),
                 Err(error) => short_refusal(&error),
             },
             CardButton::Decide { booking, level, decision } => {
@@ -40,20 +41,20 @@ impl Turn<'_> {
     }
 
     /// Mark a booking confirmed-by-user (owner only, while live).
-    pub(super) fn confirm_booking(&self, id: i64) -> super::Result<Result<Booking, BookingError>> {
-        let Some(b) = service::booking_by_id(self.tx, id)? else { return Ok(Err(BookingError::NotFound)) };
+    pub(super) fn confirm_booking(&self, id: i64) -> Result<Booking, BookingError> {
+        let b = service::booking_by_id(self.tx, id)?.ok_or(BookingError::NotFound)?;
         if b.userid != self.user {
-            return Ok(Err(BookingError::NotYours));
+            return Err(BookingError::NotYours);
         }
         if !b.state.is_live() {
-            return Ok(Err(BookingError::NotActive { state: b.state }));
+            return Err(BookingError::NotActive { state: b.state });
         }
         crate::store::execute(
             self.tx,
             "UPDATE bookings SET user_confirmed_at = COALESCE(user_confirmed_at, ?2), updated_at = ?2 WHERE id = ?1",
             rusqlite::params![id, self.now.timestamp()],
         )?;
-        Ok(Ok(b))
+        Ok(b)
     }
 
     pub(super) fn approvals(&self) -> super::Result<String> {

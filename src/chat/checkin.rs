@@ -19,7 +19,7 @@ impl Turn<'_> {
     pub(super) fn check_in(&self, id: Option<i64>, facility: Option<&str>) -> super::Result<String> {
         let rules = self.rules();
         let config = &self.ctx.config.booking;
-        let outcome = checkin::check_in(self.tx, &rules, self.user, id, facility, self.now)?;
+        let outcome = checkin::check_in(self.tx, &rules, self.user, id, facility, self.now);
         let ctx = match outcome {
             Ok(b) => json!({"kind": "ok", "what": self.what(&b), "id": b.id}),
             Err(CheckInRefusal::AlreadyCheckedIn { booking }) => {
@@ -36,6 +36,7 @@ impl Turn<'_> {
                 json!({"kind": "not_confirmed", "id": id, "state": state.label()})
             }
             Err(CheckInRefusal::NotYours) => json!({"kind": "not_yours", "id": id}),
+            Err(CheckInRefusal::Db(error)) => return Err(error.into()),
             Err(CheckInRefusal::NoBooking) => {
                 let name = facility.map(|f| self.facility_name(f));
                 let free = match facility {

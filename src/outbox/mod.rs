@@ -72,9 +72,7 @@ impl Outgoing {
 
 /// Queue a message; false when a message with the same dedupe key was already queued.
 pub fn enqueue(tx: &Connection, message: &Outgoing, now: i64) -> rusqlite::Result<bool> {
-    // Straight into a buffer (`Value::to_string` goes through `fmt::Write`, piece by piece).
-    let payload =
-        serde_json::to_string(&message.body).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    let payload = message.body.to_string();
     let inserted = crate::store::execute(
         tx,
         "INSERT INTO outbox (dedupe_key, recipient, kind, formal, payload, next_attempt_at, created_at)
