@@ -153,8 +153,10 @@ impl TestApp {
         self.member.send(user, self.now(), inbound).await
     }
 
-    /// Run a read query on the service's database.
+    /// Run a read query on the service's database, once every write queued so far is committed
+    /// (the service answers a question before the member's first contact is written).
     pub fn db<T>(&self, f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>) -> T {
+        block_on(self.ctx.store.write(|_| Ok::<(), rusqlite::Error>(()))).expect("writes queued before");
         self.ctx.store.read(f).expect("db query")
     }
 
@@ -190,4 +192,24 @@ impl NowUtc for FixedClock {
 pub fn booking_no(text: &str) -> i64 {
     let at = text.find('#').unwrap_or_else(|| panic!("no booking number in {text:?}"));
     text[at + 1..].chars().take_while(|c| c.is_ascii_digit()).collect::<String>().parse().expect("number")
+}
+
+/// Poll `future` on this thread until it is ready (for a write's answer in a synchronous helper:
+/// the writer runs on a thread of its own, so nothing on this thread needs to run meanwhile).
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Arc::new(Unpark(std::thread::current())).into();
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        std::thread::park();
+    }
 }
