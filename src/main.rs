@@ -9,12 +9,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-/// glibc's allocator spent a tenth of a loaded server's time (arena locks and consolidation
-/// across the blocking threads); mimalloc's per-thread heaps avoid that. Built with `override`
-/// so that SQLite's own allocations (C `malloc`) use it too: they were most of what glibc
-/// still did, about 9% of the writer's time. Built with `no_thp`: with transparent huge pages
-/// each heap's memory is backed 2 MiB at a time, which more than doubled the server's
-/// resident memory under load (90 MiB against 40 MiB).
+/// mimalloc's per-thread heaps instead of glibc's arenas, for SQLite's allocations too
+/// (`override`); `no_thp` keeps resident memory small (huge pages back each heap 2 MiB at a
+/// time). BENCHMARKS.md has the measurements.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -1,9 +1,7 @@
-//! Fixed sets of threads for the blocking work of callbacks (SQLite, templates).
-//!
-//! Tokio's blocking pool grows a thread per waiting task and wakes one for every task; under a
-//! burst each callback then costs two thread wake-ups, and dozens of threads each keep their
-//! own allocator caches. Here a few threads take work from one queue and only sleep when it
-//! is empty, so a busy server hands work over without waking anyone, in bounded memory.
+//! A fixed set of threads for blocking work (a callback's look on a reader): a few threads take
+//! work from one queue and sleep only when it is empty, so a burst is handed over without a
+//! thread wake-up per callback, in bounded memory (tokio's blocking pool grows a thread per
+//! waiting task).
 
 use crossbeam_channel::{Receiver, Sender};
 use std::future::Future;

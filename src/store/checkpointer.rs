@@ -1,19 +1,12 @@
 //! Checkpoints off the writer's path.
 //!
-//! In WAL mode SQLite copies the log back into the database file (a checkpoint, with an
-//! fsync of each) from the connection whose commit crossed 1,000 logged pages: that was the
-//! writer, and every write queued behind it waited, a sixteenth of a booking's time. Here a
-//! thread of its own, with its own connection, runs a PASSIVE checkpoint (which never blocks
-//! the writer or a reader) after every `EVERY_WRITES` writes.
-//!
-//! The writer keeps SQLite's own checkpoint past `WRITER_BACKSTOP_PAGES`, and it is needed:
-//! the log restarts from its beginning only when a write starts with every frame copied back
-//! and no reader on it, which under sustained load happens after the writer's own checkpoint
-//! (run right after its commit), hardly ever after this thread's. With the writer's raised to
-//! 50,000 pages the log grew to 200 MiB over a burst of 20,000 bookings. At 4,000 it stayed
-//! near 17 MiB, but once this thread ran every 512 writes the writer's checkpoint found up to
-//! a third of the log still to copy, a tenth of the committer's time; at 8,000 the log stays
-//! near 33 MiB and bookings ran 15% faster (alternated runs, 21.8% → 25.0% of /healthz).
+//! In WAL mode SQLite copies the log back into the database file (a checkpoint, with fsyncs)
+//! from the connection whose commit crossed the log's threshold: that would be the writer, with
+//! every write queued behind it. Here a thread with its own connection runs a PASSIVE checkpoint
+//! (which never blocks the writer or a reader) every `EVERY_WRITES` writes. The writer keeps
+//! SQLite's own checkpoint past `WRITER_BACKSTOP_PAGES` as a backstop: under sustained load only
+//! a checkpoint right after a commit lets the log restart from its beginning, so without it the
+//! log grows without bound. (BENCHMARKS.md has the measurements behind both numbers.)
 
 use crate::sync::lock;
 use crossbeam_channel::{Sender, TrySendError};
@@ -22,12 +15,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
-/// Writes between checkpoints (a booking logs a handful of pages; a batch shares them). A
-/// checkpoint copies each page once however often it was logged since the last, and fsyncs:
-/// at 128 the busiest pages were copied four times as often, for a twentieth of a booking's
-/// CPU; 512 stays well below the writer's backstop.
+/// Writes between checkpoints: a checkpoint copies each page once however often it was logged
+/// since the last, so fewer checkpoints copy less; 512 stays well below the backstop.
 pub const EVERY_WRITES: usize = 512;
-/// The writer's own automatic checkpoint: bounds the log under sustained load (see above).
+/// The writer's own automatic checkpoint: bounds the log under sustained load (about 33 MiB).
 pub const WRITER_BACKSTOP_PAGES: u32 = 8_000;
 
 pub struct Checkpointer {

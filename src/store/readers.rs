@@ -1,9 +1,6 @@
-//! A fixed pool of reader connections.
-//!
-//! A reader that finds them all busy waits for one rather than opening another: a fresh
-//! connection costs a file open, the WAL index mapping and every statement compiled anew,
-//! which under load cost more than the queries themselves; and two cores gain nothing from
-//! more readers than this anyway.
+//! A fixed pool of reader connections, each keeping its compiled statements. A reader that
+//! finds them all busy waits for one rather than opening another (a fresh connection compiles
+//! every statement anew).
 
 use crate::sync::lock;
 use rusqlite::Connection;

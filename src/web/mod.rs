@@ -1,4 +1,4 @@
-//! HTTP routes: the WeCom callback, health, metrics. Anything else is a 404.
+//! The HTTP side: every route is listed in [`routes`]; anything else is a 404.
 
 mod admin;
 mod board;

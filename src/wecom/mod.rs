@@ -1,5 +1,5 @@
-//! The WeCom protocol only: crypto, callback XML, the API client and a stand-in for tests
-//! and the demo. Nothing here knows about bookings.
+//! The WeCom protocol only: crypto, callback XML, the API client, card builders. Nothing here
+//! knows about bookings. `sim` is the stand-in for tests and the demo; no production path uses it.
 
 pub mod api;
 pub mod card;
