@@ -1,7 +1,7 @@
 //! What every part of the service shares: configuration, storage, clock, metrics.
 
 use crate::booking::{Catalog, Rules};
-use crate::chat::Replies;
+use crate::chat::{ChatContext, Replies};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::inbox::RecentAnswers;
@@ -59,7 +59,6 @@ impl AppContext {
         let store = Store::open(&config.database.path)?;
         let catalog = Catalog::from_config(&config);
         let replies = Replies::new().map_err(|e| StartError::Templates(e.to_string()))?;
-        crate::web::pages::check().map_err(|e| StartError::Templates(e.to_string()))?;
         let api = WeComApi::new(
             &config.wecom.api_base,
             &config.wecom.corp_id,
@@ -89,5 +88,63 @@ impl AppContext {
     /// How the service words and sends notices.
     pub fn notifier(&self) -> Notifier<'_> {
         Notifier { catalog: &self.catalog, config: &self.config.booking, public_url: &self.config.server.public_url }
+    }
+}
+
+impl crate::inbox::InboxContext for AppContext {
+    fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    fn chat(&self) -> ChatContext<'_> {
+        ChatContext { catalog: &self.catalog, config: &self.config, replies: &self.replies }
+    }
+
+    fn recent_answers(&self) -> &RecentAnswers {
+        &self.recent_answers
+    }
+
+    fn look_threads(&self) -> &Workers {
+        &self.look_threads
+    }
+}
+
+impl crate::outbox::worker::Courier for AppContext {
+    fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn api(&self) -> &WeComApi {
+        &self.api
+    }
+
+    fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+}
+
+impl crate::scheduler::JobContext for AppContext {
+    fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    fn config(&self) -> &Config {
+        &self.config
     }
 }

@@ -179,7 +179,7 @@ impl Demo {
             Ok(at) => at,
             Err(message) => return format!("{message}\n"),
         };
-        let r = run_due_jobs(&self.ctx, &Schedules::from_config(&self.ctx), at).await;
+        let r = run_due_jobs(&self.ctx, &Schedules::from_config(&self.ctx.config), at).await;
         let summary = format!(
             "定时任务 @ {}：确认卡 {}，签到提醒 {}，未到场 {}，过期申请 {}，发布下周 {}\n",
             at.with_timezone(&self.ctx.catalog.tz()).format("%m-%d %H:%M"),

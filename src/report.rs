@@ -2,7 +2,6 @@
 //! no-shows, waitlist promotions, unmet demand, and the weekday × slot heatmap. One module,
 //! used by the 报表 command, the weekly digest and the admin pages.
 
-use crate::app::AppContext;
 use crate::booking::{rules::closure_over, weekday_zh, Catalog};
 use chrono::{Datelike, Duration, NaiveDate};
 use rusqlite::{params, Connection};
@@ -202,11 +201,11 @@ pub fn markdown(report: &Report, catalog: &Catalog, title: &str) -> String {
 
 /// The weekly digest sent to admins.
 pub fn digest_markdown(
-    ctx: &AppContext,
+    catalog: &Catalog,
     conn: &Connection,
     from: NaiveDate,
     to: NaiveDate,
 ) -> rusqlite::Result<String> {
-    let report = build(conn, &ctx.catalog, from, to - Duration::days(1))?;
-    Ok(markdown(&report, &ctx.catalog, "职工之家周报"))
+    let report = build(conn, catalog, from, to - Duration::days(1))?;
+    Ok(markdown(&report, catalog, "职工之家周报"))
 }

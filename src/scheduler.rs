@@ -5,14 +5,33 @@
 //! the first pass after downtime catches up on what is still useful. Tests (and
 //! `staffhome tick`) call [`run_due_jobs`] directly.
 
-use crate::app::AppContext;
-use crate::booking::{policy, service, week_start, Events, Rules};
-use crate::notify::{self, NotifyError};
+use crate::booking::{policy, service, week_start, Catalog, Events, Rules};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::notify::{self, Notifier, NotifyError};
+use crate::store::Store;
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use cron::Schedule;
 use rusqlite::{params, Connection};
 use std::sync::Arc;
+
+/// What the jobs use (the application provides it).
+pub trait JobContext: Send + Sync + 'static {
+    fn store(&self) -> &Store;
+    fn clock(&self) -> &dyn Clock;
+    fn catalog(&self) -> &Catalog;
+    fn config(&self) -> &Config;
+
+    fn rules(&self) -> Rules<'_> {
+        Rules { catalog: self.catalog(), config: &self.config().booking }
+    }
+
+    fn notifier(&self) -> Notifier<'_> {
+        let config = self.config();
+        Notifier { catalog: self.catalog(), config: &config.booking, public_url: &config.server.public_url }
+    }
+}
 
 /// The cron schedules of `[schedule]`, in the configured zone.
 pub struct Schedules {
@@ -23,13 +42,13 @@ pub struct Schedules {
 }
 
 impl Schedules {
-    pub fn from_config(ctx: &AppContext) -> Schedules {
-        let s = &ctx.config.schedule;
+    pub fn from_config(config: &Config) -> Schedules {
+        let s = &config.schedule;
         Schedules {
             tick: s.tick.0.clone(),
             publish_week: s.publish_week.0.clone(),
             weekly_digest: s.weekly_digest.0.clone(),
-            tz: ctx.config.tz(),
+            tz: config.tz(),
         }
     }
 
@@ -72,18 +91,18 @@ pub enum JobError {
 
 /// Run one job in its own write transaction, with the notices its events call for; an error
 /// is logged and left for the next tick.
-async fn job<T: Default + Send + 'static>(
-    ctx: &Arc<AppContext>,
+async fn job<C: JobContext, T: Default + Send + 'static>(
+    ctx: &Arc<C>,
     name: &'static str,
     report: &mut JobReport,
-    f: impl FnOnce(&AppContext, &rusqlite::Connection, &mut Events) -> Result<T, JobError> + Send + 'static,
+    f: impl FnOnce(&C, &rusqlite::Connection, &mut Events) -> Result<T, JobError> + Send + 'static,
 ) -> T {
     let job_ctx = Arc::clone(ctx);
-    let done = ctx.store.write(move |tx| {
+    let done = ctx.store().write(move |tx| {
         let ctx = &*job_ctx;
         let mut events = Events::default();
         let value = f(ctx, tx, &mut events)?;
-        notify::queue(tx, &ctx.notifier(), &events.take(), ctx.clock.now().timestamp())?;
+        notify::queue(tx, &ctx.notifier(), &events.take(), ctx.clock().now().timestamp())?;
         Ok::<_, JobError>(value)
     });
     match done.await {
@@ -97,7 +116,7 @@ async fn job<T: Default + Send + 'static>(
 }
 
 /// Every job that is due as of `now`.
-pub async fn run_due_jobs(ctx: &Arc<AppContext>, schedules: &Schedules, now: DateTime<Utc>) -> JobReport {
+pub async fn run_due_jobs<C: JobContext>(ctx: &Arc<C>, schedules: &Schedules, now: DateTime<Utc>) -> JobReport {
     let mut report = JobReport::default();
     report.expired = job(ctx, "expire_pending", &mut report, move |_, tx, events| {
         Ok(policy::expire_pending(tx, now, events)?.len() as u32)
@@ -167,12 +186,12 @@ fn publish(
 
 /// The weekly digest to every admin (once per digest time: job_runs is the mark).
 fn digest(
-    ctx: &AppContext,
+    ctx: &impl JobContext,
     tx: &rusqlite::Connection,
     fired: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<bool, JobError> {
-    let period = ctx.catalog.today(fired).to_string();
+    let period = ctx.catalog().today(fired).to_string();
     let inserted = crate::store::execute(
         tx,
         "INSERT INTO job_runs (job, period, ran_at) VALUES ('weekly_digest', ?1, ?2) ON CONFLICT DO NOTHING",
@@ -181,7 +200,7 @@ fn digest(
     if inserted == 0 {
         return Ok(false);
     }
-    let to = ctx.catalog.today(fired);
+    let to = ctx.catalog().today(fired);
     let from = to - Duration::days(7);
     let activity: i64 = crate::store::query_row(
         tx,
@@ -194,8 +213,8 @@ fn digest(
         // Nothing happened (a new installation): no empty report to the admins.
         return Ok(false);
     }
-    let content = crate::report::digest_markdown(ctx, tx, from, to)?;
-    for admin in &ctx.config.roles.admins {
+    let content = crate::report::digest_markdown(ctx.catalog(), tx, from, to)?;
+    for admin in &ctx.config().roles.admins {
         notify::markdown_to(tx, format!("digest:{period}:{admin}"), admin, &content, now.timestamp())?;
     }
     Ok(true)
@@ -205,13 +224,13 @@ fn digest(
 /// busiest first: shows whether the configured peak slots are the busy ones.
 pub fn rank_slots_by_demand(
     conn: &Connection,
-    ctx: &AppContext,
+    catalog: &Catalog,
     now: DateTime<Utc>,
 ) -> rusqlite::Result<Vec<(u32, u32)>> {
-    let today = ctx.catalog.today(now);
+    let today = catalog.today(now);
     let from = (today - Duration::days(28)).to_string();
     let to = today.to_string();
-    let mut demand: Vec<(u32, u32)> = ctx.catalog.slots().iter().map(|s| (s.no, 0)).collect();
+    let mut demand: Vec<(u32, u32)> = catalog.slots().iter().map(|s| (s.no, 0)).collect();
     let mut stmt = conn.prepare_cached(
         "SELECT slot, count(*) FROM (
              SELECT slot FROM bookings WHERE date >= ?1 AND date < ?2
@@ -230,13 +249,13 @@ pub fn rank_slots_by_demand(
 }
 
 /// The scheduler loop of `serve`: a catch-up pass at once, then one at every tick.
-pub async fn run(ctx: Arc<AppContext>) -> Result<(), std::convert::Infallible> {
-    let schedules = Arc::new(Schedules::from_config(&ctx));
+pub async fn run<C: JobContext>(ctx: Arc<C>) -> Result<(), std::convert::Infallible> {
+    let schedules = Arc::new(Schedules::from_config(ctx.config()));
     loop {
         let (pass_ctx, pass_schedules) = (Arc::clone(&ctx), Arc::clone(&schedules));
         // A task of its own, so that a bug in a job ends one pass, not the scheduler.
         let report = tokio::spawn(async move {
-            let now = pass_ctx.clock.now();
+            let now = pass_ctx.clock().now();
             run_due_jobs(&pass_ctx, &pass_schedules, now).await
         })
         .await;
@@ -245,7 +264,7 @@ pub async fn run(ctx: Arc<AppContext>) -> Result<(), std::convert::Infallible> {
             Ok(_) => {}
             Err(error) => tracing::error!(error = %error, "scheduler pass panicked; continuing"),
         }
-        let now = ctx.clock.now();
+        let now = ctx.clock().now();
         let wait = schedules
             .next_tick(now)
             .and_then(|next| (next - now).to_std().ok())
@@ -279,9 +298,11 @@ impl std::fmt::Display for TickOutcome {
 }
 
 /// One scheduler pass as of the context's clock, then deliver what is due (bounded).
-pub async fn tick_once(ctx: &Arc<AppContext>) -> Result<TickOutcome, crate::outbox::worker::WorkerError> {
-    let schedules = Schedules::from_config(ctx);
-    let jobs = run_due_jobs(ctx, &schedules, ctx.clock.now()).await;
+pub async fn tick_once<C: JobContext + crate::outbox::worker::Courier>(
+    ctx: &Arc<C>,
+) -> Result<TickOutcome, crate::outbox::worker::WorkerError> {
+    let schedules = Schedules::from_config(JobContext::config(&**ctx));
+    let jobs = run_due_jobs(ctx, &schedules, JobContext::clock(&**ctx).now()).await;
     let mut delivered = crate::outbox::worker::Delivered::default();
     for _ in 0..100 {
         let pass = crate::outbox::worker::deliver_due(ctx).await?;

@@ -23,6 +23,8 @@ impl Application {
     }
 
     pub fn with_listener(ctx: Arc<AppContext>, listener: TcpListener) -> Result<Application, StartError> {
+        // A page template that does not compile stops the start, not the first visit.
+        web::pages::check().map_err(|e| StartError::Templates(e.to_string()))?;
         let addr = format!("{:?}", listener.local_addr().ok());
         let port = listener.local_addr().map_err(|source| StartError::Listen { addr: addr.clone(), source })?.port();
         let data = Data::new(Arc::clone(&ctx));

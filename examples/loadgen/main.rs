@@ -173,7 +173,7 @@ async fn tick_benchmark() -> (usize, Duration, Duration) {
         })
         .await
         .expect("fixture");
-    let schedules = staffhome::scheduler::Schedules::from_config(&ctx);
+    let schedules = staffhome::scheduler::Schedules::from_config(&ctx.config);
     // The first pass sends what is due today; later passes are the steady state.
     let first = Instant::now();
     staffhome::scheduler::run_due_jobs(&ctx, &schedules, now).await;

@@ -51,13 +51,13 @@ impl<'a> Turn<'a> {
     }
 
     pub(super) fn what(&self, b: &Booking) -> String {
-        service::describe(&self.ctx.catalog, &b.facility, b.date, b.slot)
+        service::describe(self.ctx.catalog, &b.facility, b.date, b.slot)
     }
 
     /// A text message: a new command, or the next piece of a pending dialogue.
     pub fn on_text(&self, text: &str, parsed: Option<Parsed>) -> super::Result<String> {
         let now = self.now.timestamp();
-        match parsed.unwrap_or_else(|| parse::parse(text, &self.ctx.catalog, self.today())) {
+        match parsed.unwrap_or_else(|| parse::parse(text, self.ctx.catalog, self.today())) {
             Parsed::Command(command) => {
                 dialogue::clear(self.tx, self.user)?;
                 self.run(command)
@@ -356,7 +356,7 @@ impl<'a> Turn<'a> {
             Ok(waiting) => Ok(self.render(
                 "waitlisted",
                 json!({
-                    "what": service::describe(&self.ctx.catalog, &facility.code, date, slots[0]),
+                    "what": service::describe(self.ctx.catalog, &facility.code, date, slots[0]),
                     "position": waiting.position, "newly": waiting.newly_joined,
                 }),
             )),
@@ -399,7 +399,7 @@ impl<'a> Turn<'a> {
         let waits: Vec<Value> = query::waiting_entries(self.tx, self.user, self.today())?
             .into_iter()
             .map(|(facility, date, slot, position)| {
-                json!({"what": service::describe(&self.ctx.catalog, &facility, date, slot), "position": position})
+                json!({"what": service::describe(self.ctx.catalog, &facility, date, slot), "position": position})
             })
             .collect();
         Ok(self.render("mine", json!({"bookings": bookings, "waits": waits})))

@@ -93,7 +93,7 @@ impl Turn<'_> {
         let events = &mut self.events.borrow_mut();
         let closed = closure::close(self.tx, &self.rules(), &stop, self.user, self.now, events)?;
         tracing::info!(admin = self.user, facility = %facility.code, bookings = closed.bookings, "facility closed");
-        let period = closure::period_label(&self.ctx.catalog, start, end);
+        let period = closure::period_label(self.ctx.catalog, start, end);
         let told = if closed.members_told.is_empty() {
             "没有受影响的预约".to_string()
         } else {
@@ -155,8 +155,8 @@ impl Turn<'_> {
         let Some((from, to, title)) = report_period(args, today) else {
             return Ok("看不懂报表的时间：报表 本周 / 上周 / 本月 / 上月 / 11-01 11-15".into());
         };
-        let report = crate::report::build(self.tx, &self.ctx.catalog, from, to)?;
-        let content = crate::report::markdown(&report, &self.ctx.catalog, &format!("职工之家{title}报表"));
+        let report = crate::report::build(self.tx, self.ctx.catalog, from, to)?;
+        let content = crate::report::markdown(&report, self.ctx.catalog, &format!("职工之家{title}报表"));
         let key = format!("report:{}:{}:{from}:{to}", self.user, self.now.timestamp());
         notify::markdown_to(self.tx, key, self.user, &content, self.now.timestamp())?;
         Ok(format!(

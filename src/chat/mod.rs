@@ -16,14 +16,32 @@ pub use command::{Command, SlotRequest};
 pub use parse::{normalize, parse, Parsed};
 pub use reply::Replies;
 
-use crate::app::AppContext;
-use crate::booking::Events;
-use crate::notify::{self, NotifyError};
+use crate::booking::{Catalog, Events, Rules};
+use crate::config::Config;
+use crate::notify::{self, Notifier, NotifyError};
 use crate::users::{self, Role};
 use crate::wecom::{Inbound, InboundMessage, Reply};
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 use std::cell::RefCell;
+
+/// What the conversation uses: the facilities and slots, the configuration, the reply texts.
+#[derive(Clone, Copy)]
+pub struct ChatContext<'a> {
+    pub catalog: &'a Catalog,
+    pub config: &'a Config,
+    pub replies: &'a Replies,
+}
+
+impl<'a> ChatContext<'a> {
+    pub fn rules(&self) -> Rules<'a> {
+        Rules { catalog: self.catalog, config: &self.config.booking }
+    }
+
+    pub fn notifier(&self) -> Notifier<'a> {
+        Notifier { catalog: self.catalog, config: &self.config.booking, public_url: &self.config.server.public_url }
+    }
+}
 
 /// What stopped a message from being answered (the member is never told these; the callback
 /// fails and WeCom retries).
@@ -44,7 +62,7 @@ pub const MENU_HELP: &str = "help";
 
 /// One member's message being answered, inside the callback's write transaction.
 pub struct Turn<'a> {
-    pub ctx: &'a AppContext,
+    pub ctx: ChatContext<'a>,
     /// The callback's write transaction, or a reader for read-only questions.
     pub tx: &'a Connection,
     pub user: &'a str,
@@ -70,10 +88,15 @@ pub enum Look {
 
 /// The answer to `msg` if it only reads (help, facilities, free slots, mine, board, approvals,
 /// not understood, events with nothing to say), or what the write path needs.
-pub fn answer_read_only(ctx: &AppContext, conn: &Connection, msg: &InboundMessage, now: DateTime<Utc>) -> Result<Look> {
+pub fn answer_read_only(
+    ctx: ChatContext<'_>,
+    conn: &Connection,
+    msg: &InboundMessage,
+    now: DateTime<Utc>,
+) -> Result<Look> {
     let user = msg.from_user_name.as_str();
     let turn = || -> Result<Turn<'_>> {
-        let role = users::role(conn, &ctx.config, user)?;
+        let role = users::role(conn, ctx.config, user)?;
         Ok(Turn { ctx, tx: conn, user, role, now, events: RefCell::default() })
     };
     let answer = |reply: Reply, ends_dialogue: bool| {
@@ -81,7 +104,7 @@ pub fn answer_read_only(ctx: &AppContext, conn: &Connection, msg: &InboundMessag
         Ok(Look::Answered(ReadOnlyAnswer { reply, clears_dialogue }))
     };
     match &msg.inbound {
-        Inbound::Text { content, .. } => match parse(content, &ctx.catalog, ctx.catalog.today(now)) {
+        Inbound::Text { content, .. } => match parse(content, ctx.catalog, ctx.catalog.today(now)) {
             Parsed::Command(command) if command.is_read_only() => answer(Reply::Text(turn()?.run(command)?), true),
             // Not understood: said so, and a pending dialogue stays.
             unknown @ Parsed::Unknown { .. } => answer(Reply::Text(turn()?.not_understood(unknown)), false),
@@ -109,14 +132,14 @@ fn menu_command(key: &str) -> Command {
 /// The reply to one inbound message; its effects are written through `tx`. `parsed`: a text's
 /// parse if a look already made it.
 pub fn respond(
-    ctx: &AppContext,
+    ctx: ChatContext<'_>,
     tx: &Connection,
     msg: &InboundMessage,
     parsed: Option<Parsed>,
     now: DateTime<Utc>,
 ) -> Result<Reply> {
     let user = msg.from_user_name.as_str();
-    let role = users::role(tx, &ctx.config, user)?;
+    let role = users::role(tx, ctx.config, user)?;
     // The writer reads its own transaction: what it sees may be newer than any shared view.
     let turn = Turn { ctx, tx, user, role, now, events: RefCell::default() };
     let reply = turn.reply_to(msg, parsed)?;

@@ -9,10 +9,12 @@ mod recent;
 
 pub use recent::RecentAnswers;
 
-use crate::app::AppContext;
-use crate::chat::{self, Look, Parsed, ReadOnlyAnswer};
+use crate::chat::{self, ChatContext, Look, Parsed, ReadOnlyAnswer};
+use crate::clock::Clock;
+use crate::store::Store;
 use crate::users;
 use crate::wecom::{InboundMessage, Reply};
+use crate::workers::Workers;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::sync::Arc;
@@ -27,6 +29,17 @@ pub enum InboxError {
     Notify(#[from] crate::notify::NotifyError),
     #[error("the handling panicked")]
     Panicked(#[from] crate::workers::Panicked),
+}
+
+/// What acting on a callback uses (the application provides it).
+pub trait InboxContext: Send + Sync + 'static {
+    fn store(&self) -> &Store;
+    fn clock(&self) -> &dyn Clock;
+    fn chat(&self) -> ChatContext<'_>;
+    /// Replies to read-only questions, for WeCom's retries.
+    fn recent_answers(&self) -> &RecentAnswers;
+    /// Threads for a callback's first look on a reader (reads block).
+    fn look_threads(&self) -> &Workers;
 }
 
 /// The reply to send, and whether this delivery was a retry of one already handled.
@@ -46,22 +59,22 @@ enum FirstLook {
 
 /// Act on `msg` once: a retry gets its first reply, a question is answered on a reader, anything
 /// else goes through the writer.
-pub async fn handle(ctx: Arc<AppContext>, msg: Arc<InboundMessage>) -> Result<Handled, InboxError> {
-    let now = ctx.clock.now();
+pub async fn handle<C: InboxContext>(ctx: Arc<C>, msg: Arc<InboundMessage>) -> Result<Handled, InboxError> {
+    let now = ctx.clock().now();
     let key = msg.dedupe_key();
-    if let Some(reply) = ctx.recent_answers.get(&key) {
+    if let Some(reply) = ctx.recent_answers().get(&key) {
         return Ok(retry(&key, reply));
     }
     match first_look(&ctx, &msg, now).await? {
         FirstLook::AlreadyHandled(reply) => Ok(retry(&key, reply)),
         FirstLook::ReadOnly(answer, touch) if !answer.clears_dialogue => {
-            if let Some(earlier) = ctx.recent_answers.remember_first(&key, &answer.reply, now.timestamp()) {
+            if let Some(earlier) = ctx.recent_answers().remember_first(&key, &answer.reply, now.timestamp()) {
                 return Ok(retry(&key, earlier));
             }
             if touch {
                 // Bookkeeping no answer shows: queued for the writer, not waited for.
                 let user = msg.from_user_name.clone();
-                drop(ctx.store.write(move |tx| users::touch(tx, &user, now.timestamp())));
+                drop(ctx.store().write(move |tx| users::touch(tx, &user, now.timestamp())));
             }
             Ok(Handled { reply: answer.reply, duplicate: false })
         }
@@ -80,19 +93,19 @@ pub async fn handle(ctx: Arc<AppContext>, msg: Arc<InboundMessage>) -> Result<Ha
 }
 
 /// What one snapshot shows of the callback, read on a look thread (readers block).
-async fn first_look(
-    ctx: &Arc<AppContext>,
+async fn first_look<C: InboxContext>(
+    ctx: &Arc<C>,
     msg: &Arc<InboundMessage>,
     now: DateTime<Utc>,
 ) -> Result<FirstLook, InboxError> {
     let (ctx, msg) = (Arc::clone(ctx), Arc::clone(msg));
-    let look_threads = ctx.look_threads.clone();
+    let look_threads = ctx.look_threads().clone();
     let look = look_threads.run(move || {
-        ctx.store.read(|conn| {
+        ctx.store().read(|conn| {
             if let Some(reply) = stored_reply(conn, &msg.dedupe_key())? {
                 return Ok(FirstLook::AlreadyHandled(reply));
             }
-            Ok::<_, InboxError>(match chat::answer_read_only(&ctx, conn, &msg, now)? {
+            Ok::<_, InboxError>(match chat::answer_read_only(ctx.chat(), conn, &msg, now)? {
                 Look::Answered(answer) => {
                     let touch = users::needs_touch(conn, &msg.from_user_name, now.timestamp())?;
                     FirstLook::ReadOnly(answer, touch)
@@ -106,22 +119,22 @@ async fn first_look(
 
 /// One write transaction: the reply `respond` works out (with its effects) and the record of
 /// it, unless a delivery of the same callback got there first.
-async fn write_once(
-    ctx: &Arc<AppContext>,
+async fn write_once<C: InboxContext>(
+    ctx: &Arc<C>,
     msg: Arc<InboundMessage>,
-    respond: impl FnOnce(&AppContext, &Connection, &InboundMessage) -> Result<Reply, InboxError> + Send + 'static,
+    respond: impl FnOnce(ChatContext<'_>, &Connection, &InboundMessage) -> Result<Reply, InboxError> + Send + 'static,
 ) -> Result<Handled, InboxError> {
     let write_ctx = Arc::clone(ctx);
-    let written = ctx.store.write(move |tx| {
+    let written = ctx.store().write(move |tx| {
         let (ctx, msg) = (&*write_ctx, &*msg);
         let key = msg.dedupe_key();
-        let now = ctx.clock.now().timestamp();
-        let earlier = ctx.recent_answers.get(&key);
+        let now = ctx.clock().now().timestamp();
+        let earlier = ctx.recent_answers().get(&key);
         if let Some(reply) = earlier.map_or_else(|| stored_reply(tx, &key), |reply| Ok(Some(reply)))? {
             return Ok(retry(&key, reply));
         }
         users::touch(tx, &msg.from_user_name, now)?;
-        let reply = respond(ctx, tx, msg)?;
+        let reply = respond(ctx.chat(), tx, msg)?;
         record(tx, &key, &msg.from_user_name, msg.inbound.kind(), &reply, now)?;
         Ok(Handled { reply, duplicate: false })
     });
@@ -134,16 +147,16 @@ fn retry(key: &str, reply: Reply) -> Handled {
 }
 
 /// A reply that missed WeCom's deadline goes to the member as an active message instead.
-pub async fn send_late_reply(ctx: &AppContext, user: &str, handled: &Handled) -> Result<(), InboxError> {
+pub async fn send_late_reply(ctx: &impl InboxContext, user: &str, handled: &Handled) -> Result<(), InboxError> {
     let text = match &handled.reply {
         Reply::Text(text) => text.clone(),
         Reply::UpdateButton(label) => format!("已处理：{label}"),
         Reply::Empty => return Ok(()),
     };
-    let now = ctx.clock.now().timestamp();
+    let now = ctx.clock().now().timestamp();
     let key = format!("late-reply:{user}:{now}:{}", rand::random::<u32>());
     let user = user.to_string();
-    Ok(ctx.store.write(move |tx| crate::notify::text_to(tx, key, &user, &text, now)).await?)
+    Ok(ctx.store().write(move |tx| crate::notify::text_to(tx, key, &user, &text, now)).await?)
 }
 
 fn encode(reply: &Reply) -> (&'static str, &str) {

@@ -6,7 +6,10 @@
 //! because notices carry `enable_duplicate_check`.
 
 use super::Recipient;
-use crate::app::AppContext;
+use crate::clock::Clock;
+use crate::metrics::Metrics;
+use crate::store::Store;
+use crate::wecom::api::WeComApi;
 use crate::wecom::api::{ApiError, Audience};
 use rand::Rng;
 use rusqlite::params;
@@ -19,6 +22,14 @@ const BATCH: i64 = 50;
 const MAX_BACKOFF_SECONDS: i64 = 600;
 /// Transient failures for ~a day (at the 10-minute cap) before a row is given up on.
 const MAX_ATTEMPTS: i64 = 150;
+
+/// What delivering uses (the application provides it).
+pub trait Courier: Send + Sync + 'static {
+    fn store(&self) -> &Store;
+    fn api(&self) -> &WeComApi;
+    fn clock(&self) -> &dyn Clock;
+    fn metrics(&self) -> &Metrics;
+}
 
 /// What one pass of the worker did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -53,10 +64,10 @@ pub enum WorkerError {
 }
 
 async fn write<T: Send + 'static>(
-    ctx: &AppContext,
+    ctx: &impl Courier,
     f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
 ) -> Result<T, WorkerError> {
-    Ok(ctx.store.write(f).await?)
+    Ok(ctx.store().write(f).await?)
 }
 
 /// Exponential backoff with jitter: 2, 4, 8 … seconds, capped at 10 minutes.
@@ -66,8 +77,8 @@ fn backoff_seconds(attempts: i64) -> i64 {
     (base + jitter).min(MAX_BACKOFF_SECONDS)
 }
 
-fn due_rows(ctx: &AppContext, now: i64) -> rusqlite::Result<Vec<Row>> {
-    ctx.store.read(|conn| {
+fn due_rows(ctx: &impl Courier, now: i64) -> rusqlite::Result<Vec<Row>> {
+    ctx.store().read(|conn| {
         let mut stmt = conn.prepare_cached(
             "SELECT id, recipient, payload, attempts, dedupe_key FROM outbox
              WHERE state = 'pending' AND next_attempt_at <= ?1 AND (claimed_until IS NULL OR claimed_until <= ?1)
@@ -103,7 +114,7 @@ const CLAIM_SECONDS: i64 = 60;
 /// take it. The previous row's outcome (`marked`) is written in the same write: one trip
 /// through the writer per message instead of two, and nothing written later than before.
 async fn claim(
-    ctx: &std::sync::Arc<AppContext>,
+    ctx: &impl Courier,
     id: i64,
     recipient: &Recipient,
     now: i64,
@@ -151,19 +162,19 @@ const SENT_TO_RECENTLY: &str = "SELECT count(*), min(sent_at) FROM (SELECT sent_
      WHERE recipient = ?1 AND sent_at > ?2 ORDER BY sent_at DESC LIMIT ?3)";
 
 /// One pass: deliver what is due now. Tests call this directly instead of sleeping.
-pub async fn deliver_due(ctx: &std::sync::Arc<AppContext>) -> Result<Delivered, WorkerError> {
-    let api = &ctx.api;
-    let now = ctx.clock.now().timestamp();
+pub async fn deliver_due(ctx: &std::sync::Arc<impl Courier>) -> Result<Delivered, WorkerError> {
+    let api = ctx.api();
+    let now = ctx.clock().now().timestamp();
     let rows = {
         let ctx = std::sync::Arc::clone(ctx);
-        tokio::task::spawn_blocking(move || due_rows(&ctx, now)).await??
+        tokio::task::spawn_blocking(move || due_rows(&*ctx, now)).await??
     };
     let mut done = Delivered::default();
     // The last sent row's outcome, written with the next claim (or alone at the end).
     let mut marked = None;
     for row in rows {
         let recipient = Recipient::decode(&row.recipient);
-        match claim(ctx, row.id, &recipient, now, marked.take()).await? {
+        match claim(&**ctx, row.id, &recipient, now, marked.take()).await? {
             Claim::Claimed => {}
             Claim::Taken => continue,
             Claim::Deferred => {
@@ -174,13 +185,13 @@ pub async fn deliver_due(ctx: &std::sync::Arc<AppContext>) -> Result<Delivered, 
         let result = send(api, &recipient, &row.body).await;
         let mark_as = match result {
             Ok(sent) => {
-                ctx.metrics.outbox_sent.inc();
+                ctx.metrics().outbox_sent.inc();
                 done.sent += 1;
                 Mark::Done { msgid: sent.msgid, response_code: sent.response_code }
             }
             Err(error) if error.is_transient() && row.attempts + 1 < MAX_ATTEMPTS => {
                 tracing::warn!(outbox = row.id, error = %error, "delivery failed; will retry");
-                ctx.metrics.outbox_retried.inc();
+                ctx.metrics().outbox_retried.inc();
                 done.retried += 1;
                 Mark::Retry { error: error.to_string(), at: now + backoff_seconds(row.attempts + 1) }
             }
@@ -188,17 +199,17 @@ pub async fn deliver_due(ctx: &std::sync::Arc<AppContext>) -> Result<Delivered, 
                 tracing::error!(outbox = row.id, error = %error, "delivery failed for good");
                 if let Some(text) = row.body["fallback"].as_str() {
                     // A card update WeCom refused (response code spent or expired): say it in text.
-                    queue_fallback(ctx, &row.dedupe_key, &row.recipient, text).await?;
+                    queue_fallback(&**ctx, &row.dedupe_key, &row.recipient, text).await?;
                 }
-                ctx.metrics.outbox_failed.inc();
+                ctx.metrics().outbox_failed.inc();
                 done.failed += 1;
                 Mark::Failed { error: describe(&error) }
             }
         };
-        marked = Some(Marked { id: row.id, how: mark_as, at: ctx.clock.now().timestamp() });
+        marked = Some(Marked { id: row.id, how: mark_as, at: ctx.clock().now().timestamp() });
     }
     if let Some(marked) = marked {
-        write(ctx, move |tx| marked.write(tx)).await?;
+        write(&**ctx, move |tx| marked.write(tx)).await?;
     }
     Ok(done)
 }
@@ -225,14 +236,9 @@ async fn send(
     }
 }
 
-async fn queue_fallback(
-    ctx: &std::sync::Arc<AppContext>,
-    key: &str,
-    recipient: &str,
-    text: &str,
-) -> Result<(), WorkerError> {
+async fn queue_fallback(ctx: &impl Courier, key: &str, recipient: &str, text: &str) -> Result<(), WorkerError> {
     let (key, recipient, text) = (format!("{key}:fallback"), recipient.to_string(), text.to_string());
-    let now = ctx.clock.now().timestamp();
+    let now = ctx.clock().now().timestamp();
     write(ctx, move |tx| {
         super::enqueue(tx, &super::Outgoing::text(&key, &recipient, super::Weight::Light, &text), now).map(|_| ())
     })
@@ -287,7 +293,7 @@ impl Marked {
 }
 
 /// The worker loop of `serve`: a pass, then a short pause when there was nothing to do.
-pub async fn run(ctx: std::sync::Arc<AppContext>) -> Result<(), WorkerError> {
+pub async fn run(ctx: std::sync::Arc<impl Courier>) -> Result<(), WorkerError> {
     loop {
         match deliver_due(&ctx).await {
             Ok(done) if !done.is_idle() => continue,

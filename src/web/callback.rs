@@ -153,7 +153,7 @@ async fn receive_inner(
             let late_ctx = Arc::clone(ctx);
             tokio::spawn(async move {
                 if let Ok(handled) = work.await {
-                    if let Err(error) = inbox::send_late_reply(&late_ctx, &user, &handled).await {
+                    if let Err(error) = inbox::send_late_reply(&*late_ctx, &user, &handled).await {
                         tracing::error!(%error, "could not queue a late reply");
                     }
                 }

@@ -175,7 +175,7 @@ async fn expiry_and_cancellation_update_the_approvers_cards() {
     let start =
         chrono::DateTime::parse_from_rfc3339("2026-11-24T10:30:00+08:00").expect("t").with_timezone(&chrono::Utc);
     app.clock.set(start);
-    let schedules = staffhome::scheduler::Schedules::from_config(&app.ctx);
+    let schedules = staffhome::scheduler::Schedules::from_config(&app.ctx.config);
     staffhome::scheduler::run_due_jobs(&app.ctx, &schedules, start).await;
     deliver(&app).await;
     let labels: Vec<String> = app

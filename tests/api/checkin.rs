@@ -36,7 +36,7 @@ async fn scanning_the_door_code_in_the_window_checks_in() {
         app.db(|c| c.query_row("SELECT checked_in_at FROM bookings WHERE id = ?1", [id], |r| r.get(0)));
     assert_eq!(checked_at, at("18:20").timestamp());
     // The no-show job leaves it alone.
-    let schedules = staffhome::scheduler::Schedules::from_config(&app.ctx);
+    let schedules = staffhome::scheduler::Schedules::from_config(&app.ctx.config);
     let report = staffhome::scheduler::run_due_jobs(&app.ctx, &schedules, at("19:00")).await;
     assert_eq!(report.no_shows.marked, 0);
     assert_eq!(state(&app, id), "checked_in");
@@ -155,7 +155,7 @@ async fn an_admin_forgives_a_strike_and_the_suspension_lifts() {
     }
     let after = DateTime::parse_from_rfc3339("2026-11-24T10:50:00+08:00").expect("t").with_timezone(&Utc);
     app.clock.set(after);
-    let schedules = staffhome::scheduler::Schedules::from_config(&app.ctx);
+    let schedules = staffhome::scheduler::Schedules::from_config(&app.ctx.config);
     staffhome::scheduler::run_due_jobs(&app.ctx, &schedules, after).await;
     assert!(app.say("a", "预约 健身房 后天 18:30").await.contains("暂停至"));
     assert!(app.say("b", "免责 a").await.contains("只有管理员"));

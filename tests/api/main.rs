@@ -5,6 +5,7 @@ mod common;
 
 mod admin;
 mod approval;
+mod architecture;
 mod booking;
 mod checkin;
 mod demo;

@@ -15,7 +15,7 @@ fn tuesday_1830() -> DateTime<Utc> {
 
 async fn pass(app: &TestApp, at: DateTime<Utc>) -> JobReport {
     app.clock.set(at);
-    let schedules = Schedules::from_config(&app.ctx);
+    let schedules = Schedules::from_config(&app.ctx.config);
     run_due_jobs(&app.ctx, &schedules, at).await
 }
 
@@ -193,7 +193,7 @@ async fn slots_are_ranked_by_recent_demand() {
     }
     app.say("d", "预约 健身房 今天 12:00").await;
     let later = crate::common::monday_10am() + Duration::days(2);
-    let ranked = app.db(|c| staffhome::scheduler::rank_slots_by_demand(c, &app.ctx, later));
+    let ranked = app.db(|c| staffhome::scheduler::rank_slots_by_demand(c, &app.ctx.catalog, later));
     assert_eq!(ranked[0], (11, 3));
     assert_eq!(ranked[1], (4, 1));
 }
@@ -213,7 +213,7 @@ async fn tick_beside_serve_sends_nothing_twice() {
     app.clock.set(at);
     let serve_ctx = Arc::clone(&app.ctx);
     let serve_side = async {
-        let schedules = Schedules::from_config(&serve_ctx);
+        let schedules = Schedules::from_config(&serve_ctx.config);
         run_due_jobs(&serve_ctx, &schedules, at).await;
         for _ in 0..5 {
             staffhome::outbox::worker::deliver_due(&serve_ctx).await.expect("deliver");
