@@ -33,7 +33,7 @@ impl Application {
         })
         .workers(2)
         // Pages and /healthz use a few blocking threads each; callbacks have threads of their
-        // own (`AppContext::look_threads`, the store's committer). Dozens of idle threads
+        // own (`AppContext::look_threads`, the store's writer). Dozens of idle threads
         // would each keep allocator caches.
         .worker_max_blocking_threads(4)
         // Slow or idle clients (slowloris) are cut off instead of holding a connection.

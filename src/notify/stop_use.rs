@@ -63,20 +63,10 @@ pub fn booking_hit(
 /// The stop-use, broadcast once to everyone.
 pub fn broadcast_closure(tx: &Connection, n: &Notifier, stop: &StopUse, now: i64) -> Result<(), NotifyError> {
     let (name, period, reason) = (stop.name(n), period_label(n.catalog, stop.start, stop.end), stop.reason);
-    let broadcast = Outgoing {
-        dedupe_key: format!("closure:{}:broadcast", stop.closure_id),
-        recipient: Recipient::All,
-        weight: Weight::Formal,
-        body: card::text_notice(
-            "设施临时停用通知",
-            name,
-            &format!("{name} {period} 停用，原因：{reason}。已预约的同事会另行收到通知。"),
-            &[Field { key: "设施", value: name }, Field { key: "原因", value: reason }],
-            &n.board_url(),
-        ),
-    };
-    outbox::enqueue(tx, &broadcast, now)?;
-    Ok(())
+    let key = format!("closure:{}:broadcast", stop.closure_id);
+    let body = format!("{name} {period} 停用，原因：{reason}。已预约的同事会另行收到通知。");
+    let fields = [Field { key: "设施", value: name }, Field { key: "原因", value: reason }];
+    broadcast(tx, n, key, ("设施临时停用通知", name), &body, &fields, now)
 }
 
 /// A facility open again, broadcast to everyone.
@@ -89,18 +79,23 @@ pub fn broadcast_reopening(
     now: i64,
 ) -> Result<(), NotifyError> {
     let name = n.catalog.facility(facility).map_or(facility, |f| f.name.as_str());
-    let message = Outgoing {
-        dedupe_key: format!("reopen:{facility}:{}", at.timestamp()),
-        recipient: Recipient::All,
-        weight: Weight::Formal,
-        body: card::text_notice(
-            "设施恢复开放",
-            name,
-            &format!("{name} 已恢复开放，欢迎预约：空闲 {name}"),
-            &[Field { key: "设施", value: name }, Field { key: "操作人", value: by }],
-            &n.board_url(),
-        ),
-    };
-    outbox::enqueue(tx, &message, now)?;
+    let key = format!("reopen:{facility}:{}", at.timestamp());
+    let body = format!("{name} 已恢复开放，欢迎预约：空闲 {name}");
+    let fields = [Field { key: "设施", value: name }, Field { key: "操作人", value: by }];
+    broadcast(tx, n, key, ("设施恢复开放", name), &body, &fields, now)
+}
+
+/// A formal notice card to everyone, once per `key`; `(title, desc)` head the card.
+fn broadcast(
+    tx: &Connection,
+    n: &Notifier,
+    key: String,
+    (title, desc): (&str, &str),
+    body: &str,
+    fields: &[Field],
+    now: i64,
+) -> Result<(), NotifyError> {
+    let body = card::text_notice(title, desc, body, fields, &n.board_url());
+    outbox::enqueue(tx, &Outgoing { dedupe_key: key, recipient: Recipient::All, weight: Weight::Formal, body }, now)?;
     Ok(())
 }
