@@ -144,11 +144,11 @@ pub async fn page(ctx: Ctx, request: HttpRequest, query: web::Query<AdminQuery>)
     };
     let built = {
         let ctx = Arc::clone(&ctx);
-        web::block(move || ctx.store.read(|conn| report::build(conn, &ctx.catalog, from, to))).await
+        super::blocking(move || ctx.store.read(|conn| report::build(conn, &ctx.catalog, from, to))).await
     };
     match built {
-        Ok(Ok(report)) => html_page("admin.html", admin_context(&ctx, &report, &viewer)),
-        _ => HttpResponse::ServiceUnavailable().content_type("text/plain; charset=utf-8").body("报表暂时不可用。\n"),
+        Some(report) => html_page("admin.html", admin_context(&ctx, &report, &viewer)),
+        None => HttpResponse::ServiceUnavailable().content_type("text/plain; charset=utf-8").body("报表暂时不可用。\n"),
     }
 }
 
@@ -247,14 +247,14 @@ pub async fn export_csv(ctx: Ctx, request: HttpRequest, query: web::Query<AdminQ
     };
     let csv = {
         let ctx = Arc::clone(&ctx);
-        web::block(move || bookings_csv(&ctx, from, to)).await
+        super::blocking(move || bookings_csv(&ctx, from, to)).await
     };
     match csv {
-        Ok(Ok(body)) => HttpResponse::Ok()
+        Some(body) => HttpResponse::Ok()
             .content_type("text/csv; charset=utf-8")
             .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"bookings-{from}-{to}.csv\"")))
             .body(body),
-        _ => HttpResponse::ServiceUnavailable().content_type("text/plain; charset=utf-8").body("导出暂时不可用。\n"),
+        None => HttpResponse::ServiceUnavailable().content_type("text/plain; charset=utf-8").body("导出暂时不可用。\n"),
     }
 }
 

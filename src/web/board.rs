@@ -18,10 +18,9 @@ pub struct BoardQuery {
 pub async fn board(ctx: Ctx, query: web::Query<BoardQuery>) -> HttpResponse {
     let ctx = Arc::clone(&ctx);
     let selected = query.into_inner().facility;
-    let page = web::block(move || board_context(&ctx, selected.as_deref())).await;
-    match page {
-        Ok(Ok(context)) => html_page("board.html", context),
-        _ => HttpResponse::ServiceUnavailable().content_type("text/plain; charset=utf-8").body("看板暂时不可用。\n"),
+    match super::blocking(move || board_context(&ctx, selected.as_deref())).await {
+        Some(context) => html_page("board.html", context),
+        None => HttpResponse::ServiceUnavailable().content_type("text/plain; charset=utf-8").body("看板暂时不可用。\n"),
     }
 }
 

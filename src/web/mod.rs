@@ -12,6 +12,23 @@ use crate::app::AppContext;
 use actix_web::web;
 use std::sync::Arc;
 
+/// Run a page's blocking reads off the async executor: the value, or None (the cause logged).
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> rusqlite::Result<T> + Send + 'static,
+) -> Option<T> {
+    match web::block(work).await {
+        Ok(Ok(value)) => Some(value),
+        Ok(Err(error)) => {
+            tracing::error!(%error, "a page's read failed");
+            None
+        }
+        Err(error) => {
+            tracing::error!(%error, "a page's work failed");
+            None
+        }
+    }
+}
+
 /// Every route the service answers.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(

@@ -50,7 +50,7 @@ pub async fn pass(
     }
     let ctx = ctx.into_inner();
     let admin_ctx = Arc::clone(&ctx);
-    let found = web::block(move || {
+    let found = super::blocking(move || {
         let booking = ctx.store.read(|conn| {
             crate::store::query_row(
                 conn,
@@ -60,10 +60,10 @@ pub async fn pass(
             )
             .optional()
         })?;
-        Ok::<_, rusqlite::Error>(booking.map(|b| (b, ctx)))
+        Ok(booking.map(|b| (b, ctx)))
     })
     .await;
-    let Ok(Ok(Some((booking, ctx)))) = found else { return not_found() };
+    let Some((booking, ctx)) = found.flatten() else { return not_found() };
     if let Some(viewer) = viewer {
         if viewer != booking.userid && !super::admin::admin_now(&admin_ctx, &viewer).await {
             return not_found();
