@@ -4,7 +4,7 @@ use crate::booking::{Catalog, Rules};
 use crate::chat::{ChatContext, Replies};
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::inbox::RecentAnswers;
+use crate::inbox::{RecentAnswers, Touches};
 use crate::metrics::Metrics;
 use crate::notify::Notifier;
 use crate::store::Store;
@@ -24,6 +24,8 @@ pub struct AppContext {
     pub api: WeComApi,
     /// Replies to read-only questions, for WeCom's retries.
     pub recent_answers: RecentAnswers,
+    /// Members seen by questions, waiting to be written.
+    pub touches: Arc<Touches>,
     /// Threads for a callback's first look on a reader (reads block; writes queue for the
     /// store's writer thread without holding one).
     pub look_threads: Workers,
@@ -76,6 +78,7 @@ impl AppContext {
             metrics: Metrics::new(),
             api,
             recent_answers: RecentAnswers::default(),
+            touches: Arc::default(),
             look_threads: Workers::start("staffhome-look", LOOK_THREADS).map_err(StartError::Threads)?,
         })
     }
@@ -110,6 +113,10 @@ impl crate::inbox::InboxContext for AppContext {
 
     fn look_threads(&self) -> &Workers {
         &self.look_threads
+    }
+
+    fn touches(&self) -> &Arc<Touches> {
+        &self.touches
     }
 }
 

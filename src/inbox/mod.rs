@@ -6,8 +6,10 @@
 //! first delivery) gets the first reply and changes nothing.
 
 mod recent;
+mod touches;
 
 pub use recent::RecentAnswers;
+pub use touches::Touches;
 
 use crate::chat::{self, ChatContext, Look, Parsed, ReadOnlyAnswer};
 use crate::clock::Clock;
@@ -38,6 +40,8 @@ pub trait InboxContext: Send + Sync + 'static {
     fn chat(&self) -> ChatContext<'_>;
     /// Replies to read-only questions, for WeCom's retries.
     fn recent_answers(&self) -> &RecentAnswers;
+    /// Members seen by questions, waiting to be written.
+    fn touches(&self) -> &Arc<Touches>;
     /// Threads for a callback's first look on a reader (reads block).
     fn look_threads(&self) -> &Workers;
 }
@@ -73,8 +77,7 @@ pub async fn handle<C: InboxContext>(ctx: Arc<C>, msg: Arc<InboundMessage>) -> R
             }
             if touch {
                 // Bookkeeping no answer shows: queued for the writer, not waited for.
-                let user = msg.from_user_name.clone();
-                drop(ctx.store().write(move |tx| users::touch(tx, &user, now.timestamp())));
+                ctx.touches().seen(ctx.store(), &msg.from_user_name, now.timestamp());
             }
             Ok(Handled { reply: answer.reply, duplicate: false })
         }

@@ -1,0 +1,91 @@
+//! Members seen by questions, written together.
+//!
+//! A question is answered without waiting for the writer, but a member's first contact (and
+//! their last-seen time, at most once a minute) must still be written. Each such write would be
+//! a commit of its own; here the members seen meanwhile wait in a set, and one queued write takes
+//! all of them when the writer reaches it.
+
+use crate::store::Store;
+use crate::sync::lock;
+use crate::users;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+#[derive(Default)]
+pub struct Touches {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Member → the latest time seen.
+    seen: HashMap<String, i64>,
+    /// A write that will take `seen` is queued.
+    queued: bool,
+}
+
+impl Touches {
+    /// Record that `user` was seen at `at`: queued for the writer, not waited for.
+    pub fn seen(self: &Arc<Self>, store: &Store, user: &str, at: i64) {
+        let queue_a_write = {
+            let mut state = lock(&self.state);
+            let latest = state.seen.entry(user.to_string()).or_insert(at);
+            *latest = (*latest).max(at);
+            !std::mem::replace(&mut state.queued, true)
+        };
+        if queue_a_write {
+            let touches = Arc::clone(self);
+            drop(store.write(move |tx| {
+                let seen = {
+                    let mut state = lock(&touches.state);
+                    state.queued = false;
+                    std::mem::take(&mut state.seen)
+                };
+                for (user, at) in &seen {
+                    users::touch(tx, user, *at)?;
+                }
+                Ok::<(), rusqlite::Error>(())
+            }));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn members_seen_meanwhile_are_written_by_one_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        let touches = Arc::new(Touches::default());
+        // The writer is kept busy, so the members seen meanwhile wait for one write.
+        let (started, release) = (Arc::new(std::sync::Barrier::new(2)), Arc::new(std::sync::Barrier::new(2)));
+        let (s, r) = (Arc::clone(&started), Arc::clone(&release));
+        let busy = store.write(move |_| {
+            s.wait();
+            r.wait();
+            Ok::<(), rusqlite::Error>(())
+        });
+        started.wait();
+        for (user, at) in [("a", 10), ("b", 11), ("a", 12)] {
+            touches.seen(&store, user, at);
+        }
+        let (waiting_members, waiting_writes) = (lock(&touches.state).seen.len(), store.writes_waiting());
+        release.wait();
+        assert_eq!(waiting_members, 2, "waiting together");
+        assert_eq!(waiting_writes, 1, "for one write");
+        busy.await.unwrap();
+        // FIFO: this write runs after the one that took the members.
+        let rows: Vec<(String, i64)> = store
+            .write(|tx| {
+                let mut stmt = tx.prepare("SELECT userid, last_seen_at FROM users ORDER BY userid")?;
+                let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .await
+            .unwrap();
+        assert_eq!(rows, vec![("a".to_string(), 12), ("b".to_string(), 11)], "each once, at the latest time");
+        assert!(lock(&touches.state).seen.is_empty());
+    }
+}
