@@ -22,9 +22,13 @@ const MAX_BATCH: usize = 16;
 
 pub struct Writer {
     queue: Option<Sender<Box<dyn Queued>>>,
-    thread: Option<JoinHandle<()>>,
-    thread_id: ThreadId,
+    /// The writer thread, then the thread that answers its batches' callers.
+    threads: Vec<JoinHandle<()>>,
+    thread_ids: Vec<ThreadId>,
 }
+
+/// A batch run: its writes, and why it was not committed (if it was not).
+type Ended = (Vec<Box<dyn Queued>>, Option<Failure>);
 
 /// A write waiting for the writer thread, whatever it returns (see `Write`).
 trait Queued: Send {
@@ -126,13 +130,26 @@ impl Writer {
     /// Start the writer thread on `conn`; `committed` is told how many writes each batch held.
     pub fn start(conn: Connection, committed: Arc<dyn Fn(usize) + Send + Sync>) -> std::io::Result<Writer> {
         let (queue, queued) = crossbeam_channel::unbounded::<Box<dyn Queued>>();
-        let thread = std::thread::Builder::new().name("staffhome-writer".into()).spawn(move || {
-            while let Ok(first) = queued.recv() {
-                committed(run_batch(&conn, first, &queued));
+        // Waking a batch's callers is left to a thread of its own, so that it never holds up
+        // the next batch (a woken task may preempt the thread that wakes it).
+        let (ended, to_answer) = crossbeam_channel::unbounded::<Ended>();
+        let answerer = std::thread::Builder::new().name("staffhome-answer".into()).spawn(move || {
+            for (writes, failure) in to_answer {
+                for write in writes {
+                    write.end(failure.as_ref());
+                }
             }
         })?;
-        let thread_id = thread.thread().id();
-        Ok(Writer { queue: Some(queue), thread: Some(thread), thread_id })
+        let writer = std::thread::Builder::new().name("staffhome-writer".into()).spawn(move || {
+            while let Ok(first) = queued.recv() {
+                let batch = run_batch(&conn, first, &queued);
+                committed(batch.0.len());
+                // Only fails once the answering thread is gone, which it is not before this one.
+                let _ = ended.send(batch);
+            }
+        })?;
+        let thread_ids = vec![writer.thread().id(), answerer.thread().id()];
+        Ok(Writer { queue: Some(queue), threads: vec![writer, answerer], thread_ids })
     }
 
     /// How many writes wait for the writer thread.
@@ -188,20 +205,20 @@ impl Drop for Writer {
     fn drop(&mut self) {
         // Closing the queue ends the thread once the writes queued so far are done.
         self.queue = None;
-        // A write holding the last handle on the store drops it on the writer thread itself,
+        // A write holding the last handle on the store may drop it on one of these threads,
         // which must not wait for itself.
-        if std::thread::current().id() == self.thread_id {
+        if self.thread_ids.contains(&std::thread::current().id()) {
             return;
         }
-        if let Some(thread) = self.thread.take() {
+        for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
     }
 }
 
-/// Run `first` and whatever else is queued by then (up to `MAX_BATCH`) in one transaction,
-/// commit, and answer them all; how many writes the batch held.
-fn run_batch(conn: &Connection, first: Box<dyn Queued>, queued: &Receiver<Box<dyn Queued>>) -> usize {
+/// Run `first` and whatever else is queued by then (up to `MAX_BATCH`) in one transaction and
+/// commit: the writes, to be answered, and the failure if it was not committed.
+fn run_batch(conn: &Connection, first: Box<dyn Queued>, queued: &Receiver<Box<dyn Queued>>) -> Ended {
     let mut writes = vec![first];
     let failure = match run(conn, "BEGIN IMMEDIATE") {
         Err(error) => Some(Failure::of(&error)),
@@ -218,11 +235,7 @@ fn run_batch(conn: &Connection, first: Box<dyn Queued>, queued: &Receiver<Box<dy
     if let Some(failure) = &failure {
         tracing::error!(writes = writes.len(), error = %failure.message, "a batch of writes was not committed");
     }
-    let held = writes.len();
-    for write in writes {
-        write.end(failure.as_ref());
-    }
-    held
+    (writes, failure)
 }
 
 /// Commit, or roll back a transaction a write left in an unknown state; the failure, if any.
