@@ -1,13 +1,14 @@
 //! SQLite storage: the one way in to the database, two calls.
 //!
 //! - [`Store::read`] runs a closure on one of a few reader connections, inside one read
-//!   transaction (a consistent snapshot); WAL lets readers run beside the writer.
-//! - [`Store::write`] runs a closure in a write transaction (`BEGIN IMMEDIATE`, so a rule
-//!   checked inside it cannot be raced): committed when it returns Ok, undone when it fails.
+//!   transaction (a consistent snapshot); WAL lets readers run beside the writer. It blocks:
+//!   callers run it on a blocking thread (a callback's look thread, `web::blocking` for pages).
+//! - [`Store::write`] queues a closure for the writer thread, which runs it in a write
+//!   transaction (`BEGIN IMMEDIATE`, so a rule checked inside it cannot be raced): committed
+//!   when it returns Ok, undone when it fails. The answer is a [`Pending`]: await it, or
+//!   `wait()` for it on a blocking thread.
 //!
-//! Both block: callers run them on blocking threads (callbacks on `AppContext::callback_threads`,
-//! pages through `web::block`, jobs through `spawn_blocking`), never on the async executor. How
-//! writes share commits (`writer`) and when the log is copied back (`checkpointer`) is this
+//! How writes share commits (`writer`) and when the log is copied back (`checkpointer`) is this
 //! module's business alone.
 
 mod checkpointer;
