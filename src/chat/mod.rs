@@ -140,7 +140,6 @@ pub fn respond(
 ) -> Result<Reply> {
     let user = msg.from_user_name.as_str();
     let role = users::role(tx, ctx.config, user)?;
-    // The writer reads its own transaction: what it sees may be newer than any shared view.
     let turn = Turn { ctx, tx, user, role, now, events: RefCell::default() };
     let reply = turn.reply_to(msg, parsed)?;
     notify::queue(tx, &ctx.notifier(), &turn.events.borrow_mut().take(), now.timestamp())?;
@@ -152,14 +151,7 @@ impl Turn<'_> {
         let (turn, ctx, tx, user, now) = (self, self.ctx, self.tx, self.user, self.now);
         match &msg.inbound {
             Inbound::Text { content, .. } => turn.on_text(content, parsed).map(Reply::Text),
-            Inbound::Click { key } => {
-                let command = match key.as_str() {
-                    MENU_FREE => Command::Free(SlotRequest::default()),
-                    MENU_MINE => Command::Mine,
-                    _ => Command::Help,
-                };
-                turn.run(command).map(Reply::Text)
-            }
+            Inbound::Click { key } => turn.run(menu_command(key)).map(Reply::Text),
             Inbound::Subscribe => Ok(Reply::Text(ctx.replies.render("welcome", ()))),
             // Entering the app, opening a link, leaving: nothing to say.
             Inbound::EnterAgent | Inbound::View { .. } | Inbound::Unsubscribe => Ok(Reply::Empty),
