@@ -22,13 +22,27 @@ pub fn touch(conn: &Connection, userid: &str, now: i64) -> rusqlite::Result<()> 
     Ok(())
 }
 
-/// Does the member's row need writing: unknown so far, or last seen a minute ago or more
-/// (the same rule as `touch`)?
-pub fn needs_touch(conn: &Connection, userid: &str, now: i64) -> rusqlite::Result<bool> {
-    let seen: Option<i64> =
-        crate::store::query_row(conn, "SELECT last_seen_at FROM users WHERE userid = ?1", [userid], |row| row.get(0))
-            .optional()?;
-    Ok(seen.is_none_or(|seen| now >= seen + 60))
+/// A member as a question finds them, in one look at their row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Member {
+    pub role: Role,
+    /// Their row needs writing: unknown so far, or last seen a minute ago or more (the rule
+    /// `touch` applies).
+    pub needs_touch: bool,
+}
+
+pub fn look_up(conn: &Connection, config: &Config, userid: &str, now: i64) -> rusqlite::Result<Member> {
+    let row: Option<(Option<String>, i64)> =
+        crate::store::query_row(conn, "SELECT role, last_seen_at FROM users WHERE userid = ?1", [userid], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .optional()?;
+    let configured_admin = config.roles.admins.iter().any(|a| a == userid);
+    let stored_admin = row.as_ref().is_some_and(|(role, _)| role.as_deref() == Some("admin"));
+    Ok(Member {
+        role: if configured_admin || stored_admin { Role::Admin } else { Role::Staff },
+        needs_touch: row.is_none_or(|(_, seen)| now >= seen + 60),
+    })
 }
 
 /// Admins come from `[roles]` in the config, or were granted by an admin (stored).

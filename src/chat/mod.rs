@@ -92,13 +92,11 @@ pub fn answer_read_only(
     ctx: ChatContext<'_>,
     conn: &Connection,
     msg: &InboundMessage,
+    role: Role,
     now: DateTime<Utc>,
 ) -> Result<Look> {
     let user = msg.from_user_name.as_str();
-    let turn = || -> Result<Turn<'_>> {
-        let role = users::role(conn, ctx.config, user)?;
-        Ok(Turn { ctx, tx: conn, user, role, now, events: RefCell::default() })
-    };
+    let turn = || -> Result<Turn<'_>> { Ok(Turn { ctx, tx: conn, user, role, now, events: RefCell::default() }) };
     let answer = |reply: Reply, ends_dialogue: bool| {
         let clears_dialogue = ends_dialogue && dialogue::exists(conn, user)?;
         Ok(Look::Answered(ReadOnlyAnswer { reply, clears_dialogue }))

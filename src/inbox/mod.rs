@@ -108,11 +108,10 @@ async fn first_look<C: InboxContext>(
             if let Some(reply) = stored_reply(conn, &msg.dedupe_key())? {
                 return Ok(FirstLook::AlreadyHandled(reply));
             }
-            Ok::<_, InboxError>(match chat::answer_read_only(ctx.chat(), conn, &msg, now)? {
-                Look::Answered(answer) => {
-                    let touch = users::needs_touch(conn, &msg.from_user_name, now.timestamp())?;
-                    FirstLook::ReadOnly(answer, touch)
-                }
+            let chat = ctx.chat();
+            let member = users::look_up(conn, chat.config, &msg.from_user_name, now.timestamp())?;
+            Ok::<_, InboxError>(match chat::answer_read_only(chat, conn, &msg, member.role, now)? {
+                Look::Answered(answer) => FirstLook::ReadOnly(answer, member.needs_touch),
                 Look::NeedsWrite(parsed) => FirstLook::NeedsWrite(parsed),
             })
         })
