@@ -87,6 +87,14 @@ pub struct WeComConfig {
     /// How long one API call may take before it counts as failed (and is retried).
     #[serde(default = "default_api_timeout_ms")]
     pub api_timeout_ms: u64,
+    /// A callback whose signed `timestamp` is further than this from the service's clock is
+    /// refused (a replay, or a clock badly off); 0 turns the check off.
+    #[serde(default = "default_max_timestamp_skew_seconds")]
+    pub max_timestamp_skew_seconds: u64,
+}
+
+fn default_max_timestamp_skew_seconds() -> u64 {
+    300
 }
 
 fn default_api_timeout_ms() -> u64 {

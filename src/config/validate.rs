@@ -60,6 +60,11 @@ impl Config {
         if !(100..=60_000).contains(&w.api_timeout_ms) {
             return Err(invalid("wecom.api_timeout_ms", "must be between 100 and 60000"));
         }
+        // A callback's record (its reply, for retries) is kept a week (the scheduler's
+        // CALLBACK_RECORDS_KEPT_SECONDS): a wider window would let a replay outlive its record.
+        if w.max_timestamp_skew_seconds > 7 * 24 * 3600 {
+            return Err(invalid("wecom.max_timestamp_skew_seconds", "must be at most 604800 (a week)"));
+        }
         Ok(())
     }
 

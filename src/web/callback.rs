@@ -72,6 +72,26 @@ fn signed(query: &CallbackQuery) -> Result<Signed<'_>, Rejection> {
     }
 }
 
+/// WeCom signs the time it sent a callback. One sent further than the window from the service's
+/// clock is a replay (or a clock badly off): refused before anything else is done with it. WeCom's
+/// own retries keep the first delivery's timestamp and come within seconds.
+fn within_window(ctx: &AppContext, timestamp: &str) -> Result<(), Rejection> {
+    let window = ctx.config.wecom.max_timestamp_skew_seconds;
+    if window == 0 {
+        return Ok(());
+    }
+    let sent = timestamp
+        .trim()
+        .parse::<i64>()
+        .map_err(|_| Rejection::new(StatusCode::BAD_REQUEST, "bad_timestamp", "timestamp is not a number"))?;
+    let skew = ctx.clock.now().timestamp().abs_diff(sent);
+    if skew > window {
+        let detail = format!("signed at {sent}, {skew} s from the service's clock (window {window} s)");
+        return Err(Rejection::new(StatusCode::FORBIDDEN, "stale_timestamp", detail));
+    }
+    Ok(())
+}
+
 /// GET: answer the decrypted echostr exactly (no quotes, no newline).
 pub async fn verify_url(ctx: web::Data<Arc<AppContext>>, query: web::Query<CallbackQuery>) -> HttpResponse {
     let started = Instant::now();
@@ -88,6 +108,7 @@ pub async fn verify_url(ctx: web::Data<Arc<AppContext>>, query: web::Query<Callb
 
 fn verify_url_inner(ctx: &AppContext, query: &CallbackQuery) -> Result<String, Rejection> {
     let s = signed(query)?;
+    within_window(ctx, s.timestamp)?;
     let echostr = query
         .echostr
         .as_deref()
@@ -125,6 +146,7 @@ async fn receive_inner(
     payload: web::Payload,
 ) -> Result<HttpResponse, Rejection> {
     let s = signed(query)?;
+    within_window(ctx, s.timestamp)?;
     let body = read_body(request, payload).await?;
     let body = std::str::from_utf8(&body)
         .map_err(|_| Rejection::new(StatusCode::BAD_REQUEST, "bad_xml", "body is not UTF-8"))?;

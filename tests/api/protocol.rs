@@ -22,7 +22,7 @@ async fn healthy(app: &TestApp) {
 #[tokio::test]
 async fn url_verification_answers_the_echostr_exactly() {
     let app = TestApp::spawn().await;
-    let (status, body) = app.member.verify_url("1616140317555161061").await;
+    let (status, body) = app.member.verify_url("1616140317555161061", app.now()).await;
     assert_eq!(status, 200);
     assert_eq!(body, "1616140317555161061");
 }
@@ -137,10 +137,11 @@ async fn every_bad_input_gets_an_error_status_and_the_server_stays_healthy() {
     let crypto =
         staffhome::wecom::WeComCrypto::new(crate::common::TOKEN, crate::common::AES_KEY, crate::common::CORP_ID)
             .expect("crypto");
+    let now = app.now().to_string();
     let signed = |encrypt: &str| {
-        let signature = crypto.sign("1700000000", "42", encrypt);
+        let signature = crypto.sign(&now, "42", encrypt);
         (
-            format!("msg_signature={signature}&timestamp=1700000000&nonce=42"),
+            format!("msg_signature={signature}&timestamp={now}&nonce=42"),
             format!("<xml><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>"),
         )
     };
@@ -213,11 +214,12 @@ async fn a_length_field_past_the_buffer_is_refused() {
     let crypto =
         staffhome::wecom::WeComCrypto::new(crate::common::TOKEN, crate::common::AES_KEY, crate::common::CORP_ID)
             .expect("crypto");
-    let signature = crypto.sign("1", "2", &encrypt);
+    let now = app.now().to_string();
+    let signature = crypto.sign(&now, "2", &encrypt);
     let reply = app
         .member
         .post_raw(
-            &format!("msg_signature={signature}&timestamp=1&nonce=2"),
+            &format!("msg_signature={signature}&timestamp={now}&nonce=2"),
             format!("<xml><Encrypt>{encrypt}</Encrypt></xml>"),
         )
         .await;
@@ -263,4 +265,39 @@ async fn other_paths_are_not_found_and_metrics_are_prometheus_text() {
     assert!(metrics.contains("staffhome_callbacks_total{kind=\"text\",outcome=\"ok\"} 1"), "{metrics}");
     assert!(metrics.contains("staffhome_request_seconds_bucket"), "{metrics}");
     assert!(metrics.contains("staffhome_outbox_rows{state=\"pending\"}"), "{metrics}");
+}
+
+/// A callback signed too long ago (or too far ahead) is a replay: refused with 403, counted,
+/// and nothing is done; one inside the window goes through, and the window can be turned off.
+#[tokio::test]
+async fn replayed_and_future_callbacks_are_refused_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    let grant = |at: i64| {
+        app.member.sign(&app.member.message(
+            "admin1",
+            at,
+            Inbound::Text { content: "授权 zhangsan 管理员".into(), msg_id: at as u64 },
+        ))
+    };
+    for (name, at) in
+        [("eight days old", app.now() - 8 * 86_400), ("301 s old", app.now() - 301), ("301 s ahead", app.now() + 301)]
+    {
+        let replay = grant(at);
+        assert_eq!(refused(&app.member.post(&replay).await), 403, "{name}");
+    }
+    assert_eq!(app.count("SELECT count(*) FROM users WHERE role = 'admin'"), 0, "nothing was done");
+    let (status, _) = app.member.verify_url("echo", app.now() - 301).await;
+    assert_eq!(status, 403, "the URL check too");
+    let metrics = reqwest::get(app.url("/metrics")).await.expect("metrics").text().await.expect("text");
+    assert!(metrics.contains("reason=\"stale_timestamp\"} 4"), "{metrics}");
+    // Inside the window (WeCom's own retries keep the first timestamp): acted on.
+    let fresh = app.member.post(&grant(app.now() - 299)).await;
+    assert!(fresh.text().contains("已授予"), "{fresh:?}");
+    assert_eq!(app.member.verify_url("echo", app.now() + 299).await, (200, "echo".to_string()));
+}
+
+#[tokio::test]
+async fn the_replay_window_can_be_turned_off() {
+    let app = TestApp::spawn_with(|c| c.wecom.max_timestamp_skew_seconds = 0).await;
+    assert_eq!(app.member.verify_url("echo", 1_409_659_589).await, (200, "echo".to_string()));
 }

@@ -65,13 +65,13 @@ async fn metrics_can_require_the_admin_token() {
 #[tokio::test]
 async fn a_ten_megabyte_body_is_refused_without_reading_it() {
     let app = TestApp::spawn().await;
-    let port = app.port;
+    let (port, now) = (app.port, app.now());
     let started = Instant::now();
     let response = tokio::task::spawn_blocking(move || {
         let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
         stream.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
         // Announce 10 MB, send 1 KiB, and wait: the answer must not need the rest.
-        let head = "POST /wecom/callback?msg_signature=a&timestamp=1&nonce=2 HTTP/1.1\r\nHost: x\r\nContent-Length: 10485760\r\n\r\n";
+        let head = format!("POST /wecom/callback?msg_signature=a&timestamp={now}&nonce=2 HTTP/1.1\r\nHost: x\r\nContent-Length: 10485760\r\n\r\n");
         stream.write_all(head.as_bytes()).expect("write");
         stream.write_all(&[b'a'; 1024]).expect("write");
         let mut buf = [0u8; 512];

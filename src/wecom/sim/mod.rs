@@ -149,12 +149,12 @@ impl SimMember {
         self.post(&self.sign(&self.message(user, create_time, inbound))).await
     }
 
-    /// The URL-verification GET WeCom sends when the callback URL is saved.
-    pub async fn verify_url(&self, echo: &str) -> (u16, String) {
+    /// The URL-verification GET WeCom sends when the callback URL is saved, signed at `now`.
+    pub async fn verify_url(&self, echo: &str, now: i64) -> (u16, String) {
         let echostr = self.crypto.encrypt(echo);
-        let timestamp = "1409659589";
+        let timestamp = now.to_string();
         let nonce = "263014780";
-        let signature = self.crypto.sign(timestamp, nonce, &echostr);
+        let signature = self.crypto.sign(&timestamp, nonce, &echostr);
         let query =
             format!("msg_signature={signature}&timestamp={timestamp}&nonce={nonce}&echostr={}", urlencode(&echostr));
         self.get_raw(&query).await
