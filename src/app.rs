@@ -47,6 +47,22 @@ pub enum StartError {
     Threads(std::io::Error),
 }
 
+/// Admins granted by chat (stored) who are not in `[roles] admins`: said at every start, so an
+/// operator who removed someone from the config sees who still holds the role.
+fn warn_of_stored_admins(store: &Store, config: &Config) -> Result<(), StartError> {
+    let stored: Vec<String> = store
+        .read(|conn| {
+            let mut stmt = conn.prepare("SELECT userid FROM users WHERE role = 'admin' ORDER BY userid")?;
+            let rows = stmt.query_map([], |row| row.get(0))?;
+            rows.collect::<rusqlite::Result<Vec<String>>>()
+        })
+        .map_err(crate::store::StoreError::from)?;
+    for admin in stored.iter().filter(|a| !config.roles.admins.contains(a)) {
+        tracing::warn!(admin = %admin, "an admin granted by chat, not in [roles] admins (revoke with 撤销 {admin} 管理员)");
+    }
+    Ok(())
+}
+
 /// First looks at once: one per reader connection (more would only wait for one).
 const LOOK_THREADS: usize = crate::store::READERS;
 
@@ -59,6 +75,7 @@ impl AppContext {
             &config.wecom.corp_id,
         )?;
         let store = Store::open(&config.database.path)?;
+        warn_of_stored_admins(&store, &config)?;
         let catalog = Catalog::from_config(&config);
         let replies = Replies::new().map_err(|e| StartError::Templates(e.to_string()))?;
         let api = WeComApi::new(

@@ -182,8 +182,13 @@ impl Turn<'_> {
         if role != "管理员" && !role.eq_ignore_ascii_case("admin") {
             return Ok(format!("只能{word}管理员：{word} {target} 管理员"));
         }
-        if !grant && self.ctx.config.roles.admins.iter().any(|a| a == target) {
-            return Ok(format!("{target} 是配置文件里的管理员，不能在聊天中撤销。"));
+        // Config admins are the config's business: a stored grant would outlive their removal.
+        if self.ctx.config.roles.admins.iter().any(|a| a == target) {
+            return Ok(if grant {
+                format!("{target} 是配置文件里的管理员，无需授权。")
+            } else {
+                format!("{target} 是配置文件里的管理员，不能在聊天中撤销。")
+            });
         }
         let now = self.now.timestamp();
         crate::users::touch_quietly(self.tx, target, now)?;

@@ -228,11 +228,14 @@ fn heatmap(ctx: &AppContext, report: &Report) -> Value {
 }
 
 /// Quote a CSV field when it holds a separator, quote or line break.
+/// One CSV cell. A cell starting with `=`, `+`, `-`, `@`, a tab or a carriage return is a
+/// formula to a spreadsheet (a member id like `=1+2` would run): a leading `'` keeps it text.
 fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{s}") } else { s.to_string() };
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_string()
+        s
     }
 }
 

@@ -127,6 +127,20 @@ async fn roles_are_granted_and_revoked_but_config_admins_stay() {
     assert!(app.say("lisi", "发布 下周").await.contains("只有管理员"));
 }
 
+/// A config admin granting themselves (or another config admin) the role would leave a stored
+/// grant that outlives their removal from the config: refused, and nothing stored.
+#[tokio::test]
+async fn a_config_admin_cannot_grant_a_config_admin() {
+    let app = spawn().await;
+    let reply = app.say("admin1", "授权 admin1 管理员").await;
+    assert!(reply.contains("无需授权"), "{reply}");
+    assert_eq!(app.count("SELECT count(*) FROM users WHERE role = 'admin'"), 0);
+    // With admin1 gone from the config, admin1 is no admin.
+    let app = app.restart_with(|c| c.roles.admins = vec!["boss".into()]).await;
+    let reply = app.say("admin1", "发布 下周").await;
+    assert!(reply.contains("只有管理员"), "{reply}");
+}
+
 /// (user, facility, date, slot, start, state, cancelled minutes before start)
 type FixtureRow = (&'static str, &'static str, &'static str, u32, &'static str, &'static str, Option<i64>);
 

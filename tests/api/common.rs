@@ -108,24 +108,40 @@ impl TestApp {
         let text = config_text(api.base_url(), &dir.path().join("staffhome.db"));
         let mut config = Config::from_toml(&text, |_| None).expect("test config");
         adjust(&mut config);
-        TestApp::start(config, api, dir, monday_10am()).await
+        TestApp::start(config, api, dir, monday_10am(), None).await
     }
 
     /// Start a second server on the same database and stand-in (a restart).
     pub async fn restart(self) -> TestApp {
-        let config = self.ctx.config.clone();
-        let now = self.clock.now_utc();
-        TestApp::start(config, self.api, self.dir, now).await
+        self.restart_with(|_| {}).await
     }
 
-    async fn start(config: Config, api: SimApi, dir: tempfile::TempDir, now: DateTime<Utc>) -> TestApp {
+    /// `restart`, with the config changed by `adjust` (an operator editing it meanwhile).
+    pub async fn restart_with(self, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let mut config = self.ctx.config.clone();
+        adjust(&mut config);
+        let now = self.clock.now_utc();
+        // The same WeCom: its MsgIds go on (a new server must not see an old one again).
+        TestApp::start(config, self.api, self.dir, now, Some(self.member)).await
+    }
+
+    async fn start(
+        config: Config,
+        api: SimApi,
+        dir: tempfile::TempDir,
+        now: DateTime<Utc>,
+        member: Option<SimMember>,
+    ) -> TestApp {
         let clock = Arc::new(FixedClock::new(now));
         let ctx = Arc::new(AppContext::new(config, clock.clone()).expect("context"));
         let app = Application::build(Arc::clone(&ctx)).expect("build");
         let port = app.port();
         tokio::spawn(app.run_until_stopped());
-        let crypto = WeComCrypto::new(TOKEN, AES_KEY, CORP_ID).expect("crypto");
-        let member = SimMember::new(crypto, CORP_ID, AGENT_ID, &format!("http://127.0.0.1:{port}/wecom/callback"));
+        let url = format!("http://127.0.0.1:{port}/wecom/callback");
+        let member = match member {
+            Some(member) => member.posting_to(&url),
+            None => SimMember::new(WeComCrypto::new(TOKEN, AES_KEY, CORP_ID).expect("crypto"), CORP_ID, AGENT_ID, &url),
+        };
         TestApp { port, ctx, member, api, clock, dir }
     }
 

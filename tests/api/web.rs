@@ -146,6 +146,26 @@ async fn the_csv_export_has_every_booking_with_chinese_intact() {
     assert!(lines.iter().any(|l| l.contains(",已取消,") && l.contains("2026-11-23 10:00")), "{text}");
 }
 
+/// A member id a spreadsheet would take for a formula is exported as text.
+#[tokio::test]
+async fn csv_cells_that_look_like_formulas_are_exported_as_text() {
+    let app = TestApp::spawn().await;
+    app.say("=1+2", "预约 跑步机 明天 18:30").await;
+    app.say("@sum", "预约 健身房 明天 18:30").await;
+    let text = client()
+        .get(app.url("/admin/export.csv?from=2026-11-23&to=2026-11-29"))
+        .bearer_auth("test-admin-token")
+        .send()
+        .await
+        .expect("csv")
+        .text()
+        .await
+        .expect("body");
+    assert!(text.contains(",'=1+2,跑步机,"), "{text}");
+    assert!(text.contains(",'@sum,健身房,"), "{text}");
+    assert!(!text.contains(",=1+2,") && !text.contains(",@sum,"), "{text}");
+}
+
 /// Headless Chromium renders the board and the admin page. `.ci/run` installs Debian's
 /// chromium; on a machine without it the test says so and passes only outside CI.
 #[tokio::test]

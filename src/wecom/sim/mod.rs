@@ -69,6 +69,11 @@ impl SimMember {
         }
     }
 
+    /// The same member posting to another address (a restarted server): MsgIds go on from here.
+    pub fn posting_to(&self, callback_url: &str) -> SimMember {
+        SimMember { callback_url: callback_url.to_string(), ..self.clone() }
+    }
+
     /// A fresh MsgId above 2^53, as WeCom's are.
     pub fn next_msg_id(&self) -> u64 {
         self.next_msg_id.fetch_add(1, Ordering::Relaxed)
