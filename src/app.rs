@@ -102,7 +102,7 @@ impl AppContext {
 
     /// The booking rules over this service's catalog and configuration.
     pub fn rules(&self) -> Rules<'_> {
-        Rules { catalog: &self.catalog, config: &self.config.booking }
+        Rules { catalog: &self.catalog, config: &self.config.booking, admins: &self.config.roles.admins }
     }
 
     /// How the service words and sends notices.

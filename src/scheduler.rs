@@ -24,7 +24,7 @@ pub trait JobContext: Send + Sync + 'static {
     fn config(&self) -> &Config;
 
     fn rules(&self) -> Rules<'_> {
-        Rules { catalog: self.catalog(), config: &self.config().booking }
+        Rules { catalog: self.catalog(), config: &self.config().booking, admins: &self.config().roles.admins }
     }
 
     fn notifier(&self) -> Notifier<'_> {

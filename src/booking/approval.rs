@@ -18,6 +18,8 @@ pub enum DecideError {
     NotFound,
     #[error("not an approver of this request")]
     NotApprover,
+    #[error("an approver's own request")]
+    OwnRequest,
     #[error("approver of another level")]
     WrongLevel { current: u32 },
     #[error("already decided")]
@@ -37,8 +39,15 @@ pub struct Decided {
     pub final_decision: bool,
 }
 
-fn approvers(facility: &Facility, level: u32) -> &[String] {
-    facility.approval.get(level as usize - 1).map(Vec::as_slice).unwrap_or_default()
+/// Who decides `level` of `applicant`'s request: the level's approvers but the applicant; when
+/// the applicant is its only approver, the admins (but the applicant). No one approves their own.
+fn approvers(rules: &Rules, facility: &Facility, level: u32, applicant: &str) -> Vec<String> {
+    let configured = facility.approval.get(level as usize - 1).map(Vec::as_slice).unwrap_or_default();
+    let others: Vec<String> = configured.iter().filter(|a| *a != applicant).cloned().collect();
+    if !others.is_empty() || configured.is_empty() {
+        return others;
+    }
+    rules.admins.iter().filter(|a| *a != applicant).cloned().collect()
 }
 
 /// Ask the approvers of `booking`'s current level to decide.
@@ -62,7 +71,7 @@ pub fn request(tx: &Connection, rules: &Rules, booking: &Booking, events: &mut E
         booking: booking.clone(),
         level,
         levels: facility.approval.len() as u32,
-        approvers: approvers(facility, level).to_vec(),
+        approvers: approvers(rules, facility, level, &booking.userid),
         department,
         pending_in_slot,
     });
@@ -92,7 +101,10 @@ pub fn decide(
 ) -> Result<Decided, DecideError> {
     let booking = booking_by_id(tx, id)?.ok_or(DecideError::NotFound)?;
     let facility = rules.catalog.facility(&booking.facility).ok_or(DecideError::NotFound)?;
-    let is_approver_of = |level: u32| approvers(facility, level).iter().any(|a| a == approver);
+    if booking.userid == approver {
+        return Err(DecideError::OwnRequest);
+    }
+    let is_approver_of = |level: u32| approvers(rules, facility, level, &booking.userid).iter().any(|a| a == approver);
     let any_level = (1..=facility.approval.len() as u32).find(|l| is_approver_of(*l));
     if any_level.is_none() {
         return Err(DecideError::NotApprover);
@@ -164,24 +176,20 @@ fn decision_of(conn: &Connection, id: i64, level: u32) -> rusqlite::Result<Optio
     .optional()
 }
 
-/// Requests waiting for `approver` now (their current level includes them).
+/// Requests waiting for `approver` now (they decide their current level).
 pub fn pending_for(conn: &Connection, rules: &Rules, approver: &str) -> rusqlite::Result<Vec<Booking>> {
-    let mut out = Vec::new();
-    for facility in rules.catalog.facilities().iter().filter(|f| f.needs_approval()) {
-        for (i, level) in facility.approval.iter().enumerate() {
-            if !level.iter().any(|a| a == approver) {
-                continue;
-            }
-            let mut stmt = conn.prepare_cached(&format!(
-                "SELECT {} FROM bookings WHERE facility = ?1 AND state = 'pending' AND approval_level = ?2 ORDER BY starts_at",
-                super::model::BOOKING_COLUMNS
-            ))?;
-            let rows = stmt.query_map(params![facility.code, i as u32 + 1], Booking::from_row)?;
-            for row in rows {
-                out.push(row?);
-            }
-        }
-    }
-    out.sort_by_key(|b| b.starts_at);
-    Ok(out)
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {} FROM bookings WHERE state = 'pending' ORDER BY starts_at",
+        super::model::BOOKING_COLUMNS
+    ))?;
+    let pending = stmt.query_map([], Booking::from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(pending
+        .into_iter()
+        .filter(|b| {
+            let (Some(facility), Some(level)) = (rules.catalog.facility(&b.facility), b.approval_level) else {
+                return false;
+            };
+            approvers(rules, facility, level, &b.userid).iter().any(|a| a == approver)
+        })
+        .collect())
 }

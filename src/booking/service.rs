@@ -14,6 +14,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 pub struct Rules<'a> {
     pub catalog: &'a Catalog,
     pub config: &'a BookingConfig,
+    /// Who decides a request level whose only approver is its applicant (`[roles] admins`).
+    pub admins: &'a [String],
 }
 
 fn is_unique_violation(error: &rusqlite::Error) -> bool {

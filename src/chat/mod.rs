@@ -35,7 +35,7 @@ pub struct ChatContext<'a> {
 
 impl<'a> ChatContext<'a> {
     pub fn rules(&self) -> Rules<'a> {
-        Rules { catalog: self.catalog, config: &self.config.booking }
+        Rules { catalog: self.catalog, config: &self.config.booking, admins: &self.config.roles.admins }
     }
 
     pub fn notifier(&self) -> Notifier<'a> {

@@ -113,6 +113,7 @@ pub(super) fn decide_refusal(error: &DecideError) -> String {
     match error {
         DecideError::NotFound => "申请不存在".into(),
         DecideError::NotApprover => "你不是审批人".into(),
+        DecideError::OwnRequest => "不能审批自己的申请".into(),
         DecideError::WrongLevel { current } => format!("现在是第{current}级审批"),
         DecideError::AlreadyDecided { by, decision } => {
             format!("已由{by}{}", if decision == "approve" { "通过" } else { "驳回" })

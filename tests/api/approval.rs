@@ -213,3 +213,40 @@ async fn the_applicant_cancelling_updates_the_approvers_cards() {
     assert_eq!(updates.len(), 2, "both level-1 approvers' cards: {updates:?}");
     assert!(updates.iter().all(|(_, label)| label == "申请人已取消"));
 }
+
+/// No one approves their own request: an approver's own level goes to its other approvers, or,
+/// when they are its only approver, to the admins, who get the card.
+#[tokio::test]
+async fn an_approver_cannot_approve_their_own_request() {
+    let app = spawn().await;
+    // dept_head shares level 1 with deputy; office_admin is level 2's only approver.
+    let id = booking_no(&app.say("dept_head", "预约 会议室 明天 第3节").await);
+    deliver(&app).await;
+    assert!(app.api.sent_to("dept_head").iter().all(|m| m["msgtype"] != "template_card"), "no card to the applicant");
+    let reply = app.say("dept_head", &format!("通过 {id}")).await;
+    assert!(reply.contains("不能审批自己的申请"), "{reply}");
+    let card = card_of(&app, "deputy");
+    assert_eq!(click(&app, "deputy", &card, &format!("approve:{id}:1")).await, "已通过");
+    deliver(&app).await;
+    assert!(app.api.sent_to("office_admin").iter().any(|m| m["msgtype"] == "template_card"));
+
+    // office_admin's own request: level 2's only approver is the applicant, so the admins decide.
+    let own = booking_no(&app.say("office_admin", "预约 会议室 明天 第4节").await);
+    deliver(&app).await;
+    let level_1 = card_of(&app, "dept_head");
+    assert_eq!(click(&app, "dept_head", &level_1, &format!("approve:{own}:1")).await, "已通过");
+    deliver(&app).await;
+    let sent = app.api.sent_to("office_admin");
+    assert!(
+        !sent.iter().any(|m| m["template_card"]["main_title"]["desc"].as_str().is_some_and(|d| d.contains("第4节"))
+            || m["template_card"]["button_list"][0]["key"] == format!("approve:{own}:2")),
+        "no card for their own level"
+    );
+    let card = card_of(&app, "admin1");
+    assert_eq!(card["template_card"]["button_list"][0]["key"], format!("approve:{own}:2"));
+    let clicked = app.send("office_admin", click_event(&card, &format!("approve:{own}:2"))).await;
+    assert!(clicked.text().contains("不能审批自己的申请"), "{clicked:?}");
+    assert!(app.say("admin1", "审批").await.contains(&format!("#{own}")));
+    assert_eq!(click(&app, "admin1", &card, &format!("approve:{own}:2")).await, "已通过");
+    assert_eq!(state(&app, own), "confirmed");
+}
