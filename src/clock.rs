@@ -16,7 +16,27 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that stands still until told to move: tests and `STAFFHOME_NOW`.
+/// A clock that starts at a given instant and runs on in real time (`STAFFHOME_NOW`): a demo
+/// or a trial can start on any day, and retries' backoff and the scheduler still move.
+pub struct RunningClock {
+    start: DateTime<Utc>,
+    since: std::time::Instant,
+}
+
+impl RunningClock {
+    /// A clock that read `start` at `since`.
+    pub fn starting_at(start: DateTime<Utc>, since: std::time::Instant) -> Self {
+        RunningClock { start, since }
+    }
+}
+
+impl Clock for RunningClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.start + Duration::from_std(self.since.elapsed()).unwrap_or_else(|_| Duration::zero())
+    }
+}
+
+/// A clock that stands still until told to move: tests and `tick --at`.
 pub struct FixedClock {
     now: Mutex<DateTime<Utc>>,
 }
@@ -42,16 +62,22 @@ impl Clock for FixedClock {
     }
 }
 
-/// The name of the variable that pins the clock of any command.
+/// The name of the variable that sets where the clock of any command starts.
 pub const NOW_VAR: &str = "STAFFHOME_NOW";
 
-/// The clock a command runs on: fixed when `STAFFHOME_NOW` holds an RFC 3339 instant.
+/// The clock a command runs on: starting at `STAFFHOME_NOW` (an RFC 3339 instant) and running
+/// on from there, or the system's.
 pub fn from_env() -> Result<Arc<dyn Clock>, String> {
-    match std::env::var(NOW_VAR) {
-        Ok(text) if !text.trim().is_empty() => {
+    from_value(std::env::var(NOW_VAR).ok().as_deref())
+}
+
+/// The clock `STAFFHOME_NOW=value` asks for.
+fn from_value(value: Option<&str>) -> Result<Arc<dyn Clock>, String> {
+    match value {
+        Some(text) if !text.trim().is_empty() => {
             let at = DateTime::parse_from_rfc3339(text.trim())
                 .map_err(|e| format!("{NOW_VAR}={text:?} is not an RFC 3339 time: {e}"))?;
-            Ok(Arc::new(FixedClock::new(at.with_timezone(&Utc))))
+            Ok(Arc::new(RunningClock::starting_at(at.with_timezone(&Utc), std::time::Instant::now())))
         }
         _ => Ok(Arc::new(SystemClock)),
     }
@@ -60,6 +86,26 @@ pub fn from_env() -> Result<Arc<dyn Clock>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_clock_set_by_staffhome_now_runs_on_from_there() {
+        let start = DateTime::parse_from_rfc3339("2026-11-23T10:00:00+08:00").unwrap().with_timezone(&Utc);
+        let ten_seconds_ago = std::time::Instant::now() - std::time::Duration::from_secs(10);
+        let clock = RunningClock::starting_at(start, ten_seconds_ago);
+        let now = clock.now();
+        assert!(now >= start + Duration::seconds(10) && now < start + Duration::seconds(20), "{now}");
+    }
+
+    #[test]
+    fn staffhome_now_sets_where_the_clock_starts_and_it_moves_on() {
+        let clock = from_value(Some("2026-11-23T10:00:00+08:00")).unwrap();
+        let first = clock.now();
+        assert!(first >= DateTime::parse_from_rfc3339("2026-11-23T10:00:00+08:00").unwrap());
+        // It moves by itself (a frozen clock would never differ).
+        let moved = (0..10_000_000).map(|_| clock.now()).find(|now| *now > first);
+        assert!(moved.is_some(), "the clock stood still");
+        assert!(from_value(Some("yesterday")).is_err());
+    }
 
     #[test]
     fn fixed_clock_moves_only_when_told() {
