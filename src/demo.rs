@@ -20,6 +20,23 @@ use tokio::io::{AsyncBufReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 /// The demo configuration, embedded so `staffhome demo` needs no file.
 pub const DEMO_CONFIG: &str = include_str!("../data/demo.toml");
 
+/// The keys of `config` that hold a secret published in the demo's configuration (anyone can
+/// read them in this repository): a service must not run on them.
+pub fn published_secrets(config: &Config) -> Vec<&'static str> {
+    let Ok(demo) = Config::from_toml(DEMO_CONFIG, |_| None) else { return Vec::new() };
+    let pairs = [
+        ("wecom.secret", &config.wecom.secret, &demo.wecom.secret),
+        ("wecom.token", &config.wecom.token, &demo.wecom.token),
+        ("wecom.encoding_aes_key", &config.wecom.encoding_aes_key, &demo.wecom.encoding_aes_key),
+        ("server.admin_token", &config.server.admin_token, &demo.server.admin_token),
+    ];
+    pairs
+        .into_iter()
+        .filter(|(_, ours, published)| !ours.is_empty() && ours == published)
+        .map(|(key, _, _)| key)
+        .collect()
+}
+
 pub struct DemoOptions {
     /// Port for the service (0 = any free one); the demo falls back to a free port when busy.
     pub port: u16,

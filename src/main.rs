@@ -121,12 +121,38 @@ fn check(path: &std::path::Path) -> Result<(), String> {
     Ok(())
 }
 
+/// A config file that holds secrets should be readable by its owner alone.
+fn warn_if_readable_by_others(path: &std::path::Path, config: &Config) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let holds_secrets = !config.wecom.secret.is_empty() || !config.server.admin_token.is_empty();
+        let mode = std::fs::metadata(path).map(|m| m.permissions().mode()).unwrap_or(0);
+        if holds_secrets && mode & 0o077 != 0 {
+            tracing::warn!(
+                config = %path.display(),
+                mode = format!("{:o}", mode & 0o777),
+                "the config file holds secrets and is readable by others: chmod 600 it"
+            );
+        }
+    }
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())
 }
 
 fn serve(path: &std::path::Path) -> Result<(), String> {
     let config = Config::load(path).map_err(|e| e.to_string())?;
+    let published = staffhome::demo::published_secrets(&config);
+    if !published.is_empty() {
+        return Err(format!(
+            "{} in {} hold the demo's published values; set your own (or run `staffhome demo`)",
+            published.join(", "),
+            path.display()
+        ));
+    }
+    warn_if_readable_by_others(path, &config);
     let clock = staffhome::clock::from_env()?;
     runtime()?.block_on(async move {
         let ctx = Arc::new(AppContext::new(config, clock).map_err(|e| e.to_string())?);

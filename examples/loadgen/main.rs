@@ -295,9 +295,19 @@ fn roomy(config: String) -> String {
         .join("\n")
 }
 
+/// The demo's configuration with secrets of the bench's own (`serve` refuses the demo's
+/// published ones).
+fn bench_config() -> String {
+    staffhome::demo::DEMO_CONFIG
+        .replace("demo-secret-not-real", "bench-secret")
+        .replace("DemoToken2026", "BenchToken2026")
+        .replace("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", "BenchKey0123456789abcdefghijklmnopqrstuvwxy")
+        .replace("demo-admin-token", "bench-admin-token")
+}
+
 async fn run() {
     let args = Args::parse();
-    let config = staffhome::config::Config::from_toml(staffhome::demo::DEMO_CONFIG, |_| None).expect("demo config");
+    let config = staffhome::config::Config::from_toml(&bench_config(), |_| None).expect("bench config");
     let api = SimApi::start(&config.wecom.corp_id, config.wecom.secret.expose()).expect("stand-in");
     let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().expect("client");
     let bench = Bench { args, client, api, dir: tempfile::tempdir().expect("dir"), config };

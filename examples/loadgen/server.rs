@@ -27,7 +27,7 @@ impl Server {
     ) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
         let db = dir.join(format!("{name}.db"));
-        let text = staffhome::demo::DEMO_CONFIG
+        let text = crate::bench_config()
             .replace("bind = \"127.0.0.1:8080\"", &format!("bind = \"127.0.0.1:{port}\""))
             .replace("api_base = \"http://127.0.0.1:8081\"", &format!("api_base = \"{api_base}\""))
             .replace("path = \"data/demo.db\"", &format!("path = \"{}\"", db.display()))

@@ -35,3 +35,50 @@ async fn an_online_backup_while_serving_holds_every_booking() {
     assert_eq!(n, 2);
     assert!(app.say("c", "预约 健身房 明天 17:30").await.contains("预约成功"), "still serving");
 }
+
+/// `serve` will not run on the secrets published in the demo's configuration (anyone can read
+/// them here); it says which keys, and stops before listening.
+#[test]
+fn serve_refuses_the_demos_published_secrets() {
+    let dir = tempfile::tempdir().expect("dir");
+    let text = staffhome::demo::DEMO_CONFIG
+        .replace("data/demo.db", &dir.path().join("s.db").display().to_string())
+        .replace("127.0.0.1:8080\"", "127.0.0.1:0\"");
+    let path = dir.path().join("staffhome.toml");
+    std::fs::write(&path, &text).expect("config");
+    let said = serve_until_it_says(&path);
+    assert!(said.starts_with("staffhome: "), "refused, not serving: {said}");
+    for key in ["wecom.secret", "wecom.token", "wecom.encoding_aes_key", "server.admin_token"] {
+        assert!(said.contains(key), "{key}: {said}");
+    }
+    // Its own values for three of them: the fourth is still named.
+    let own = text
+        .replace("demo-secret-not-real", "our-own-secret")
+        .replace("DemoToken2026", "OurToken2026")
+        .replace("demo-admin-token", "our-admin-token");
+    std::fs::write(&path, own).expect("config");
+    let said = serve_until_it_says(&path);
+    assert!(said.contains("wecom.encoding_aes_key") && !said.contains("wecom.secret"), "{said}");
+}
+
+/// Run `serve` on `config` until its first line on stderr (its refusal, or its log that it is
+/// serving, after which it is stopped); that line.
+fn serve_until_it_says(config: &std::path::Path) -> String {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_staffhome"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run");
+    let stderr = child.stderr.take().expect("stderr");
+    let (line, first) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let first_line = std::io::BufReader::new(stderr).lines().next().and_then(Result::ok).unwrap_or_default();
+        let _ = line.send(first_line);
+    });
+    let said = first.recv_timeout(std::time::Duration::from_secs(20)).unwrap_or_default();
+    let _ = child.kill();
+    let _ = child.wait();
+    said
+}
