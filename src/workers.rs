@@ -36,11 +36,6 @@ impl Workers {
         Ok(Workers { queue })
     }
 
-    /// Run `work` on one of the threads, without waiting for it.
-    pub fn spawn(&self, work: impl FnOnce() + Send + 'static) {
-        drop(self.run(work));
-    }
-
     /// Run `work` on one of the threads; the returned future resolves with its result.
     pub fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Pending<T> {
         let (done, result) = tokio::sync::oneshot::channel();

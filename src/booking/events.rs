@@ -113,14 +113,6 @@ impl Events {
         self.0.push(event);
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = &Event> {
-        self.0.iter()
-    }
-
     /// Take the events out, leaving none.
     pub fn take(&mut self) -> Vec<Event> {
         std::mem::take(&mut self.0)

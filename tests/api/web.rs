@@ -108,15 +108,7 @@ async fn admin_pages_need_an_admin() {
 async fn the_admin_report_shows_utilisation_and_the_heatmap() {
     let app = TestApp::spawn().await;
     fixture(&app).await;
-    let html = client()
-        .get(app.url("/admin?from=2026-11-23&to=2026-11-29"))
-        .bearer_auth("test-admin-token")
-        .send()
-        .await
-        .expect("admin")
-        .text()
-        .await
-        .expect("html");
+    let html = admin_page(&app, "/admin?from=2026-11-23&to=2026-11-29").await;
     assert!(html.contains("data-facility=\"treadmill\" data-utilisation=\"1\""), "1 of 77 place-slots");
     assert!(html.contains("data-weekday=\"1\" data-slot=\"10\" data-count=\"2\""), "Tuesday 18:30: two bookings");
     assert!(html.contains("stroke=\"#d7301f\""), "peak slots outlined");
@@ -146,21 +138,19 @@ async fn the_csv_export_has_every_booking_with_chinese_intact() {
     assert!(lines.iter().any(|l| l.contains(",已取消,") && l.contains("2026-11-23 10:00")), "{text}");
 }
 
+/// An admin page's text, fetched with the admin token.
+async fn admin_page(app: &TestApp, path: &str) -> String {
+    let response = client().get(app.url(path)).bearer_auth("test-admin-token").send().await.expect("admin page");
+    response.text().await.expect("text")
+}
+
 /// A member id a spreadsheet would take for a formula is exported as text.
 #[tokio::test]
 async fn csv_cells_that_look_like_formulas_are_exported_as_text() {
     let app = TestApp::spawn().await;
     app.say("=1+2", "预约 跑步机 明天 18:30").await;
     app.say("@sum", "预约 健身房 明天 18:30").await;
-    let text = client()
-        .get(app.url("/admin/export.csv?from=2026-11-23&to=2026-11-29"))
-        .bearer_auth("test-admin-token")
-        .send()
-        .await
-        .expect("csv")
-        .text()
-        .await
-        .expect("body");
+    let text = admin_page(&app, "/admin/export.csv?from=2026-11-23&to=2026-11-29").await;
     assert!(text.contains(",'=1+2,跑步机,"), "{text}");
     assert!(text.contains(",'@sum,健身房,"), "{text}");
     assert!(!text.contains(",=1+2,") && !text.contains(",@sum,"), "{text}");
