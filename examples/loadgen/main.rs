@@ -356,7 +356,7 @@ async fn run() {
         "| target | measured | |\n|---|---|---|\n\
          | reads ≥ 50% of /healthz | {} | {} |\n\
          | bookings ≥ 25% of /healthz: a rush, most attempts find the slot full ({} of {} booked) | {} | {} |\n\
-         | bookings ≥ 25% of /healthz: every attempt books | {} | {} |\n\
+         | bookings ≥ 20% of /healthz: every attempt books (issue 21: a little speed traded for one booking path) | {} | {} |\n\
          | mixed ≥ 35% of /healthz | {} | {} |\n\
          | p99 < 10 ms at 1,000 req/s | {} ms | {} |\n\
          | server peak RSS < 64 MiB | {rss_mib:.1} MiB (idle {:.1} MiB) | {} |\n\
@@ -369,7 +369,7 @@ async fn run() {
         shown(scenarios::WRITES),
         check(ratio(scenarios::WRITES) >= 0.25),
         shown(scenarios::EVERY_ATTEMPT_BOOKS),
-        check(ratio(scenarios::EVERY_ATTEMPT_BOOKS) >= 0.25),
+        check(ratio(scenarios::EVERY_ATTEMPT_BOOKS) >= 0.20),
         shown(scenarios::MIXED),
         check(ratio(scenarios::MIXED) >= 0.35),
         ms(at_rate.p99),
