@@ -60,7 +60,11 @@ impl Metrics {
         let latency = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
         registry.register("request_seconds", "Request latency by route", latency.clone());
         let outbox_rows = Family::<StateLabels, Gauge>::default();
-        registry.register("outbox_rows", "Outbox rows by state (pending = depth)", outbox_rows.clone());
+        registry.register(
+            "outbox_rows",
+            "Outbox messages waiting (pending: the depth) and given up on (failed, kept database.keep_days)",
+            outbox_rows.clone(),
+        );
         let outbox_sent = Counter::default();
         registry.register("outbox_sent", "Outbox messages delivered", outbox_sent.clone());
         let outbox_retried = Counter::default();

@@ -44,6 +44,15 @@ pub struct Report {
     pub busiest: Vec<Cell>,
 }
 
+/// The widest period a report covers: a year (a wider one is refused, so that no report
+/// reads for long).
+pub const MAX_SPAN_DAYS: i64 = 366;
+
+/// `from..=to` is a period a report may cover.
+pub fn span_allowed(from: NaiveDate, to: NaiveDate) -> bool {
+    from <= to && (to - from).num_days() <= MAX_SPAN_DAYS
+}
+
 const HELD: &str = "('confirmed', 'checked_in', 'no_show')";
 
 fn count(conn: &Connection, sql: &str, from: &str, to: &str) -> rusqlite::Result<u32> {

@@ -116,7 +116,9 @@ impl Demand {
     pub fn record(&self, conn: &Connection) -> rusqlite::Result<()> {
         crate::store::execute(
             conn,
-            "INSERT INTO demand_events (kind, userid, facility, date, slot, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            // A refusal is counted once per member and slot (index `demand_refused_once`).
+            "INSERT INTO demand_events (kind, userid, facility, date, slot, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT DO NOTHING",
             params![self.kind, self.user, self.facility, self.date.to_string(), self.slot, self.at],
         )?;
         Ok(())

@@ -2,7 +2,7 @@
 
 use super::dates::{self, SlotSpec};
 use super::parse::normalize;
-use super::Turn;
+use super::{Message, Turn};
 use crate::booking::{self, checkin, closure, service, week_start};
 use crate::notify::{self, Audience};
 use crate::users::Role;
@@ -146,7 +146,8 @@ impl Turn<'_> {
         Ok(format!("已通知{audience}：{text}"))
     }
 
-    /// 报表 [本周|上周|本月|上月|日期范围]: sent as markdown (passive replies cannot be).
+    /// 报表 [本周|上周|本月|上月|日期范围]: sent as markdown (passive replies cannot be). Worked
+    /// out on the reader that answers the message; the message is queued with its record.
     pub(super) fn report(&self, args: &str) -> super::Result<String> {
         if let Some(refusal) = self.refuse_non_admin("报表") {
             return Ok(refusal);
@@ -155,10 +156,18 @@ impl Turn<'_> {
         let Some((from, to, title)) = report_period(args, today) else {
             return Ok("看不懂报表的时间：报表 本周 / 上周 / 本月 / 上月 / 11-01 11-15".into());
         };
+        if !crate::report::span_allowed(from, to) {
+            return Ok(format!(
+                "报表最长 {} 天（一年），{} 至 {} 太长了，请分段查询。",
+                crate::report::MAX_SPAN_DAYS,
+                from,
+                to
+            ));
+        }
         let report = crate::report::build(self.tx, self.ctx.catalog, from, to)?;
         let content = crate::report::markdown(&report, self.ctx.catalog, &format!("职工之家{title}报表"));
         let key = format!("report:{}:{}:{from}:{to}", self.user, self.now.timestamp());
-        notify::markdown_to(self.tx, key, self.user, &content, self.now.timestamp())?;
+        *self.message.borrow_mut() = Some(Message { key, to: self.user.to_string(), markdown: content });
         Ok(format!(
             "{title}（{} 至 {}）报表已生成，稍后以消息发给你。预约 {} 次，取消 {} 次，未到场 {} 次。",
             from.format("%m-%d"),

@@ -165,7 +165,8 @@ pub struct Entry {
     /// The help text.
     pub what: &'static str,
     pub who: Who,
-    /// Changes nothing: answered on a reader, beside other readers and the writer.
+    /// Worked out on a reader, beside other readers and the writer: changes nothing, or (a
+    /// report) only queues a message, which is written with the callback's record.
     pub read_only: bool,
     pub args: Args,
     /// Which command a message naming several is (lower first): a phrase that contains
@@ -359,9 +360,9 @@ pub static TABLE: &[Entry] = &[
         words: &["报表", "统计"],
         english: "report",
         example: "报表 上周",
-        what: "使用报表（本周/上周/本月/上月/日期范围）",
+        what: "使用报表（本周/上周/本月/上月/日期范围，最长一年）",
         who: Who::Admins,
-        read_only: false,
+        read_only: true,
         args: Args::Text,
         rank: 0,
         build: |arg| Command::Report(arg.text()),

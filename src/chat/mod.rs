@@ -70,6 +70,24 @@ pub struct Turn<'a> {
     pub now: DateTime<Utc>,
     /// What the booking rules did during this turn, told (`notify`) before it ends.
     pub events: RefCell<Events>,
+    /// A message worked out during the turn (a report), queued with its reply.
+    pub message: RefCell<Option<Message>>,
+}
+
+/// A markdown message to one member, worked out on a reader and queued by the write that
+/// records the reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The outbox's key: queued once.
+    pub key: String,
+    pub to: String,
+    pub markdown: String,
+}
+
+impl Message {
+    pub fn queue(&self, tx: &Connection, now: i64) -> std::result::Result<(), NotifyError> {
+        notify::markdown_to(tx, self.key.clone(), &self.to, &self.markdown, now)
+    }
 }
 
 /// A reply worked out without writing anything.
@@ -77,6 +95,15 @@ pub struct ReadOnlyAnswer {
     pub reply: Reply,
     /// A new command ends the member's half-finished request, and there is one to clear.
     pub clears_dialogue: bool,
+    /// A message to queue with the reply (a report).
+    pub message: Option<Message>,
+}
+
+impl ReadOnlyAnswer {
+    /// Nothing to write: the answer can go out at once.
+    pub fn writes_nothing(&self) -> bool {
+        !self.clears_dialogue && self.message.is_none()
+    }
 }
 
 /// What a look on a reader found for a message.
@@ -96,20 +123,21 @@ pub fn answer_read_only(
     now: DateTime<Utc>,
 ) -> Result<Look> {
     let user = msg.from_user_name.as_str();
-    let turn = || -> Result<Turn<'_>> { Ok(Turn { ctx, tx: conn, user, role, now, events: RefCell::default() }) };
+    let turn = Turn::new(ctx, conn, user, role, now);
     let answer = |reply: Reply, ends_dialogue: bool| {
         let clears_dialogue = ends_dialogue && dialogue::exists(conn, user)?;
-        Ok(Look::Answered(ReadOnlyAnswer { reply, clears_dialogue }))
+        let message = turn.message.borrow_mut().take();
+        Ok(Look::Answered(ReadOnlyAnswer { reply, clears_dialogue, message }))
     };
     match &msg.inbound {
         Inbound::Text { content, .. } => match parse(content, ctx.catalog, ctx.catalog.today(now)) {
-            Parsed::Command(command) if command.is_read_only() => answer(Reply::Text(turn()?.run(command)?), true),
+            Parsed::Command(command) if command.is_read_only() => answer(Reply::Text(turn.run(command)?), true),
             // Not understood: said so, and a pending dialogue stays.
-            unknown @ Parsed::Unknown { .. } => answer(Reply::Text(turn()?.not_understood(unknown)), false),
+            unknown @ Parsed::Unknown { .. } => answer(Reply::Text(turn.not_understood(unknown)), false),
             parsed => Ok(Look::NeedsWrite(Some(parsed))),
         },
         Inbound::Click { key } if matches!(key.as_str(), MENU_FREE | MENU_MINE | MENU_HELP) => {
-            answer(Reply::Text(turn()?.run(menu_command(key))?), false)
+            answer(Reply::Text(turn.run(menu_command(key))?), false)
         }
         Inbound::EnterAgent | Inbound::View { .. } | Inbound::Unsubscribe | Inbound::Other { .. } => {
             answer(Reply::Empty, false)
@@ -138,13 +166,20 @@ pub fn respond(
 ) -> Result<Reply> {
     let user = msg.from_user_name.as_str();
     let role = users::role(tx, ctx.config, user)?;
-    let turn = Turn { ctx, tx, user, role, now, events: RefCell::default() };
+    let turn = Turn::new(ctx, tx, user, role, now);
     let reply = turn.reply_to(msg, parsed)?;
     notify::queue(tx, &ctx.notifier(), &turn.events.borrow_mut().take(), now.timestamp())?;
+    if let Some(message) = turn.message.borrow_mut().take() {
+        message.queue(tx, now.timestamp())?;
+    }
     Ok(reply)
 }
 
-impl Turn<'_> {
+impl<'a> Turn<'a> {
+    fn new(ctx: ChatContext<'a>, tx: &'a Connection, user: &'a str, role: Role, now: DateTime<Utc>) -> Turn<'a> {
+        Turn { ctx, tx, user, role, now, events: RefCell::default(), message: RefCell::default() }
+    }
+
     fn reply_to(&self, msg: &InboundMessage, parsed: Option<Parsed>) -> Result<Reply> {
         let (turn, ctx, tx, user, now) = (self, self.ctx, self.tx, self.user, self.now);
         match &msg.inbound {

@@ -109,11 +109,13 @@ fn default_api_base() -> String {
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
     pub path: PathBuf,
+    /// Delivered and failed messages are deleted this many days after their last attempt.
+    pub keep_days: u32,
 }
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        DatabaseConfig { path: PathBuf::from("data/staffhome.db") }
+        DatabaseConfig { path: PathBuf::from("data/staffhome.db"), keep_days: 90 }
     }
 }
 

@@ -14,6 +14,10 @@ impl Config {
         self.validate_wecom()?;
         self.validate_booking()?;
         self.validate_slots()?;
+        // Shorter than a week would delete messages the per-member send limit still counts.
+        if !(7..=3650).contains(&self.database.keep_days) {
+            return Err(invalid("database.keep_days", "must be between 7 and 3650 days"));
+        }
         for (name, id) in &self.departments {
             if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(invalid(format!("departments.{name}"), "must be a WeCom department id (digits)"));

@@ -71,7 +71,7 @@ pub async fn handle<C: InboxContext>(ctx: Arc<C>, msg: Arc<InboundMessage>) -> R
     }
     match first_look(&ctx, &msg, now).await? {
         FirstLook::AlreadyHandled(reply) => Ok(retry(&key, reply)),
-        FirstLook::ReadOnly(answer, touch) if !answer.clears_dialogue => {
+        FirstLook::ReadOnly(answer, touch) if answer.writes_nothing() => {
             if let Some(earlier) = ctx.recent_answers().remember_first(&key, &answer.reply, now.timestamp()) {
                 return Ok(retry(&key, earlier));
             }
@@ -81,10 +81,16 @@ pub async fn handle<C: InboxContext>(ctx: Arc<C>, msg: Arc<InboundMessage>) -> R
             }
             Ok(Handled { reply: answer.reply, duplicate: false })
         }
-        // Ending a half-finished request is an effect: written before the answer goes out.
+        // Ending a half-finished request, or a message to send (a report worked out on the
+        // reader), is an effect: written, once, before the answer goes out.
         FirstLook::ReadOnly(answer, _) => {
             write_once(&ctx, msg, move |_, tx, msg| {
-                chat::dialogue::clear(tx, &msg.from_user_name)?;
+                if answer.clears_dialogue {
+                    chat::dialogue::clear(tx, &msg.from_user_name)?;
+                }
+                if let Some(message) = &answer.message {
+                    message.queue(tx, now.timestamp())?;
+                }
                 Ok(answer.reply)
             })
             .await

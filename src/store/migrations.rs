@@ -11,6 +11,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_retention.sql"),
     include_str!("migrations/0005_state_checks.sql"),
     include_str!("migrations/0006_notice_marks.sql"),
+    include_str!("migrations/0007_demand_once.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -177,5 +178,28 @@ mod tests {
             assert!(!long_list.is_match(&sql), "{name}: {sql}");
         }
         assert!(!crate::store::builds_temporary_btree(BOOK), "booking a place");
+    }
+
+    #[test]
+    fn repeated_refusals_of_one_member_for_one_slot_become_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = database_at(&dir, 6);
+        let refuse = "INSERT INTO demand_events (kind, userid, facility, date, slot, at)
+                      VALUES ('refused_full', ?1, 'gym', '2026-12-01', ?2, 0)";
+        for (user, slot) in [("u1", 1), ("u1", 1), ("u1", 1), ("u1", 2), ("u2", 1)] {
+            conn.execute(refuse, rusqlite::params![user, slot]).unwrap();
+        }
+        conn.execute(
+            "INSERT INTO demand_events (kind, userid, facility, date, slot, at)
+             VALUES ('waitlist_join', 'u1', 'gym', '2026-12-01', 1, 0), ('waitlist_join', 'u1', 'gym', '2026-12-01', 1, 0)",
+            [],
+        )
+        .unwrap();
+
+        apply(&mut conn).unwrap();
+
+        assert_eq!(count(&conn, "SELECT count(*) FROM demand_events WHERE kind = 'refused_full'"), 3);
+        assert_eq!(count(&conn, "SELECT count(*) FROM demand_events WHERE kind = 'waitlist_join'"), 2, "joins stay");
+        assert!(conn.execute(refuse, rusqlite::params!["u1", 1]).is_err(), "a repeated refusal is refused");
     }
 }

@@ -126,7 +126,7 @@ fn period(ctx: &AppContext, query: &AdminQuery) -> Result<(NaiveDate, NaiveDate)
         Some(Ok(d)) => d,
         Some(Err(_)) => return Err(bad()),
     };
-    if to < from || to - from > Duration::days(366) {
+    if !report::span_allowed(from, to) {
         return Err(bad());
     }
     Ok((from, to))

@@ -219,3 +219,51 @@ async fn report_figures_match_a_hand_computed_week() {
     assert!(content.contains("跑步机 5%（3/66）") && content.contains("中位提前 90 分钟"), "{content}");
     assert!(content.contains("最忙时段：周三 18:30（3）"), "{content}");
 }
+
+#[tokio::test]
+async fn a_report_wider_than_a_year_is_refused_with_the_cap_and_sends_nothing() {
+    let app = spawn().await;
+    let reply = app.say("admin1", "报表 2024-01-01 2026-11-01").await;
+    assert!(reply.contains("最长 366 天"), "{reply}");
+    // A year exactly is allowed.
+    let reply = app.say("admin1", "报表 2025-11-01 2026-11-01").await;
+    assert!(reply.contains("报表已生成"), "{reply}");
+    deliver(&app).await;
+    let reports = app.api.sent_to("admin1").into_iter().filter(|m| m["msgtype"] == "markdown").count();
+    assert_eq!(reports, 1, "only the year's report");
+}
+
+#[tokio::test]
+async fn a_report_is_worked_out_on_a_reader_and_a_retry_sends_it_once() {
+    use staffhome::clock::Clock;
+    use staffhome::inbox::InboxContext;
+    let app = spawn().await;
+    // A reader (read-only connection) answers the command whole: the writer only queues it.
+    let reader =
+        rusqlite::Connection::open_with_flags(app.ctx.store.path(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("reader");
+    let msg = app.member.message(
+        "admin1",
+        app.now(),
+        staffhome::wecom::Inbound::Text { content: "报表 上周".into(), msg_id: app.member.next_msg_id() },
+    );
+    let look = staffhome::chat::answer_read_only(
+        app.ctx.chat(),
+        &reader,
+        &msg,
+        staffhome::users::Role::Admin,
+        app.ctx.clock.now(),
+    )
+    .expect("look");
+    let staffhome::chat::Look::Answered(answer) = look else { panic!("a report needs the writer") };
+    assert!(answer.message.as_ref().is_some_and(|m| m.to == "admin1" && m.markdown.contains("职工之家上周报表")));
+
+    // Through the protocol: the retry gets the first reply and the report goes out once.
+    let callback = app.member.sign(&msg);
+    let first = app.member.post(&callback).await;
+    let retry = app.member.post(&callback).await;
+    assert_eq!(first, retry);
+    deliver(&app).await;
+    let reports = app.api.sent_to("admin1").into_iter().filter(|m| m["msgtype"] == "markdown").count();
+    assert_eq!(reports, 1);
+}

@@ -10,6 +10,7 @@ mod booking;
 mod checkin;
 mod demo;
 mod faults;
+mod housekeeping;
 mod invariants;
 mod operations;
 mod outbox;

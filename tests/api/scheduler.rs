@@ -245,9 +245,9 @@ async fn callback_records_are_kept_a_week_then_forgotten() {
     assert_eq!(app.count(records), 2);
     let week = Duration::seconds(staffhome::scheduler::CALLBACK_RECORDS_KEPT_SECONDS);
     let sent = crate::common::monday_10am();
-    assert_eq!(pass(&app, sent + week - Duration::minutes(1)).await.forgotten_callbacks, 0);
+    assert_eq!(pass(&app, sent + week - Duration::minutes(1)).await.pruned.callbacks, 0);
     assert_eq!(app.count(records), 2, "kept while WeCom could still retry");
-    assert_eq!(pass(&app, sent + week + Duration::minutes(1)).await.forgotten_callbacks, 2);
+    assert_eq!(pass(&app, sent + week + Duration::minutes(1)).await.pruned.callbacks, 2);
     assert_eq!(app.count(records), 0);
     assert_eq!(app.count("SELECT count(*) FROM bookings"), 2, "only the records go, not what they did");
 }

@@ -13,8 +13,13 @@ use crate::store::Store;
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use cron::Schedule;
-use rusqlite::{params, Connection};
 use std::sync::Arc;
+
+mod digest;
+mod housekeeping;
+
+pub use digest::rank_slots_by_demand;
+pub use housekeeping::{Pruned, CALLBACK_RECORDS_KEPT_SECONDS, DEMAND_KEPT_DAYS};
 
 /// What the jobs use (the application provides it).
 pub trait JobContext: Send + Sync + 'static {
@@ -74,8 +79,8 @@ pub struct JobReport {
     pub expired: u32,
     pub published: bool,
     pub digest: bool,
-    /// Callback records past the retry window, deleted this pass.
-    pub forgotten_callbacks: u32,
+    /// Old records deleted this pass (`housekeeping`).
+    pub pruned: Pruned,
     /// Jobs that failed this pass (they run again at the next tick).
     pub failed: Vec<&'static str>,
 }
@@ -141,31 +146,17 @@ pub async fn run_due_jobs<C: JobContext>(ctx: &Arc<C>, schedules: &Schedules, no
         .await;
     }
     if let Some(fired) = schedules.last_fire(&schedules.weekly_digest, now) {
-        report.digest = job(ctx, "weekly_digest", &mut report, move |ctx, tx, _| digest(ctx, tx, fired, now)).await;
+        // Worked out on a reader; the write only marks it sent and queues it.
+        if let Some(digest) = digest::prepare(ctx, fired).await {
+            report.digest = job(ctx, "weekly_digest", &mut report, move |ctx, tx, _| digest.send(ctx, tx, now)).await;
+        }
     }
-    report.forgotten_callbacks =
-        job(ctx, "forget_old_callbacks", &mut report, move |_, tx, _| Ok(forget_old_callbacks(tx, now.timestamp())?))
-            .await;
+    report.pruned = job(ctx, "housekeeping", &mut report, move |ctx, tx, _| {
+        let today = ctx.catalog().today(now);
+        Ok(housekeeping::prune(tx, now.timestamp(), today, ctx.config().database.keep_days)?)
+    })
+    .await;
     report
-}
-
-/// How long a callback's reply is kept for its retries. WeCom retries within seconds; a week
-/// also covers a delivery replayed by hand after an incident.
-pub const CALLBACK_RECORDS_KEPT_SECONDS: i64 = 7 * 24 * 3600;
-/// Deleted per pass at most, so that a first pass over a long backlog does not hold the
-/// writer for long (the rest goes at the next ticks).
-const FORGET_PER_PASS: i64 = 5_000;
-
-/// Delete callback records older than the retry window: the table would otherwise grow with
-/// every message ever received.
-fn forget_old_callbacks(tx: &Connection, now: i64) -> rusqlite::Result<u32> {
-    let deleted = crate::store::execute(
-        tx,
-        "DELETE FROM processed_callbacks WHERE rowid IN
-           (SELECT rowid FROM processed_callbacks WHERE created_at < ?1 ORDER BY created_at LIMIT ?2)",
-        params![now - CALLBACK_RECORDS_KEPT_SECONDS, FORGET_PER_PASS],
-    )?;
-    Ok(deleted as u32)
 }
 
 /// Open the week after the one the publish time fell in (once: open_weeks is the mark).
@@ -182,70 +173,6 @@ fn publish(
         return Ok(false);
     }
     service::publish_week(tx, week, "scheduler", now, events)
-}
-
-/// The weekly digest to every admin (once per digest time: job_runs is the mark).
-fn digest(
-    ctx: &impl JobContext,
-    tx: &rusqlite::Connection,
-    fired: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> Result<bool, JobError> {
-    let period = ctx.catalog().today(fired).to_string();
-    let inserted = crate::store::execute(
-        tx,
-        "INSERT INTO job_runs (job, period, ran_at) VALUES ('weekly_digest', ?1, ?2) ON CONFLICT DO NOTHING",
-        params![period, now.timestamp()],
-    )?;
-    if inserted == 0 {
-        return Ok(false);
-    }
-    let to = ctx.catalog().today(fired);
-    let from = to - Duration::days(7);
-    let activity: i64 = crate::store::query_row(
-        tx,
-        "SELECT (SELECT count(*) FROM bookings WHERE date >= ?1 AND date < ?2)
-              + (SELECT count(*) FROM demand_events WHERE date >= ?1 AND date < ?2)",
-        params![from.to_string(), to.to_string()],
-        |row| row.get(0),
-    )?;
-    if activity == 0 {
-        // Nothing happened (a new installation): no empty report to the admins.
-        return Ok(false);
-    }
-    let content = crate::report::digest_markdown(ctx.catalog(), tx, from, to)?;
-    for admin in &ctx.config().roles.admins {
-        notify::markdown_to(tx, format!("digest:{period}:{admin}"), admin, &content, now.timestamp())?;
-    }
-    Ok(true)
-}
-
-/// Slots ranked by demand over the last 4 weeks (bookings, refusals for full, waitlist joins),
-/// busiest first: shows whether the configured peak slots are the busy ones.
-pub fn rank_slots_by_demand(
-    conn: &Connection,
-    catalog: &Catalog,
-    now: DateTime<Utc>,
-) -> rusqlite::Result<Vec<(u32, u32)>> {
-    let today = catalog.today(now);
-    let from = (today - Duration::days(28)).to_string();
-    let to = today.to_string();
-    let mut demand: Vec<(u32, u32)> = catalog.slots().iter().map(|s| (s.no, 0)).collect();
-    let mut stmt = conn.prepare_cached(
-        "SELECT slot, count(*) FROM (
-             SELECT slot FROM bookings WHERE date >= ?1 AND date < ?2
-             UNION ALL SELECT slot FROM demand_events WHERE kind IN ('refused_full', 'waitlist_join') AND date >= ?1 AND date < ?2)
-         GROUP BY slot",
-    )?;
-    let rows = stmt.query_map(params![from, to], |row| Ok((row.get::<_, u32>(0)?, row.get::<_, u32>(1)?)))?;
-    for row in rows {
-        let (slot, count) = row?;
-        if let Some(entry) = demand.iter_mut().find(|(s, _)| *s == slot) {
-            entry.1 = count;
-        }
-    }
-    demand.sort_by_key(|(slot, count)| (std::cmp::Reverse(*count), *slot));
-    Ok(demand)
 }
 
 /// The scheduler loop of `serve`: a catch-up pass at once, then one at every tick.
