@@ -235,7 +235,6 @@ async fn a_report_wider_than_a_year_is_refused_with_the_cap_and_sends_nothing() 
 
 #[tokio::test]
 async fn a_report_is_worked_out_on_a_reader_and_a_retry_sends_it_once() {
-    use staffhome::clock::Clock;
     use staffhome::inbox::InboxContext;
     let app = spawn().await;
     // A reader (read-only connection) answers the command whole: the writer only queues it.
