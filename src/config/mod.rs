@@ -56,8 +56,21 @@ pub struct ServerConfig {
     pub bind: String,
     pub public_url: PublicUrl,
     pub admin_token: Secret,
-    /// Whether /metrics needs the admin token (it names no person, so open by default).
-    pub metrics_need_auth: bool,
+    /// Whether /metrics needs the admin token; unset: it does unless `bind` is a loopback
+    /// address (reachable only from this machine). Read it through `metrics_need_auth()`.
+    #[serde(rename = "metrics_need_auth")]
+    pub metrics_auth: Option<bool>,
+}
+
+impl ServerConfig {
+    /// /metrics needs `Authorization: Bearer <admin_token>`.
+    pub fn metrics_need_auth(&self) -> bool {
+        self.metrics_auth.unwrap_or_else(|| !self.binds_loopback_only())
+    }
+
+    fn binds_loopback_only(&self) -> bool {
+        self.bind.parse::<std::net::SocketAddr>().is_ok_and(|addr| addr.ip().is_loopback())
+    }
 }
 
 impl Default for ServerConfig {
@@ -66,7 +79,7 @@ impl Default for ServerConfig {
             bind: "127.0.0.1:8080".into(),
             public_url: PublicUrl::parse("http://127.0.0.1:8080").expect("a valid default"),
             admin_token: Secret::default(),
-            metrics_need_auth: false,
+            metrics_auth: None,
         }
     }
 }
@@ -340,6 +353,9 @@ capacity = 10
             (format!("{MINIMAL}\n[server]\nbind = \"nowhere\"\n"), "server.bind"),
             (format!("{MINIMAL}\n[server]\npublic_url = \"ftp://host\"\n"), "server.public_url"),
             (format!("{MINIMAL}\n[schedule]\npublish_week = \"sunday night\"\n"), "schedule.publish_week"),
+            (format!("{MINIMAL}\n[database]\nkeep_days = 3\n"), "database.keep_days"),
+            // Listening beyond this machine: /metrics needs the admin token, so there must be one.
+            (format!("{MINIMAL}\n[server]\nbind = \"0.0.0.0:8080\"\n"), "server.admin_token"),
         ];
         for (text, key) in cases {
             let message = error_of(&text);
@@ -374,5 +390,19 @@ capacity = 10
     fn unknown_keys_are_refused() {
         let message = error_of(&format!("{MINIMAL}\n[booking]\nmax_active = 3\n"));
         assert!(message.contains("max_active"), "{message}");
+    }
+
+    #[test]
+    fn metrics_need_the_admin_token_unless_the_server_listens_on_loopback_only() {
+        let with = |server: &str| {
+            let text = format!("{MINIMAL}\n[server]\nadmin_token = \"an-admin-token\"\n{server}");
+            Config::from_toml(&text, no_env).unwrap().server.metrics_need_auth()
+        };
+        assert!(!with("bind = \"127.0.0.1:8080\""));
+        assert!(!with("bind = \"[::1]:8080\""));
+        assert!(with("bind = \"0.0.0.0:8080\""));
+        assert!(with("bind = \"10.1.2.3:8080\""));
+        assert!(!with("bind = \"0.0.0.0:8080\"\nmetrics_need_auth = false"), "said outright");
+        assert!(with("bind = \"127.0.0.1:8080\"\nmetrics_need_auth = true"));
     }
 }

@@ -29,8 +29,12 @@ impl Config {
     fn validate_server(&self) -> Result<(), ConfigError> {
         SocketAddr::from_str(&self.server.bind)
             .map_err(|_| invalid("server.bind", "must be an address like 127.0.0.1:8080"))?;
-        if self.server.metrics_need_auth && self.server.admin_token.is_empty() {
-            return Err(invalid("server.admin_token", "is required when metrics_need_auth = true"));
+        if self.server.metrics_need_auth() && self.server.admin_token.is_empty() {
+            return Err(invalid(
+                "server.admin_token",
+                "is required: /metrics needs it (server.metrics_need_auth is true, or unset with a bind \
+                 address that is not loopback)",
+            ));
         }
         Ok(())
     }

@@ -21,7 +21,7 @@ pub async fn healthz(ctx: Ctx) -> HttpResponse {
 }
 
 pub async fn metrics(ctx: Ctx, request: HttpRequest) -> HttpResponse {
-    if ctx.config.server.metrics_need_auth && !bearer_is_admin(&ctx, &request) {
+    if ctx.config.server.metrics_need_auth() && !bearer_is_admin(&ctx, &request) {
         return HttpResponse::Unauthorized()
             .content_type("text/plain; charset=utf-8")
             .body("/metrics needs Authorization: Bearer <admin_token>\n");

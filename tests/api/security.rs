@@ -55,7 +55,7 @@ async fn only_the_intended_endpoints_answer() {
 
 #[tokio::test]
 async fn metrics_can_require_the_admin_token() {
-    let app = TestApp::spawn_with(|c| c.server.metrics_need_auth = true).await;
+    let app = TestApp::spawn_with(|c| c.server.metrics_auth = Some(true)).await;
     let client = reqwest::Client::new();
     assert_eq!(client.get(app.url("/metrics")).send().await.expect("get").status(), 401);
     let ok = client.get(app.url("/metrics")).bearer_auth("test-admin-token").send().await.expect("get");
