@@ -86,6 +86,7 @@ where
     let port = listener.local_addr().map_err(|e| e.to_string())?.port();
     config.server.public_url = PublicUrl::parse(&format!("http://127.0.0.1:{port}")).map_err(|e| e.to_string())?;
     config.wecom.api_base = api.base_url().to_string();
+    config.wecom.oauth_base = api.base_url().to_string();
     let _temp;
     config.database.path = match options.database {
         Some(path) => path,

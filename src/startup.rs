@@ -28,8 +28,14 @@ impl Application {
         let addr = format!("{:?}", listener.local_addr().ok());
         let port = listener.local_addr().map_err(|source| StartError::Listen { addr: addr.clone(), source })?.port();
         let data = Data::new(Arc::clone(&ctx));
+        // One count of sign-ins for all the server's workers.
+        let exchanges = Data::new(web::oauth::ExchangeLimit::default());
         let server = HttpServer::new(move || {
-            App::new().wrap(web::security_headers()).app_data(data.clone()).configure(web::routes)
+            App::new()
+                .wrap(web::security_headers())
+                .app_data(data.clone())
+                .app_data(exchanges.clone())
+                .configure(web::routes)
         })
         .workers(2)
         // Pages and /healthz use a few blocking threads each; callbacks have threads of their

@@ -97,6 +97,9 @@ pub struct WeComConfig {
     pub encoding_aes_key: Secret,
     #[serde(default = "default_api_base")]
     pub api_base: String,
+    /// Where browsers are sent to sign in (WeCom OAuth): scheme and host only.
+    #[serde(default = "default_oauth_base")]
+    pub oauth_base: String,
     /// How long one API call may take before it counts as failed (and is retried).
     #[serde(default = "default_api_timeout_ms")]
     pub api_timeout_ms: u64,
@@ -116,6 +119,10 @@ fn default_api_timeout_ms() -> u64 {
 
 fn default_api_base() -> String {
     "https://qyapi.weixin.qq.com".into()
+}
+
+fn default_oauth_base() -> String {
+    "https://open.weixin.qq.com".into()
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -65,6 +65,11 @@ impl Config {
         {
             return Err(invalid("wecom.api_base", "must be a scheme and host only, like https://qyapi.weixin.qq.com"));
         }
+        if !(w.oauth_base.starts_with("http://") || w.oauth_base.starts_with("https://"))
+            || w.oauth_base.trim_end_matches('/').contains("/connect")
+        {
+            return Err(invalid("wecom.oauth_base", "must be a scheme and host only, like https://open.weixin.qq.com"));
+        }
         if !(100..=60_000).contains(&w.api_timeout_ms) {
             return Err(invalid("wecom.api_timeout_ms", "must be between 100 and 60000"));
         }

@@ -2,6 +2,7 @@
 //! inside WeCom through OAuth and a signed session cookie, for scripts with
 //! `Authorization: Bearer <admin_token>`. Everyone else gets 403 with a plain explanation.
 
+use super::oauth::{self, ExchangeLimit};
 use super::{bearer_is_admin, html_page, session, Ctx};
 use crate::app::AppContext;
 use crate::booking::{week_start, weekday_zh};
@@ -19,16 +20,20 @@ pub struct AdminQuery {
     from: Option<String>,
     to: Option<String>,
     code: Option<String>,
+    state: Option<String>,
 }
 
 /// Who is asking, once proven.
 enum Access {
     Admin(String),
-    /// Send the browser to this URL (WeCom OAuth, or back to the page with the new cookie).
-    Redirect {
+    /// Signed in: back to the page with the session cookie, without the code.
+    SignedIn {
         location: String,
-        cookie: Option<Cookie<'static>>,
+        cookie: Cookie<'static>,
     },
+    /// Off to WeCom to learn who it is.
+    SignIn(HttpResponse),
+    Refused(oauth::Refusal),
     Denied(&'static str),
 }
 
@@ -48,12 +53,22 @@ pub(super) async fn admin_now(ctx: &Arc<AppContext>, user: &str) -> bool {
     .unwrap_or(false)
 }
 
-/// Percent-encode a query value.
-fn encode(s: &str) -> String {
-    crate::wecom::url::urlencode(s)
+/// `page` with the period asked for, if any.
+fn page_with_period(page: &str, query: &AdminQuery) -> String {
+    let encode = crate::wecom::url::urlencode;
+    match (&query.from, &query.to) {
+        (Some(from), Some(to)) => format!("{page}?from={}&to={}", encode(from), encode(to)),
+        _ => page.to_string(),
+    }
 }
 
-async fn access(ctx: &Arc<AppContext>, request: &HttpRequest, query: &AdminQuery, page: &str) -> Access {
+async fn access(
+    ctx: &Arc<AppContext>,
+    limit: &ExchangeLimit,
+    request: &HttpRequest,
+    query: &AdminQuery,
+    page: &str,
+) -> Access {
     if bearer_is_admin(ctx, request) {
         return Access::Admin("admin_token".into());
     }
@@ -63,13 +78,9 @@ async fn access(ctx: &Arc<AppContext>, request: &HttpRequest, query: &AdminQuery
         return if still_admin { Access::Admin(user) } else { Access::Denied("你已不是管理员。") };
     }
     if let Some(code) = query.code.as_deref().filter(|c| !c.is_empty() && c.len() <= 512) {
-        let user = match ctx.api.user_of_code(code).await {
-            Ok(Some(user)) => user,
-            Ok(None) => return Access::Denied("只有本企业成员可以访问。"),
-            Err(error) => {
-                tracing::warn!(error = %error, "OAuth code exchange failed");
-                return Access::Denied("登录失败（授权码无效或已过期），请重新打开页面。");
-            }
+        let user = match oauth::finish(ctx, limit, request, code, query.state.as_deref()).await {
+            Ok(user) => user,
+            Err(refusal) => return Access::Refused(refusal),
         };
         if !admin_now(ctx, &user).await {
             tracing::warn!(user = %user, "non-admin opened the admin pages");
@@ -77,14 +88,10 @@ async fn access(ctx: &Arc<AppContext>, request: &HttpRequest, query: &AdminQuery
         }
         let cookie = session::cookie(&ctx.config, &user, now);
         // Back to the page without the single-use code in the address.
-        let mut location = page.to_string();
-        if let (Some(from), Some(to)) = (&query.from, &query.to) {
-            location.push_str(&format!("?from={}&to={}", encode(from), encode(to)));
-        }
-        return Access::Redirect { location, cookie: Some(cookie) };
+        return Access::SignedIn { location: page_with_period(page, query), cookie };
     }
     if session::in_wecom(request) {
-        return Access::Redirect { location: session::authorize_url(&ctx.config, page), cookie: None };
+        return Access::SignIn(oauth::begin(&ctx.config, &page_with_period(page, query)));
     }
     Access::Denied("需要管理员身份。")
 }
@@ -93,14 +100,15 @@ fn respond_to(access: Access) -> Result<String, Box<HttpResponse>> {
     match access {
         Access::Admin(user) => Ok(user),
         Access::Denied(why) => Err(Box::new(forbidden(why))),
-        Access::Redirect { location, cookie } => {
-            let mut response = HttpResponse::Found();
-            response.insert_header((header::LOCATION, location));
-            if let Some(cookie) = cookie {
-                response.cookie(cookie);
-            }
-            Err(Box::new(response.finish()))
-        }
+        Access::Refused(refusal) => Err(Box::new(refusal.response())),
+        Access::SignIn(response) => Err(Box::new(response)),
+        Access::SignedIn { location, cookie } => Err(Box::new(
+            HttpResponse::Found()
+                .insert_header((header::LOCATION, location))
+                .cookie(cookie)
+                .cookie(oauth::expired_state())
+                .finish(),
+        )),
     }
 }
 
@@ -132,9 +140,14 @@ fn period(ctx: &AppContext, query: &AdminQuery) -> Result<(NaiveDate, NaiveDate)
     Ok((from, to))
 }
 
-pub async fn page(ctx: Ctx, request: HttpRequest, query: web::Query<AdminQuery>) -> HttpResponse {
+pub async fn page(
+    ctx: Ctx,
+    limit: web::Data<ExchangeLimit>,
+    request: HttpRequest,
+    query: web::Query<AdminQuery>,
+) -> HttpResponse {
     let ctx = ctx.into_inner();
-    let viewer = match respond_to(access(&ctx, &request, &query, "/admin").await) {
+    let viewer = match respond_to(access(&ctx, &limit, &request, &query, "/admin").await) {
         Ok(user) => user,
         Err(response) => return *response,
     };
@@ -239,9 +252,14 @@ fn csv_field(s: &str) -> String {
     }
 }
 
-pub async fn export_csv(ctx: Ctx, request: HttpRequest, query: web::Query<AdminQuery>) -> HttpResponse {
+pub async fn export_csv(
+    ctx: Ctx,
+    limit: web::Data<ExchangeLimit>,
+    request: HttpRequest,
+    query: web::Query<AdminQuery>,
+) -> HttpResponse {
     let ctx = ctx.into_inner();
-    if let Err(response) = respond_to(access(&ctx, &request, &query, "/admin/export.csv").await) {
+    if let Err(response) = respond_to(access(&ctx, &limit, &request, &query, "/admin/export.csv").await) {
         return *response;
     }
     let (from, to) = match period(&ctx, &query) {

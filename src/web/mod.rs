@@ -4,6 +4,7 @@ mod admin;
 mod board;
 pub mod callback;
 mod health;
+pub mod oauth;
 pub mod pages;
 mod pass;
 pub mod session;

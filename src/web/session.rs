@@ -69,18 +69,6 @@ pub fn in_wecom(request: &HttpRequest) -> bool {
         .is_some_and(|ua| ua.to_ascii_lowercase().contains("wxwork"))
 }
 
-/// WeCom's silent OAuth (snsapi_base), coming back to `page` on this server with a code.
-pub fn authorize_url(config: &Config, page: &str) -> String {
-    let encode = crate::wecom::url::urlencode;
-    let redirect = config.server.public_url.join(page);
-    format!(
-        "https://open.weixin.qq.com/connect/oauth2/authorize?appid={}&redirect_uri={}&response_type=code&scope=snsapi_base&state=staffhome&agentid={}#wechat_redirect",
-        encode(&config.wecom.corp_id),
-        encode(&redirect),
-        config.wecom.agent_id
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -119,7 +119,7 @@ async fn the_pass_page_shows_the_facts_and_a_qr_code_that_decodes() {
         assert!(html.contains(fact), "missing {fact}");
     }
     // The QR code on the page holds the pass URL.
-    let url = format!("http://127.0.0.1:9/pass/{token}");
+    let url = app.url(&format!("/pass/{token}"));
     assert_eq!(decode_qr(&url), url);
     // Unknown tokens are not found.
     for bad in ["0123456789abcdef0123456789abcdef", "short", "../../etc/passwd"] {
@@ -171,23 +171,14 @@ async fn inside_wecom_a_pass_opens_only_for_its_owner_or_an_admin() {
     let id = booking_no(&app.say("a", "预约 健身房 明天 18:30").await);
     let token: String = app.db(|c| c.query_row("SELECT pass_token FROM bookings WHERE id = ?1", [id], |r| r.get(0)));
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-    let url = app.url(&format!("/pass/{token}"));
+    let page = format!("/pass/{token}");
+    let url = app.url(&page);
     // Opened in WeCom without a session: sent through OAuth, back to the pass.
     let first = client.get(&url).header("User-Agent", "wxwork/4.1").send().await.expect("get");
     assert_eq!(first.status(), 302);
-    assert!(first.headers()["location"]
-        .to_str()
-        .expect("loc")
-        .contains("redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fpass%2F"));
-    let session_of = |user: &'static str| {
-        let (client, url, api) = (client.clone(), url.clone(), app.api.clone());
-        async move {
-            api.add_oauth_code(&format!("code-{user}"), user);
-            let login = client.get(format!("{url}?code=code-{user}")).send().await.expect("login");
-            assert_eq!(login.status(), 302);
-            login.headers()["set-cookie"].to_str().expect("cookie").split(';').next().expect("pair").to_string()
-        }
-    };
+    let back_to = format!("redirect_uri={}", staffhome::wecom::url::urlencode(&url));
+    assert!(first.headers()["location"].to_str().expect("loc").contains(&back_to));
+    let session_of = |user: &'static str| app.sign_in(&page, user);
     let owner = session_of("a").await;
     assert_eq!(client.get(&url).header("Cookie", owner).send().await.expect("get").status(), 200);
     let other = session_of("b").await;

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, Utc};
 use staffhome::app::AppContext;
 use staffhome::clock::FixedClock;
-use staffhome::config::Config;
+use staffhome::config::{Config, PublicUrl};
 use staffhome::startup::Application;
 use staffhome::wecom::sim::{SimApi, SimMember, SimReply};
 use staffhome::wecom::{Inbound, WeComCrypto};
@@ -27,7 +27,7 @@ pub fn config_text(api_base: &str, db: &std::path::Path) -> String {
         r#"
 [server]
 bind = "127.0.0.1:0"
-public_url = "http://127.0.0.1:9"
+public_url = "http://127.0.0.1:9"      # replaced by the server's own address at start
 admin_token = "test-admin-token"
 
 [wecom]
@@ -37,6 +37,7 @@ secret = "{SECRET}"
 token = "{TOKEN}"
 encoding_aes_key = "{AES_KEY}"
 api_base = "{api_base}"
+oauth_base = "{api_base}"
 
 [database]
 path = "{db}"
@@ -132,10 +133,14 @@ impl TestApp {
         now: DateTime<Utc>,
         member: Option<SimMember>,
     ) -> TestApp {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+        let port = listener.local_addr().expect("address").port();
+        let mut config = config;
+        // Links (passes, OAuth's way back) lead to this server, so a browser can follow them.
+        config.server.public_url = PublicUrl::parse(&format!("http://127.0.0.1:{port}")).expect("url");
         let clock = Arc::new(FixedClock::new(now));
         let ctx = Arc::new(AppContext::new(config, clock.clone()).expect("context"));
-        let app = Application::build(Arc::clone(&ctx)).expect("build");
-        let port = app.port();
+        let app = Application::with_listener(Arc::clone(&ctx), listener).expect("build");
         tokio::spawn(app.run_until_stopped());
         let url = format!("http://127.0.0.1:{port}/wecom/callback");
         let member = match member {
@@ -143,6 +148,32 @@ impl TestApp {
             None => SimMember::new(WeComCrypto::new(TOKEN, AES_KEY, CORP_ID).expect("crypto"), CORP_ID, AGENT_ID, &url),
         };
         TestApp { port, ctx, member, api, clock, dir }
+    }
+
+    /// Open `page` in WeCom's browser as `user`: off to the stand-in's OAuth and back with a
+    /// code and the state; the server's answer to the way back.
+    pub async fn oauth_round(&self, page: &str, user: &str) -> reqwest::Response {
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        let out = client.get(self.url(page)).header("User-Agent", WECOM_BROWSER).send().await.expect("page");
+        assert_eq!(out.status(), 302, "sent to sign in");
+        let state = cookie_pair(&out, "staffhome_oauth").expect("a state cookie");
+        self.api.sign_in_as(user);
+        let back = client.get(location(&out)).send().await.expect("authorize");
+        assert_eq!(back.status(), 302, "the stand-in sends the browser back");
+        client
+            .get(location(&back))
+            .header("User-Agent", WECOM_BROWSER)
+            .header("Cookie", state)
+            .send()
+            .await
+            .expect("back")
+    }
+
+    /// `oauth_round`, signed in: the session cookie (`name=value`) the server set.
+    pub async fn sign_in(&self, page: &str, user: &str) -> String {
+        let signed_in = self.oauth_round(page, user).await;
+        assert_eq!(signed_in.status(), 302, "signed in");
+        cookie_pair(&signed_in, "staffhome_session").expect("a session cookie")
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -205,6 +236,26 @@ impl NowUtc for FixedClock {
 }
 
 /// The first `#N` in a text.
+/// WeCom's own browser, as its User-Agent says.
+pub const WECOM_BROWSER: &str = "Mozilla/5.0 wxwork/4.1.0";
+
+/// A redirect's target.
+pub fn location(response: &reqwest::Response) -> String {
+    response.headers()["location"].to_str().expect("location").to_string()
+}
+
+/// `name=value` of the cookie `name` a response sets (not a removal).
+pub fn cookie_pair(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .find(|pair| pair.starts_with(&format!("{name}=")) && pair.len() > name.len() + 1)
+        .map(str::to_string)
+}
+
 pub fn booking_no(text: &str) -> i64 {
     let at = text.find('#').unwrap_or_else(|| panic!("no booking number in {text:?}"));
     text[at + 1..].chars().take_while(|c| c.is_ascii_digit()).collect::<String>().parse().expect("number")

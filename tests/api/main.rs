@@ -19,5 +19,6 @@ mod protocol;
 mod robustness;
 mod scheduler;
 mod security;
+mod signin;
 mod vectors;
 mod web;

@@ -1,7 +1,7 @@
 //! The web pages: the board, the admin report with each access case, the CSV export, and a
 //! real browser (headless Chromium) rendering both.
 
-use crate::common::TestApp;
+use crate::common::{cookie_pair, location, TestApp, WECOM_BROWSER};
 use reqwest::redirect::Policy;
 
 fn client() -> reqwest::Client {
@@ -55,6 +55,24 @@ async fn the_board_shows_free_full_closed_and_past_without_personal_data() {
     assert!(filtered.contains("facility-gym") && !filtered.contains("facility-treadmill"));
 }
 
+/// Two visits to /admin in WeCom's browser without a session: each sent to the stand-in's
+/// OAuth with `state` equal to the state cookie set beside it. The states.
+async fn oauth_states(app: &TestApp, c: &reqwest::Client) -> Vec<String> {
+    let mut states = Vec::new();
+    for _ in 0..2 {
+        let out = c.get(app.url("/admin")).header("User-Agent", WECOM_BROWSER).send().await.expect("admin");
+        assert_eq!(out.status(), 302);
+        let to = location(&out);
+        let prefix = format!("{}/connect/oauth2/authorize?appid=wwtest", app.api.base_url());
+        assert!(to.starts_with(&prefix) && to.contains("scope=snsapi_base"), "{to}");
+        let cookie = cookie_pair(&out, "staffhome_oauth").expect("state cookie");
+        let state = cookie.trim_start_matches("staffhome_oauth=").to_string();
+        assert!(state.len() >= 32 && to.contains(&format!("state={state}&")), "{to} {cookie}");
+        states.push(state);
+    }
+    states
+}
+
 #[tokio::test]
 async fn admin_pages_need_an_admin() {
     let app = TestApp::spawn().await;
@@ -64,33 +82,28 @@ async fn admin_pages_need_an_admin() {
     let none = c.get(app.url("/admin")).send().await.expect("admin");
     assert_eq!(none.status(), 403);
     assert!(none.text().await.expect("text").contains("管理页面只对管理员开放"));
-    // Inside WeCom without a session: sent to OAuth.
-    let wecom = c.get(app.url("/admin")).header("User-Agent", "Mozilla/5.0 wxwork/4.1.0").send().await.expect("admin");
-    assert_eq!(wecom.status(), 302);
-    let location = wecom.headers()["location"].to_str().expect("location").to_string();
-    assert!(
-        location.starts_with("https://open.weixin.qq.com/connect/oauth2/authorize?appid=wwtest")
-            && location.contains("scope=snsapi_base"),
-        "{location}"
-    );
+    // Inside WeCom without a session: sent to OAuth with a random state, also in a cookie.
+    let states: Vec<String> = oauth_states(&app, &c).await;
+    assert_ne!(states[0], states[1], "a new state each time");
     // A staff member through OAuth.
-    app.api.add_oauth_code("staff-code", "zhangsan");
-    assert_eq!(c.get(app.url("/admin?code=staff-code")).send().await.expect("admin").status(), 403);
+    assert_eq!(app.oauth_round("/admin", "zhangsan").await.status(), 403);
     // An admin through OAuth: a signed, HttpOnly cookie, then the page.
-    app.api.add_oauth_code("admin-code", "admin1");
-    let login = c.get(app.url("/admin?code=admin-code")).send().await.expect("admin");
+    let login = app.oauth_round("/admin", "admin1").await;
     assert_eq!(login.status(), 302);
-    let cookie = login.headers()["set-cookie"].to_str().expect("cookie").to_string();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("staffhome_session="), "{cookie}");
-    let value = cookie.split(';').next().expect("pair").to_string();
+    let cookie = login.headers().get_all("set-cookie").iter().map(|v| v.to_str().expect("cookie")).collect::<Vec<_>>();
+    assert!(cookie.iter().any(|c| c.contains("HttpOnly") && c.contains("staffhome_session=")), "{cookie:?}");
+    let value = cookie_pair(&login, "staffhome_session").expect("session");
     let page = c.get(app.url("/admin")).header("Cookie", &value).send().await.expect("admin");
     assert_eq!(page.status(), 200);
     assert!(page.text().await.expect("html").contains("id=\"heatmap\""));
-    // The code is single-use.
-    assert_eq!(c.get(app.url("/admin?code=admin-code")).send().await.expect("admin").status(), 403);
-    // A forged cookie and an expired one.
-    let forged = value.replacen("admin1", "admin2", 1);
-    assert_eq!(c.get(app.url("/admin")).header("Cookie", forged).send().await.expect("admin").status(), 403);
+    // Forged sessions of a real admin: a longer life, a signature made up.
+    let (user, rest) = value.split_once('|').expect("user|expires|mac");
+    let (_, mac) = rest.split_once('|').expect("expires|mac");
+    for forged in [format!("{user}|99999999999|{mac}"), format!("{user}|99999999999|{}", "0".repeat(64))] {
+        let status = c.get(app.url("/admin")).header("Cookie", forged).send().await.expect("admin").status();
+        assert_eq!(status, 403);
+    }
+    // Expired.
     app.advance(chrono::Duration::hours(9));
     assert_eq!(c.get(app.url("/admin")).header("Cookie", &value).send().await.expect("admin").status(), 403);
     // A script with the admin token.
@@ -171,13 +184,9 @@ async fn a_real_browser_renders_the_board_and_the_admin_report() {
     let board = browse(&chromium, &app.url("/board"), &target.join("board.png")).await;
     assert!(board.contains("data-status=\"full\""), "the full slot in the DOM");
     assert!(board.contains("职工之家实时看板"));
-    app.api.add_oauth_code("browser-code", "admin1");
-    let admin = browse(
-        &chromium,
-        &app.url("/admin?code=browser-code&from=2026-11-23&to=2026-11-29"),
-        &target.join("admin.png"),
-    )
-    .await;
+    // Signed in as WeCom's browser is: off to the stand-in's OAuth and back, with the state.
+    app.api.sign_in_as("admin1");
+    let admin = browse(&chromium, &app.url("/admin?from=2026-11-23&to=2026-11-29"), &target.join("admin.png")).await;
     let cells = admin.matches("class=\"cell\"").count();
     assert_eq!(cells, 7 * 11, "the heatmap's cells in the rendered DOM");
     assert!(admin.contains("data-count=\"2\""));
@@ -189,7 +198,7 @@ fn which(name: &str) -> Option<String> {
     out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-/// Dump the DOM after load (following the OAuth redirect with its cookie), and screenshot it.
+/// Dump the DOM after load (as WeCom's browser, following the OAuth redirects), and screenshot it.
 async fn browse(chromium: &str, url: &str, screenshot: &std::path::Path) -> String {
     let profile = tempfile::tempdir().expect("profile");
     let common = [
@@ -202,6 +211,7 @@ async fn browse(chromium: &str, url: &str, screenshot: &std::path::Path) -> Stri
         "--disable-component-update",
         "--disable-sync",
         "--window-size=1280,2200",
+        "--user-agent=Mozilla/5.0 wxwork/4.1.0",
     ];
     let run = |extra: Vec<String>| {
         let mut args: Vec<String> = common.iter().map(|s| s.to_string()).collect();

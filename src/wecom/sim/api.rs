@@ -46,6 +46,9 @@ struct ApiState {
     task_ids: std::collections::HashSet<String>,
     /// OAuth codes the stand-in accepts, and the member each stands for.
     oauth_codes: Vec<(String, String)>,
+    /// Who the WeCom client's browser belongs to (the authorize page issues codes for them).
+    browser_user: Option<String>,
+    oauth_serial: u64,
 }
 
 /// WeCom's active API on loopback.
@@ -73,6 +76,7 @@ impl SimApi {
             App::new()
                 .app_data(web::Data::new(shared.clone()))
                 .app_data(web::JsonConfig::default().limit(1 << 20))
+                .route("/connect/oauth2/authorize", web::get().to(authorize))
                 .route("/cgi-bin/gettoken", web::get().to(gettoken))
                 .route("/cgi-bin/auth/getuserinfo", web::get().to(getuserinfo))
                 .route("/cgi-bin/{tail:.*}", web::post().to(post_api))
@@ -132,6 +136,12 @@ impl SimApi {
     /// Register an OAuth code that `auth/getuserinfo` resolves to `user`.
     pub fn add_oauth_code(&self, code: &str, user: &str) {
         self.lock().oauth_codes.push((code.to_string(), user.to_string()));
+    }
+
+    /// The WeCom client's browser belongs to `user`: the stand-in's OAuth page (the
+    /// `oauth_base` to configure is [`SimApi::base_url`]) sends it back with a code for them.
+    pub fn sign_in_as(&self, user: &str) {
+        self.lock().browser_user = Some(user.to_string());
     }
 
     fn next_fault(&self) -> Option<Fault> {
@@ -211,6 +221,7 @@ async fn getuserinfo(api: web::Data<SimApi>, query: web::Query<AuthQuery>) -> Ht
     }
     let code = query.code.clone().unwrap_or_default();
     let mut state = api.lock();
+    state.calls.push(ApiCall { path: "auth/getuserinfo".into(), body: json!({"code": code}), response_code: None });
     // OAuth codes are single-use.
     match state.oauth_codes.iter().position(|(c, _)| *c == code) {
         Some(i) => {
@@ -219,6 +230,34 @@ async fn getuserinfo(api: web::Data<SimApi>, query: web::Query<AuthQuery>) -> Ht
         }
         None => errcode(40029),
     }
+}
+
+#[derive(serde::Deserialize)]
+struct AuthorizeQuery {
+    appid: Option<String>,
+    redirect_uri: Option<String>,
+    state: Option<String>,
+}
+
+/// WeCom's OAuth page, silent (snsapi_base): back to `redirect_uri` with a single-use code for
+/// the browser's member and the `state` unchanged.
+async fn authorize(api: web::Data<SimApi>, query: web::Query<AuthorizeQuery>) -> HttpResponse {
+    let refuse = |why: &str| HttpResponse::BadRequest().content_type("text/plain; charset=utf-8").body(why.to_string());
+    if query.appid.as_deref() != Some(api.corp_id.as_str()) {
+        return refuse("appid is not this corp");
+    }
+    let Some(redirect) = query.redirect_uri.as_deref().filter(|r| r.starts_with("http")) else {
+        return refuse("redirect_uri missing");
+    };
+    let mut state = api.lock();
+    let Some(user) = state.browser_user.clone() else { return refuse("no member signed in to this browser") };
+    state.oauth_serial += 1;
+    let code = format!("simcode-{}", state.oauth_serial);
+    state.oauth_codes.push((code.clone(), user));
+    let separator = if redirect.contains('?') { '&' } else { '?' };
+    let encode = crate::wecom::url::urlencode;
+    let back = format!("{redirect}{separator}code={code}&state={}", encode(query.state.as_deref().unwrap_or_default()));
+    HttpResponse::Found().insert_header((actix_web::http::header::LOCATION, back)).finish()
 }
 
 #[derive(serde::Deserialize)]
