@@ -33,6 +33,32 @@ async fn admin_commands_refuse_everyone_else() {
 }
 
 #[tokio::test]
+async fn every_admin_command_in_either_language_refuses_everyone_else() {
+    use staffhome::chat::command::{Who, TABLE};
+    let app = spawn().await;
+    // lisi holds a granted admin role: a member's 撤销 / revoke must not take it away.
+    assert!(app.say("admin1", "授权 lisi 管理员").await.contains("lisi"));
+    let before = app.count("SELECT count(*) FROM outbox");
+    let mut tried = Vec::new();
+    for entry in TABLE.iter().filter(|e| e.who == Who::Admins) {
+        let (_, args) = entry.example.split_once(' ').unwrap_or((entry.example, ""));
+        for word in entry.words.iter().copied().chain([entry.english]) {
+            let command = format!("{word} {args}");
+            let reply = app.say("staff1", &command).await;
+            assert!(reply.contains("只有管理员可以使用"), "{command}: {reply}");
+            tried.push(entry.english);
+        }
+    }
+    for english in ["close", "reopen", "broadcast", "report", "grant", "revoke", "forgive", "publish"] {
+        assert!(tried.contains(&english), "{english} tried");
+    }
+    // Nothing happened: no closure, no message, no role granted or taken.
+    assert_eq!(app.count("SELECT count(*) FROM closures"), 0);
+    assert_eq!(app.count("SELECT count(*) FROM outbox"), before);
+    assert_eq!(app.count("SELECT group_concat(userid) = 'lisi' FROM users WHERE role = 'admin'"), 1);
+}
+
+#[tokio::test]
 async fn stop_use_closes_bookings_tells_each_member_formally_and_broadcasts_once() {
     let app = spawn().await;
     let mut ids = Vec::new();

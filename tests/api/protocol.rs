@@ -118,6 +118,25 @@ async fn duplicate_events_are_deduplicated_by_user_time_and_key() {
     assert!(fresh.text().contains("#1 健身房") && !first.text().contains("#1"), "{first:?} / {fresh:?}");
 }
 
+/// `query` with its msg_signature changed by `change`.
+fn with_signature(query: &str, change: impl Fn(&str) -> String) -> String {
+    query
+        .split('&')
+        .map(|pair| match pair.strip_prefix("msg_signature=") {
+            Some(signature) => format!("msg_signature={}", change(signature)),
+            None => pair.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// `signature` (hex) with the character at `at` changed to another hex digit: same length.
+fn flip(signature: &str, at: usize) -> String {
+    let mut chars: Vec<char> = signature.chars().collect();
+    chars[at] = if chars[at] == '0' { '1' } else { '0' };
+    chars.into_iter().collect()
+}
+
 #[tokio::test]
 async fn every_bad_input_gets_an_error_status_and_the_server_stays_healthy() {
     let app = TestApp::spawn().await;
@@ -126,7 +145,19 @@ async fn every_bad_input_gets_an_error_status_and_the_server_stays_healthy() {
     let (good_query, good_body) = (good.query.clone(), good.body.clone());
     let mut cases: Vec<(&str, String, String, u16)> = vec![
         ("missing signature", "timestamp=1&nonce=2".into(), good_body.clone(), 400),
-        ("wrong signature", good_query.replacen("msg_signature=", "msg_signature=0", 1), good_body.clone(), 403),
+        (
+            "wrong signature, last character",
+            with_signature(&good_query, |s| flip(s, s.len() - 1)),
+            good_body.clone(),
+            403,
+        ),
+        ("wrong signature, first character", with_signature(&good_query, |s| flip(s, 0)), good_body.clone(), 403),
+        (
+            "signature one character long",
+            with_signature(&good_query, |s| s[..s.len() - 1].to_string()),
+            good_body.clone(),
+            403,
+        ),
         ("broken XML", good_query.clone(), "<xml><Encrypt>abc".into(), 400),
         ("not XML at all", good_query.clone(), "hello there".into(), 400),
         ("no Encrypt element", good_query.clone(), "<xml><ToUserName>x</ToUserName></xml>".into(), 400),

@@ -35,10 +35,10 @@ async fn the_board_shows_free_full_closed_and_past_without_personal_data() {
     let response = client().get(app.url("/board")).send().await.expect("board");
     assert_eq!(response.status(), 200);
     let csp = response.headers()["content-security-policy"].to_str().expect("csp").to_string();
-    assert!(
-        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline'; img") || csp.contains("style-src"),
-        "{csp}"
-    );
+    let directive = |name: &str| csp.split(';').map(str::trim).find(|d| d.starts_with(name)).map(str::to_string);
+    assert_eq!(directive("default-src").as_deref(), Some("default-src 'none'"), "{csp}");
+    assert_eq!(directive("script-src").as_deref(), Some("script-src 'self'"), "no inline script: {csp}");
+    assert!(directive("frame-ancestors").is_some_and(|d| !d.contains('*') || d.contains("qq.com")), "{csp}");
     let html = response.text().await.expect("html");
     assert!(html.contains("http-equiv=\"refresh\""));
     assert!(html.contains("data-status=\"full\""), "a full slot shows full");
