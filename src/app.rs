@@ -4,7 +4,7 @@ use crate::booking::{Catalog, Rules};
 use crate::chat::{ChatContext, Replies};
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::inbox::{RecentAnswers, Touches};
+use crate::inbox::{Later, RecentAnswers};
 use crate::metrics::Metrics;
 use crate::notify::Notifier;
 use crate::store::Store;
@@ -24,8 +24,8 @@ pub struct AppContext {
     pub api: WeComApi,
     /// Replies to read-only questions, for WeCom's retries.
     pub recent_answers: RecentAnswers,
-    /// Members seen by questions, waiting to be written.
-    pub touches: Arc<Touches>,
+    /// What answered questions leave to write (members seen, cards), written together.
+    pub later: Arc<Later>,
     /// Threads for a callback's first look on a reader (reads block; writes queue for the
     /// store's writer thread without holding one).
     pub look_threads: Workers,
@@ -95,7 +95,7 @@ impl AppContext {
             metrics: Metrics::new(),
             api,
             recent_answers: RecentAnswers::default(),
-            touches: Arc::default(),
+            later: Arc::default(),
             look_threads: Workers::start("staffhome-look", LOOK_THREADS).map_err(StartError::Threads)?,
         })
     }
@@ -132,8 +132,8 @@ impl crate::inbox::InboxContext for AppContext {
         &self.look_threads
     }
 
-    fn touches(&self) -> &Arc<Touches> {
-        &self.touches
+    fn later(&self) -> &Arc<Later> {
+        &self.later
     }
 }
 

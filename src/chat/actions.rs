@@ -4,13 +4,13 @@ use super::command::{Command, SlotRequest};
 use super::dates::{DayPart, SlotSpec};
 use super::dialogue::{self, Dialogue};
 use super::parse::{self, Parsed};
+use super::taps::Attempt;
 use super::Turn;
 use crate::booking::approval::Decision;
 use crate::booking::{self, query, service, Booking, BookingError, Facility, Rules};
 use crate::users::Role;
 use chrono::{Datelike, NaiveDate};
 use serde_json::{json, Value};
-use std::fmt::Write;
 
 /// Where a request stands, before anything is written.
 enum Plan<'f> {
@@ -146,89 +146,6 @@ impl<'a> Turn<'a> {
         self.render("facilities", json!({ "facilities": facilities }))
     }
 
-    pub(super) fn free(&self, request: SlotRequest) -> super::Result<String> {
-        let date = request.date.unwrap_or_else(|| self.today());
-        let Some(code) = request.facility.as_deref() else {
-            return self.free_overview(date);
-        };
-        let Some(facility) = self.ctx.catalog.facility(code) else {
-            return Ok(self.facilities());
-        };
-        let rules = self.rules();
-        let rows: Vec<SlotRow> = query::free_by_slot(self.tx, &rules, facility, date, self.now)?
-            .into_iter()
-            .filter(|(slot, _)| request.part.is_none_or(|p| p.contains(slot.start)))
-            .map(|(slot, free)| {
-                let status = match free {
-                    None => "-".to_string(),
-                    Some(0) => "满".to_string(),
-                    Some(n) => format!("剩{n}"),
-                };
-                SlotRow { no: slot.no, label: slot.label(), peak: slot.peak, status }
-            })
-            .collect();
-        let day = self.day_bounds(date);
-        let closed = booking::rules::closure_over(self.tx, &facility.code, day.0, day.1)?.map(|(reason, _)| reason);
-        let example = self
-            .ctx
-            .catalog
-            .slots()
-            .iter()
-            .find(|s| request.part.is_none_or(|p| p.contains(s.start)))
-            .map_or("18:30".into(), |s| s.start_label());
-        Ok(self.render(
-            "free_facility",
-            FreeFacility {
-                name: &facility.name,
-                date: booking::date_label(date),
-                date_short: short_date(date),
-                capacity: facility.capacity,
-                rows,
-                part: request.part.map(DayPart::label),
-                closed,
-                example_time: example,
-            },
-        ))
-    }
-
-    pub(super) fn day_bounds(&self, date: NaiveDate) -> (i64, i64) {
-        let midnight = chrono::NaiveTime::MIN;
-        let start = self.ctx.catalog.instant(date, midnight).timestamp();
-        (start, start + 86_400)
-    }
-
-    pub(super) fn free_overview(&self, date: NaiveDate) -> super::Result<String> {
-        let rules = self.rules();
-        let day = query::day_view(self.tx, &rules, date)?;
-        let rows: Vec<(&str, String)> = self
-            .ctx
-            .catalog
-            .facilities()
-            .iter()
-            .map(|facility| {
-                let mut cells = String::new();
-                for slot in self.ctx.catalog.slots() {
-                    let sep = if cells.is_empty() { "" } else { " " };
-                    let _ = match day.free(facility, slot, self.now) {
-                        None => write!(cells, "{sep}{}:-", slot.no),
-                        Some(0) => write!(cells, "{sep}{}:满", slot.no),
-                        Some(n) => write!(cells, "{sep}{}:{n}", slot.no),
-                    };
-                }
-                (facility.name.as_str(), cells)
-            })
-            .collect();
-        Ok(self.render(
-            "free_overview",
-            FreeOverview {
-                date: booking::date_label(date),
-                date_short: short_date(date),
-                rows,
-                legend: self.ctx.catalog.slot_legend(),
-            },
-        ))
-    }
-
     /// Where a request stands, without writing anything.
     fn plan(&self, request: &SlotRequest) -> Plan<'a> {
         let catalog = &self.ctx.catalog;
@@ -279,6 +196,14 @@ impl<'a> Turn<'a> {
                 }
                 let mut remembered = request.clone();
                 remembered.date = Some(date);
+                let free: Vec<(u32, String, u32)> = self
+                    .free_places(facility, date)?
+                    .into_iter()
+                    .filter(|(no, _, _)| {
+                        request.part.is_none_or(|p| catalog.slot(*no).is_some_and(|s| p.contains(s.start)))
+                    })
+                    .collect();
+                self.offer_free_slots(facility, date, &free);
                 ask("slot", options, remembered)
             }
             Plan::NoSuchSlot { facility } => {
@@ -332,38 +257,53 @@ impl<'a> Turn<'a> {
     }
 
     pub(super) fn book(&self, request: SlotRequest) -> super::Result<String> {
+        Ok(self.book_attempt(request)?.text)
+    }
+
+    pub(super) fn book_attempt(&self, request: SlotRequest) -> super::Result<Attempt> {
         let (facility, date, slots) = match self.resolve(&request, Dialogue::Book)? {
             Resolved::Ready { facility, date, slots } => (facility, date, slots),
-            Resolved::Ask(text) | Resolved::Refuse(text) => return Ok(text),
+            Resolved::Ask(text) | Resolved::Refuse(text) => return Ok(Attempt { text, done: None }),
         };
-        let events = &mut self.events.borrow_mut();
-        match service::book(self.tx, &self.rules(), self.user, facility, date, &slots, self.now, events) {
+        let booked = {
+            let events = &mut self.events.borrow_mut();
+            service::book(self.tx, &self.rules(), self.user, facility, date, &slots, self.now, events)
+        };
+        match booked {
             Ok(bookings) => {
                 let pending = bookings.iter().any(|b| b.state == booking::BookingState::Pending);
                 let items: Vec<Value> = bookings
                     .iter()
                     .map(|b| json!({"id": b.id, "what": self.what(b), "code": b.checkin_code}))
                     .collect();
-                Ok(self.render("booked", json!({"bookings": items, "pending": pending})))
+                let text = self.render("booked", json!({"bookings": items, "pending": pending}));
+                Ok(Attempt { text, done: self.booked_label(&bookings) })
             }
-            Err(error) => self.refusal(error, facility, date, slots[0]),
+            Err(error) => Ok(Attempt { text: self.refusal(error, facility, date, slots[0])?, done: None }),
         }
     }
 
     pub(super) fn waitlist(&self, request: SlotRequest) -> super::Result<String> {
+        Ok(self.waitlist_attempt(request)?.text)
+    }
+
+    pub(super) fn waitlist_attempt(&self, request: SlotRequest) -> super::Result<Attempt> {
         let (facility, date, slots) = match self.resolve(&request, Dialogue::Waitlist)? {
             Resolved::Ready { facility, date, slots } => (facility, date, slots),
-            Resolved::Ask(text) | Resolved::Refuse(text) => return Ok(text),
+            Resolved::Ask(text) | Resolved::Refuse(text) => return Ok(Attempt { text, done: None }),
         };
         match service::join_waitlist(self.tx, &self.rules(), self.user, facility, date, slots[0], self.now) {
-            Ok(waiting) => Ok(self.render(
-                "waitlisted",
-                json!({
-                    "what": service::describe(self.ctx.catalog, &facility.code, date, slots[0]),
-                    "position": waiting.position, "newly": waiting.newly_joined,
-                }),
-            )),
-            Err(error) => self.refusal(error, facility, date, slots[0]),
+            Ok(waiting) => Ok(Attempt {
+                text: self.render(
+                    "waitlisted",
+                    json!({
+                        "what": service::describe(self.ctx.catalog, &facility.code, date, slots[0]),
+                        "position": waiting.position, "newly": waiting.newly_joined,
+                    }),
+                ),
+                done: Some(format!("已候补 第{}位", waiting.position)),
+            }),
+            Err(error) => Ok(Attempt { text: self.refusal(error, facility, date, slots[0])?, done: None }),
         }
     }
 
@@ -395,10 +335,10 @@ impl<'a> Turn<'a> {
     }
 
     pub(super) fn mine(&self) -> super::Result<String> {
-        let bookings: Vec<Value> = query::upcoming_bookings(self.tx, self.user, self.now)?
-            .iter()
-            .map(|b| json!({"id": b.id, "what": self.what(b), "state": b.state.label()}))
-            .collect();
+        let upcoming = query::upcoming_bookings(self.tx, self.user, self.now)?;
+        self.offer_booking_cards(&upcoming)?;
+        let bookings: Vec<Value> =
+            upcoming.iter().map(|b| json!({"id": b.id, "what": self.what(b), "state": b.state.label()})).collect();
         let waits: Vec<Value> = query::waiting_entries(self.tx, self.user, self.today())?
             .into_iter()
             .map(|(facility, date, slot, position)| {
@@ -441,34 +381,4 @@ impl<'a> Turn<'a> {
 /// `11-25`, as a member would type it back.
 pub(super) fn short_date(date: NaiveDate) -> String {
     format!("{:02}-{:02}", date.month(), date.day())
-}
-
-/// What the free_overview template shows (a struct, not a JSON value: built on every 空闲).
-#[derive(serde::Serialize)]
-struct FreeOverview<'a> {
-    date: String,
-    date_short: String,
-    /// Facility name and its cells, "1:3 2:满 3:-".
-    rows: Vec<(&'a str, String)>,
-    legend: &'a str,
-}
-
-#[derive(serde::Serialize)]
-struct FreeFacility<'a> {
-    name: &'a str,
-    date: String,
-    date_short: String,
-    capacity: u32,
-    rows: Vec<SlotRow>,
-    part: Option<&'static str>,
-    closed: Option<String>,
-    example_time: String,
-}
-
-#[derive(serde::Serialize)]
-struct SlotRow {
-    no: u32,
-    label: String,
-    peak: bool,
-    status: String,
 }

@@ -2,7 +2,7 @@
 
 use super::dates::{self, SlotSpec};
 use super::parse::normalize;
-use super::{Message, Turn};
+use super::Turn;
 use crate::booking::{self, checkin, closure, service, week_start};
 use crate::notify::{self, Audience};
 use crate::users::Role;
@@ -167,7 +167,7 @@ impl Turn<'_> {
         let report = crate::report::build(self.tx, self.ctx.catalog, from, to)?;
         let content = crate::report::markdown(&report, self.ctx.catalog, &format!("职工之家{title}报表"));
         let key = format!("report:{}:{}:{from}:{to}", self.user, self.now.timestamp());
-        *self.message.borrow_mut() = Some(Message { key, to: self.user.to_string(), markdown: content });
+        *self.message.borrow_mut() = Some(notify::Message::markdown(key, self.user, &content));
         Ok(format!(
             "{title}（{} 至 {}）报表已生成，稍后以消息发给你。预约 {} 次，取消 {} 次，未到场 {} 次。",
             from.format("%m-%d"),

@@ -14,6 +14,17 @@ impl Turn<'_> {
             tracing::warn!(key, "unknown card key");
             return Ok(Reply::UpdateButton("无效操作".into()));
         };
+        let label = match button {
+            CardButton::Book { facility, date, slot } => self.tap_book(facility, date, slot)?,
+            CardButton::Waitlist { facility, date, slot } => self.tap_waitlist(facility, date, slot)?,
+            CardButton::CheckIn(id) => self.tap_check_in(id)?,
+            other => self.on_booking_button(other)?,
+        };
+        Ok(Reply::UpdateButton(label))
+    }
+
+    /// 确认参加 / 取消预约 / 通过 / 驳回.
+    fn on_booking_button(&self, button: CardButton) -> super::Result<String> {
         let events = &mut self.events.borrow_mut();
         let label = match button {
             CardButton::Confirm(id) => match self.confirm_booking(id) {
@@ -36,8 +47,9 @@ impl Turn<'_> {
                     Err(error) => short_refusal(&error),
                 }
             }
+            CardButton::Book { .. } | CardButton::Waitlist { .. } | CardButton::CheckIn(_) => "无效操作".to_string(),
         };
-        Ok(Reply::UpdateButton(label))
+        Ok(label)
     }
 
     /// Mark a booking confirmed-by-user (owner only, while live).

@@ -1,6 +1,7 @@
 //! Check-in by 签到 and by scanning a door QR code.
 
 use super::command::SlotRequest;
+use super::taps::Attempt;
 use super::Turn;
 use crate::booking::checkin::{self, CheckInRefusal};
 use crate::booking::query;
@@ -17,11 +18,19 @@ impl Turn<'_> {
     }
 
     pub(super) fn check_in(&self, id: Option<i64>, facility: Option<&str>) -> super::Result<String> {
+        Ok(self.check_in_attempt(id, facility)?.text)
+    }
+
+    pub(super) fn check_in_attempt(&self, id: Option<i64>, facility: Option<&str>) -> super::Result<Attempt> {
         let rules = self.rules();
         let config = &self.ctx.config.booking;
         let outcome = checkin::check_in(self.tx, &rules, self.user, id, facility, self.now);
+        let mut done = None;
         let ctx = match outcome {
-            Ok(b) => json!({"kind": "ok", "what": self.what(&b), "id": b.id}),
+            Ok(b) => {
+                done = Some(format!("已签到 #{}", b.id));
+                json!({"kind": "ok", "what": self.what(&b), "id": b.id})
+            }
             Err(CheckInRefusal::AlreadyCheckedIn { booking }) => {
                 json!({"kind": "already", "what": self.what(&booking), "id": booking.id})
             }
@@ -48,6 +57,6 @@ impl Turn<'_> {
                 json!({"kind": "none", "facility": name, "free": free})
             }
         };
-        Ok(self.render("checkin", ctx))
+        Ok(Attempt { text: self.render("checkin", ctx), done })
     }
 }

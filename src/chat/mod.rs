@@ -8,9 +8,11 @@ mod checkin;
 pub mod command;
 pub mod dates;
 pub mod dialogue;
+mod free;
 mod parse;
 mod refusals;
 mod reply;
+mod taps;
 
 pub use command::{Command, SlotRequest};
 pub use parse::{normalize, parse, Parsed};
@@ -18,7 +20,7 @@ pub use reply::Replies;
 
 use crate::booking::{Catalog, Events, Rules};
 use crate::config::Config;
-use crate::notify::{self, Notifier, NotifyError};
+use crate::notify::{self, Message, Notifier, NotifyError};
 use crate::users::{self, Role};
 use crate::wecom::{Inbound, InboundMessage, Reply};
 use chrono::{DateTime, Utc};
@@ -70,24 +72,12 @@ pub struct Turn<'a> {
     pub now: DateTime<Utc>,
     /// What the booking rules did during this turn, told (`notify`) before it ends.
     pub events: RefCell<Events>,
-    /// A message worked out during the turn (a report), queued with its reply.
+    /// A message that must be written with the reply (a report worked out on a reader).
     pub message: RefCell<Option<Message>>,
-}
-
-/// A markdown message to one member, worked out on a reader and queued by the write that
-/// records the reply.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
-    /// The outbox's key: queued once.
-    pub key: String,
-    pub to: String,
-    pub markdown: String,
-}
-
-impl Message {
-    pub fn queue(&self, tx: &Connection, now: i64) -> std::result::Result<(), NotifyError> {
-        notify::markdown_to(tx, self.key.clone(), &self.to, &self.markdown, now)
-    }
+    /// Messages after the reply (cards to tap): a question's are queued once it is answered.
+    pub follow_ups: RefCell<Vec<Message>>,
+    /// The callback's dedupe key: the follow-ups' keys derive from it, so a retry queues none.
+    pub callback: &'a str,
 }
 
 /// A reply worked out without writing anything.
@@ -97,10 +87,12 @@ pub struct ReadOnlyAnswer {
     pub clears_dialogue: bool,
     /// A message to queue with the reply (a report).
     pub message: Option<Message>,
+    /// Messages to queue after the reply (cards to tap), not waited for.
+    pub follow_ups: Vec<Message>,
 }
 
 impl ReadOnlyAnswer {
-    /// Nothing to write: the answer can go out at once.
+    /// Nothing to write before the answer goes out.
     pub fn writes_nothing(&self) -> bool {
         !self.clears_dialogue && self.message.is_none()
     }
@@ -123,11 +115,13 @@ pub fn answer_read_only(
     now: DateTime<Utc>,
 ) -> Result<Look> {
     let user = msg.from_user_name.as_str();
-    let turn = Turn::new(ctx, conn, user, role, now);
+    let key = msg.dedupe_key();
+    let turn = Turn::new(ctx, conn, user, role, now, &key);
     let answer = |reply: Reply, ends_dialogue: bool| {
         let clears_dialogue = ends_dialogue && dialogue::exists(conn, user)?;
         let message = turn.message.borrow_mut().take();
-        Ok(Look::Answered(ReadOnlyAnswer { reply, clears_dialogue, message }))
+        let follow_ups = turn.follow_ups.take();
+        Ok(Look::Answered(ReadOnlyAnswer { reply, clears_dialogue, message, follow_ups }))
     };
     match &msg.inbound {
         Inbound::Text { content, .. } => match parse(content, ctx.catalog, ctx.catalog.today(now)) {
@@ -166,18 +160,27 @@ pub fn respond(
 ) -> Result<Reply> {
     let user = msg.from_user_name.as_str();
     let role = users::role(tx, ctx.config, user)?;
-    let turn = Turn::new(ctx, tx, user, role, now);
+    let key = msg.dedupe_key();
+    let turn = Turn::new(ctx, tx, user, role, now, &key);
     let reply = turn.reply_to(msg, parsed)?;
     notify::queue(tx, &ctx.notifier(), &turn.events.borrow_mut().take(), now.timestamp())?;
-    if let Some(message) = turn.message.borrow_mut().take() {
+    for message in turn.message.take().iter().chain(&turn.follow_ups.take()) {
         message.queue(tx, now.timestamp())?;
     }
     Ok(reply)
 }
 
 impl<'a> Turn<'a> {
-    fn new(ctx: ChatContext<'a>, tx: &'a Connection, user: &'a str, role: Role, now: DateTime<Utc>) -> Turn<'a> {
-        Turn { ctx, tx, user, role, now, events: RefCell::default(), message: RefCell::default() }
+    fn new(
+        ctx: ChatContext<'a>,
+        tx: &'a Connection,
+        user: &'a str,
+        role: Role,
+        now: DateTime<Utc>,
+        callback: &'a str,
+    ) -> Turn<'a> {
+        let (events, message, follow_ups) = (RefCell::default(), RefCell::default(), RefCell::default());
+        Turn { ctx, tx, user, role, now, events, message, follow_ups, callback }
     }
 
     fn reply_to(&self, msg: &InboundMessage, parsed: Option<Parsed>) -> Result<Reply> {

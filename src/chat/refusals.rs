@@ -25,6 +25,7 @@ impl Turn<'_> {
         let local = |t: chrono::DateTime<Utc>| t.with_timezone(&tz).format("%m-%d %H:%M").to_string();
         let ctx = match error {
             BookingError::SlotFull { alternatives, waitlist_len } => {
+                self.offer_alternatives(facility, date, slot, &alternatives);
                 let alternatives: Vec<Value> = alternatives
                     .iter()
                     .map(|a| {

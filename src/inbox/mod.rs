@@ -5,11 +5,11 @@
 //! lookup of an earlier delivery and the record of its reply, so a retry (even one racing the
 //! first delivery) gets the first reply and changes nothing.
 
+mod later;
 mod recent;
-mod touches;
 
+pub use later::Later;
 pub use recent::RecentAnswers;
-pub use touches::Touches;
 
 use crate::chat::{self, ChatContext, Look, Parsed, ReadOnlyAnswer};
 use crate::clock::Clock;
@@ -40,8 +40,8 @@ pub trait InboxContext: Send + Sync + 'static {
     fn chat(&self) -> ChatContext<'_>;
     /// Replies to read-only questions, for WeCom's retries.
     fn recent_answers(&self) -> &RecentAnswers;
-    /// Members seen by questions, waiting to be written.
-    fn touches(&self) -> &Arc<Touches>;
+    /// What answered questions leave to write (members seen, cards), written together.
+    fn later(&self) -> &Arc<Later>;
     /// Threads for a callback's first look on a reader (reads block).
     fn look_threads(&self) -> &Workers;
 }
@@ -75,9 +75,12 @@ pub async fn handle<C: InboxContext>(ctx: Arc<C>, msg: Arc<InboundMessage>) -> R
             if let Some(earlier) = ctx.recent_answers().remember_first(&key, &answer.reply, now.timestamp()) {
                 return Ok(retry(&key, earlier));
             }
+            // Bookkeeping and cards the answer does not wait for: queued for the writer.
             if touch {
-                // Bookkeeping no answer shows: queued for the writer, not waited for.
-                ctx.touches().seen(ctx.store(), &msg.from_user_name, now.timestamp());
+                ctx.later().seen(ctx.store(), &msg.from_user_name, now.timestamp());
+            }
+            if !answer.follow_ups.is_empty() {
+                ctx.later().send(ctx.store(), answer.follow_ups, now.timestamp());
             }
             Ok(Handled { reply: answer.reply, duplicate: false })
         }
@@ -88,7 +91,7 @@ pub async fn handle<C: InboxContext>(ctx: Arc<C>, msg: Arc<InboundMessage>) -> R
                 if answer.clears_dialogue {
                     chat::dialogue::clear(tx, &msg.from_user_name)?;
                 }
-                if let Some(message) = &answer.message {
+                for message in answer.message.iter().chain(&answer.follow_ups) {
                     message.queue(tx, now.timestamp())?;
                 }
                 Ok(answer.reply)

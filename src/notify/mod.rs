@@ -5,11 +5,13 @@
 
 mod approval;
 mod buttons;
+mod choices;
 mod direct;
 mod notices;
 mod stop_use;
 
 pub use buttons::CardButton;
+pub use choices::{booking_card, slot_card, BookingCard, Message, SlotChoice};
 pub use direct::{broadcast, markdown_to, text_to, Audience};
 
 use crate::booking::{Booking, Catalog, Event};

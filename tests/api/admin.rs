@@ -281,7 +281,11 @@ async fn a_report_is_worked_out_on_a_reader_and_a_retry_sends_it_once() {
     )
     .expect("look");
     let staffhome::chat::Look::Answered(answer) = look else { panic!("a report needs the writer") };
-    assert!(answer.message.as_ref().is_some_and(|m| m.to == "admin1" && m.markdown.contains("职工之家上周报表")));
+    assert!(answer
+        .message
+        .as_ref()
+        .is_some_and(|m| m.to == "admin1"
+            && m.body["markdown"]["content"].as_str().is_some_and(|c| c.contains("职工之家上周报表"))));
 
     // Through the protocol: the retry gets the first reply and the report goes out once.
     let callback = app.member.sign(&msg);

@@ -20,5 +20,6 @@ mod robustness;
 mod scheduler;
 mod security;
 mod signin;
+mod taps;
 mod vectors;
 mod web;

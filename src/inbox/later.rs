@@ -1,10 +1,12 @@
-//! Members seen by questions, written together.
+//! What a question's answer does not wait for, written together: the members seen (a first
+//! contact, or a last-seen time at most once a minute) and the cards sent after answering.
 //!
-//! A question is answered without waiting for the writer, but a member's first contact (and
-//! their last-seen time, at most once a minute) must still be written. Each such write would be
-//! a commit of its own; here the members seen meanwhile wait in a set, and one queued write takes
-//! all of them when the writer reaches it.
+//! A question is answered without waiting for the writer. Each of these writes would be a
+//! commit of its own; here what comes meanwhile waits in one place, and one queued write takes
+//! all of it when the writer reaches it. (A crash in that moment loses a card, never an answer:
+//! the card repeats what the answer said.)
 
+use crate::notify::Message;
 use crate::store::Store;
 use crate::sync::lock;
 use crate::users;
@@ -12,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 #[derive(Default)]
-pub struct Touches {
+pub struct Later {
     state: Mutex<State>,
 }
 
@@ -20,29 +22,47 @@ pub struct Touches {
 struct State {
     /// Member → the latest time seen.
     seen: HashMap<String, i64>,
-    /// A write that will take `seen` is queued.
+    /// Messages to queue, with when they were worked out.
+    messages: Vec<(Message, i64)>,
+    /// A write that will take all of it is queued.
     queued: bool,
 }
 
-impl Touches {
+impl Later {
     /// Record that `user` was seen at `at`: queued for the writer, not waited for.
     pub fn seen(self: &Arc<Self>, store: &Store, user: &str, at: i64) {
-        let queue_a_write = {
-            let mut state = lock(&self.state);
+        self.add(store, |state| {
             let latest = state.seen.entry(user.to_string()).or_insert(at);
             *latest = (*latest).max(at);
+        });
+    }
+
+    /// Queue `messages` in the outbox (once per key): not waited for.
+    pub fn send(self: &Arc<Self>, store: &Store, messages: Vec<Message>, at: i64) {
+        self.add(store, |state| state.messages.extend(messages.into_iter().map(|m| (m, at))));
+    }
+
+    fn add(self: &Arc<Self>, store: &Store, change: impl FnOnce(&mut State)) {
+        let queue_a_write = {
+            let mut state = lock(&self.state);
+            change(&mut state);
             !std::mem::replace(&mut state.queued, true)
         };
         if queue_a_write {
-            let touches = Arc::clone(self);
+            let later = Arc::clone(self);
             drop(store.write(move |tx| {
-                let seen = {
-                    let mut state = lock(&touches.state);
+                let (seen, messages) = {
+                    let mut state = lock(&later.state);
                     state.queued = false;
-                    std::mem::take(&mut state.seen)
+                    (std::mem::take(&mut state.seen), std::mem::take(&mut state.messages))
                 };
                 for (user, at) in &seen {
                     users::touch(tx, user, *at)?;
+                }
+                for (message, at) in &messages {
+                    if let Err(error) = message.queue(tx, *at) {
+                        tracing::error!(error = %error, key = %message.key, "a card could not be queued");
+                    }
                 }
                 Ok::<(), rusqlite::Error>(())
             }));
@@ -58,7 +78,7 @@ mod tests {
     async fn members_seen_meanwhile_are_written_by_one_write() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("t.db")).unwrap();
-        let touches = Arc::new(Touches::default());
+        let touches = Arc::new(Later::default());
         // The writer is kept busy, so the members seen meanwhile wait for one write.
         let (started, release) = (Arc::new(std::sync::Barrier::new(2)), Arc::new(std::sync::Barrier::new(2)));
         let (s, r) = (Arc::clone(&started), Arc::clone(&release));

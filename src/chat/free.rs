@@ -1,0 +1,130 @@
+//! 空闲: the free places of a day, for every facility or one (with a card to tap).
+
+use super::actions::short_date;
+use super::command::SlotRequest;
+use super::dates::DayPart;
+use super::Turn;
+use crate::booking::{self, query};
+use chrono::NaiveDate;
+use std::fmt::Write;
+
+impl Turn<'_> {
+    pub(super) fn free(&self, request: SlotRequest) -> super::Result<String> {
+        let date = request.date.unwrap_or_else(|| self.today());
+        let Some(code) = request.facility.as_deref() else {
+            return self.free_overview(date);
+        };
+        let Some(facility) = self.ctx.catalog.facility(code) else {
+            return Ok(self.facilities());
+        };
+        let rules = self.rules();
+        let by_slot: Vec<_> = query::free_by_slot(self.tx, &rules, facility, date, self.now)?
+            .into_iter()
+            .filter(|(slot, _)| request.part.is_none_or(|p| p.contains(slot.start)))
+            .collect();
+        let free: Vec<(u32, String, u32)> =
+            by_slot.iter().filter_map(|(slot, free)| free.map(|n| (slot.no, slot.start_label(), n))).collect();
+        self.offer_free_slots(facility, date, &free);
+        let rows: Vec<SlotRow> = by_slot
+            .into_iter()
+            .map(|(slot, free)| {
+                let status = match free {
+                    None => "-".to_string(),
+                    Some(0) => "满".to_string(),
+                    Some(n) => format!("剩{n}"),
+                };
+                SlotRow { no: slot.no, label: slot.label(), peak: slot.peak, status }
+            })
+            .collect();
+        let day = self.day_bounds(date);
+        let closed = booking::rules::closure_over(self.tx, &facility.code, day.0, day.1)?.map(|(reason, _)| reason);
+        let example = self
+            .ctx
+            .catalog
+            .slots()
+            .iter()
+            .find(|s| request.part.is_none_or(|p| p.contains(s.start)))
+            .map_or("18:30".into(), |s| s.start_label());
+        Ok(self.render(
+            "free_facility",
+            FreeFacility {
+                name: &facility.name,
+                date: booking::date_label(date),
+                date_short: short_date(date),
+                capacity: facility.capacity,
+                rows,
+                part: request.part.map(DayPart::label),
+                closed,
+                example_time: example,
+            },
+        ))
+    }
+
+    pub(super) fn day_bounds(&self, date: NaiveDate) -> (i64, i64) {
+        let midnight = chrono::NaiveTime::MIN;
+        let start = self.ctx.catalog.instant(date, midnight).timestamp();
+        (start, start + 86_400)
+    }
+
+    pub(super) fn free_overview(&self, date: NaiveDate) -> super::Result<String> {
+        let rules = self.rules();
+        let day = query::day_view(self.tx, &rules, date)?;
+        let rows: Vec<(&str, String)> = self
+            .ctx
+            .catalog
+            .facilities()
+            .iter()
+            .map(|facility| {
+                let mut cells = String::new();
+                for slot in self.ctx.catalog.slots() {
+                    let sep = if cells.is_empty() { "" } else { " " };
+                    let _ = match day.free(facility, slot, self.now) {
+                        None => write!(cells, "{sep}{}:-", slot.no),
+                        Some(0) => write!(cells, "{sep}{}:满", slot.no),
+                        Some(n) => write!(cells, "{sep}{}:{n}", slot.no),
+                    };
+                }
+                (facility.name.as_str(), cells)
+            })
+            .collect();
+        Ok(self.render(
+            "free_overview",
+            FreeOverview {
+                date: booking::date_label(date),
+                date_short: short_date(date),
+                rows,
+                legend: self.ctx.catalog.slot_legend(),
+            },
+        ))
+    }
+}
+
+/// What the free_overview template shows (a struct, not a JSON value: built on every 空闲).
+#[derive(serde::Serialize)]
+struct FreeOverview<'a> {
+    date: String,
+    date_short: String,
+    /// Facility name and its cells, "1:3 2:满 3:-".
+    rows: Vec<(&'a str, String)>,
+    legend: &'a str,
+}
+
+#[derive(serde::Serialize)]
+struct FreeFacility<'a> {
+    name: &'a str,
+    date: String,
+    date_short: String,
+    capacity: u32,
+    rows: Vec<SlotRow>,
+    part: Option<&'static str>,
+    closed: Option<String>,
+    example_time: String,
+}
+
+#[derive(serde::Serialize)]
+struct SlotRow {
+    no: u32,
+    label: String,
+    peak: bool,
+    status: String,
+}
