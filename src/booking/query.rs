@@ -191,6 +191,36 @@ pub fn upcoming_bookings(conn: &Connection, user: &str, now: DateTime<Utc>) -> r
     rows.collect()
 }
 
+/// What a member may do now with an upcoming booking besides cancelling it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OpenActions {
+    /// 确认参加: a confirmed booking of a peak slot whose member has not confirmed yet.
+    pub confirm: bool,
+    /// 签到: the check-in window is open.
+    pub check_in: bool,
+}
+
+pub fn open_actions(
+    conn: &Connection,
+    rules: &Rules,
+    b: &Booking,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<OpenActions> {
+    if b.state != super::BookingState::Confirmed {
+        return Ok(OpenActions::default());
+    }
+    let now = now.timestamp();
+    let opens = b.starts_at - rules.config.checkin_open_minutes * 60;
+    let closes = b.starts_at + rules.config.no_show_after_minutes * 60;
+    let peak = rules.catalog.slot(b.slot).is_some_and(|s| s.peak);
+    let confirmed: Option<i64> = if peak {
+        crate::store::query_row(conn, "SELECT user_confirmed_at FROM bookings WHERE id = ?1", [b.id], |row| row.get(0))?
+    } else {
+        None
+    };
+    Ok(OpenActions { confirm: peak && confirmed.is_none(), check_in: (opens..closes).contains(&now) })
+}
+
 /// A member's places in queues, with their positions.
 pub fn waiting_entries(
     conn: &Connection,

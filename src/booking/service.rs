@@ -350,6 +350,24 @@ pub fn promote(
     }
 }
 
+/// Leave the queue for a slot: true when `user` was waiting there.
+pub fn leave_waitlist(
+    tx: &Connection,
+    user: &str,
+    facility: &str,
+    date: NaiveDate,
+    slot: u32,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<bool> {
+    let left = crate::store::execute(
+        tx,
+        "UPDATE waitlist SET state = 'left', updated_at = ?5
+         WHERE userid = ?1 AND facility = ?2 AND date = ?3 AND slot = ?4 AND state = 'waiting'",
+        params![user, facility, date.to_string(), slot, now.timestamp()],
+    )?;
+    Ok(left > 0)
+}
+
 /// A place in the queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Waiting {

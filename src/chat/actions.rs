@@ -63,18 +63,7 @@ impl<'a> Turn<'a> {
                 self.run(command)
             }
             Parsed::Fragment(piece) => match dialogue::load(self.tx, self.user, now)? {
-                Some(Dialogue::Book(mut request)) => {
-                    request.merge(piece);
-                    self.run(Command::Book(request))
-                }
-                Some(Dialogue::Waitlist(mut request)) => {
-                    request.merge(piece);
-                    self.run(Command::Waitlist(request))
-                }
-                Some(Dialogue::Free(mut request)) => {
-                    request.merge(piece);
-                    self.run(Command::Free(request))
-                }
+                Some(pending) => self.run(pending.continued_with(piece)),
                 None => Ok(self.not_understood(Parsed::Fragment(piece))),
             },
             unknown => Ok(self.not_understood(unknown)),
@@ -105,6 +94,7 @@ impl<'a> Turn<'a> {
             Command::Free(request) => self.free(request),
             Command::Book(request) => self.book(request),
             Command::Waitlist(request) => self.waitlist(request),
+            Command::LeaveWaitlist(request) => self.leave_waitlist(request),
             Command::Cancel(id) => self.cancel(id),
             Command::Mine => self.mine(),
             Command::Confirm(id) => self.confirm(id),
@@ -305,6 +295,19 @@ impl<'a> Turn<'a> {
             }),
             Err(error) => Ok(Attempt { text: self.refusal(error, facility, date, slots[0])?, done: None }),
         }
+    }
+
+    pub(super) fn leave_waitlist(&self, request: SlotRequest) -> super::Result<String> {
+        let (facility, date, slots) = match self.resolve(&request, Dialogue::LeaveWaitlist)? {
+            Resolved::Ready { facility, date, slots } => (facility, date, slots),
+            Resolved::Ask(text) | Resolved::Refuse(text) => return Ok(text),
+        };
+        let what = service::describe(self.ctx.catalog, &facility.code, date, slots[0]);
+        Ok(if service::leave_waitlist(self.tx, self.user, &facility.code, date, slots[0], self.now)? {
+            format!("已退出 {what} 的候补。")
+        } else {
+            format!("你没有在候补 {what}。发「我的」看你的预约与候补。")
+        })
     }
 
     pub(super) fn cancel(&self, id: Option<i64>) -> super::Result<String> {

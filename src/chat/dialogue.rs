@@ -1,7 +1,7 @@
 //! A half-finished request per member (预约 健身房 → "which slot?" → 18:30), stored so it
 //! survives a restart, and forgotten after 10 minutes.
 
-use super::command::SlotRequest;
+use super::command::{Command, SlotRequest};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
@@ -11,7 +11,24 @@ const EXPIRES_AFTER_SECONDS: i64 = 600;
 pub enum Dialogue {
     Book(SlotRequest),
     Waitlist(SlotRequest),
+    LeaveWaitlist(SlotRequest),
     Free(SlotRequest),
+}
+
+impl Dialogue {
+    /// The command the request becomes with the member's next piece (a slot, a date).
+    pub fn continued_with(self, piece: SlotRequest) -> Command {
+        let merged = |mut request: SlotRequest| {
+            request.merge(piece);
+            request
+        };
+        match self {
+            Dialogue::Book(request) => Command::Book(merged(request)),
+            Dialogue::Waitlist(request) => Command::Waitlist(merged(request)),
+            Dialogue::LeaveWaitlist(request) => Command::LeaveWaitlist(merged(request)),
+            Dialogue::Free(request) => Command::Free(merged(request)),
+        }
+    }
 }
 
 pub fn load(conn: &Connection, user: &str, now: i64) -> rusqlite::Result<Option<Dialogue>> {

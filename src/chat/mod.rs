@@ -170,6 +170,25 @@ pub fn respond(
     Ok(reply)
 }
 
+/// A command given on a page (the member's page), run as if typed: the same rules, the same
+/// notices to others; the reply's words for the page to show. Cards to tap are not sent (the
+/// member is looking at the page). `key` names the action, as a callback's key would.
+pub fn run_for_page(
+    ctx: ChatContext<'_>,
+    tx: &Connection,
+    user: &str,
+    command: Command,
+    now: DateTime<Utc>,
+    key: &str,
+) -> Result<String> {
+    users::touch(tx, user, now.timestamp())?;
+    let role = users::role(tx, ctx.config, user)?;
+    let turn = Turn::new(ctx, tx, user, role, now, key);
+    let text = turn.run(command)?;
+    notify::queue(tx, &ctx.notifier(), &turn.events.borrow_mut().take(), now.timestamp())?;
+    Ok(text)
+}
+
 impl<'a> Turn<'a> {
     fn new(
         ctx: ChatContext<'a>,

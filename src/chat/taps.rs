@@ -10,7 +10,6 @@ use super::Turn;
 use crate::booking::{query, Alternative, Booking, BookingState, Facility};
 use crate::notify::{self, BookingCard, Message, SlotChoice};
 use chrono::NaiveDate;
-use rusqlite::OptionalExtension;
 
 /// What a command did, in words, and (when it did it) what a tapped button turns into.
 pub(super) struct Attempt {
@@ -79,20 +78,15 @@ impl Turn<'_> {
 
     /// A card per upcoming booking, with 取消 and, where they apply, 确认参加 and 签到.
     pub(super) fn offer_booking_cards(&self, upcoming: &[Booking]) -> super::Result<()> {
-        let config = &self.ctx.config.booking;
-        let now = self.now.timestamp();
         for b in upcoming.iter().filter(|b| b.state.is_live()) {
-            let confirmed = b.state == BookingState::Confirmed;
-            let peak = self.ctx.catalog.slot(b.slot).is_some_and(|s| s.peak);
-            let opens = b.starts_at - config.checkin_open_minutes * 60;
-            let closes = b.starts_at + config.no_show_after_minutes * 60;
+            let open = query::open_actions(self.tx, &self.rules(), b, self.now)?;
             let what = self.what(b);
             let card = BookingCard {
                 id: b.id,
                 what: &what,
                 state: b.state.label(),
-                can_confirm: confirmed && peak && !self.attendance_confirmed(b.id)?,
-                can_check_in: confirmed && (opens..closes).contains(&now),
+                can_confirm: open.confirm,
+                can_check_in: open.check_in,
             };
             match notify::booking_card(format!("{}:mine:{}", self.callback, b.id), self.user, &card) {
                 Ok(card) => self.follow_up(card),
@@ -100,14 +94,6 @@ impl Turn<'_> {
             }
         }
         Ok(())
-    }
-
-    fn attendance_confirmed(&self, id: i64) -> rusqlite::Result<bool> {
-        let at: Option<Option<i64>> = self
-            .tx
-            .query_row("SELECT user_confirmed_at FROM bookings WHERE id = ?1", [id], |row| row.get(0))
-            .optional()?;
-        Ok(at.flatten().is_some())
     }
 
     /// A tap on a free slot: booked as `预约` would. The label shows the outcome; a refusal's

@@ -3,9 +3,9 @@
 
 use super::{html_page, Ctx};
 use crate::app::AppContext;
-use crate::booking::{date_label, query, rules, week_start, weekday_zh};
+use crate::booking::{date_label, query, rules, week_start, weekday_zh, Facility, Slot};
 use actix_web::{web, HttpResponse};
-use chrono::{Datelike, Duration};
+use chrono::{Datelike, Duration, NaiveDate};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -24,6 +24,38 @@ pub async fn board(ctx: Ctx, query: web::Query<BoardQuery>) -> HttpResponse {
     }
 }
 
+/// One facility's slot on one day, as the board and the member's page show it.
+pub(super) struct Cell {
+    /// free (all places), some, full, closed, past.
+    pub class: &'static str,
+    pub text: String,
+    /// Why it is closed, or what a full slot offers.
+    pub title: String,
+}
+
+impl Cell {
+    pub(super) fn of(
+        ctx: &AppContext,
+        conn: &rusqlite::Connection,
+        view: &query::DayView,
+        facility: &Facility,
+        day: NaiveDate,
+        slot: &Slot,
+    ) -> rusqlite::Result<Cell> {
+        let (start, end) = (ctx.catalog.slot_start(day, slot), ctx.catalog.slot_end(day, slot));
+        let closed = rules::closure_over(conn, &facility.code, start.timestamp(), end.timestamp())?;
+        let free = facility.capacity.saturating_sub(view.used(&facility.code, slot.no));
+        let (class, text, title) = match closed {
+            Some((reason, _)) => ("closed", "停用".to_string(), format!("停用：{reason}")),
+            None if start <= ctx.clock.now() => ("past", "已过".to_string(), String::new()),
+            None if free == 0 => ("full", "满".to_string(), "已约满，可排候补".to_string()),
+            None if free == facility.capacity => ("free", format!("余{free}"), String::new()),
+            None => ("some", format!("余{free}"), String::new()),
+        };
+        Ok(Cell { class, text, title })
+    }
+}
+
 fn board_context(ctx: &AppContext, selected: Option<&str>) -> rusqlite::Result<Value> {
     let now = ctx.clock.now();
     let today = ctx.catalog.today(now);
@@ -38,18 +70,10 @@ fn board_context(ctx: &AppContext, selected: Option<&str>) -> rusqlite::Result<V
             for slot in ctx.catalog.slots() {
                 let mut cells = Vec::new();
                 for (day, view) in days.iter().zip(&views) {
-                    let (start, end) = (ctx.catalog.slot_start(*day, slot), ctx.catalog.slot_end(*day, slot));
-                    let closed = rules::closure_over(conn, &facility.code, start.timestamp(), end.timestamp())?;
-                    let taken = view.used(&facility.code, slot.no);
-                    let free = facility.capacity.saturating_sub(taken);
-                    let (class, text, title) = match closed {
-                        Some((reason, _)) => ("closed", "停用".to_string(), format!("停用：{reason}")),
-                        None if start <= now => ("past", "已过".to_string(), String::new()),
-                        None if free == 0 => ("full", "满".to_string(), "已约满，可排候补".to_string()),
-                        None if free == facility.capacity => ("free", format!("余{free}"), String::new()),
-                        None => ("some", format!("余{free}"), String::new()),
-                    };
-                    cells.push(json!({"class": class, "text": text, "title": title, "today": *day == today}));
+                    let cell = Cell::of(ctx, conn, view, facility, *day, slot)?;
+                    cells.push(
+                        json!({"class": cell.class, "text": cell.text, "title": cell.title, "today": *day == today}),
+                    );
                 }
                 rows.push(json!({"label": slot.label(), "peak": slot.peak, "cells": cells}));
             }

@@ -4,6 +4,8 @@ mod admin;
 mod board;
 pub mod callback;
 mod health;
+mod member;
+mod member_view;
 pub mod oauth;
 pub mod pages;
 mod pass;
@@ -39,6 +41,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .route("/pass/{token}", web::get().to(pass::pass))
     .route("/board", web::get().to(board::board))
+    .route("/m", web::get().to(member::page))
+    .route("/m/slot", web::get().to(member::slot))
+    .route("/m/{action}", web::post().to(member::act))
     .route("/admin", web::get().to(admin::page))
     .route("/admin/export.csv", web::get().to(admin::export_csv))
     .route("/healthz", web::get().to(health::healthz))

@@ -141,6 +141,49 @@ pub async fn finish(
     }
 }
 
+/// Who opens a member's page.
+pub enum Visitor {
+    /// Signed in (a session).
+    Member(String),
+    /// What to answer instead: off to sign in, back to the page with a new session, a refusal.
+    Answer(HttpResponse),
+}
+
+/// Who opens `page` (a path with its query): the session's member; coming back from WeCom, the
+/// member the code proves (given a session, sent back to `page`); in WeCom's browser without a
+/// session, off to sign in; anywhere else, told to open it in WeCom.
+pub async fn visitor(
+    ctx: &crate::app::AppContext,
+    limit: &ExchangeLimit,
+    request: &HttpRequest,
+    code: Option<&str>,
+    state: Option<&str>,
+    page: &str,
+) -> Visitor {
+    let now = ctx.clock.now().timestamp();
+    if let Some(user) = super::session::viewer(&ctx.config, request, now) {
+        return Visitor::Member(user);
+    }
+    if let Some(code) = code.filter(|c| !c.is_empty() && c.len() <= 512) {
+        return Visitor::Answer(match finish(ctx, limit, request, code, state).await {
+            Ok(user) => HttpResponse::Found()
+                .insert_header((header::LOCATION, page.to_string()))
+                .cookie(super::session::cookie(&ctx.config, &user, now))
+                .cookie(expired_state())
+                .finish(),
+            Err(refusal) => refusal.response(),
+        });
+    }
+    if super::session::in_wecom(request) {
+        return Visitor::Answer(begin(&ctx.config, page));
+    }
+    Visitor::Answer(
+        HttpResponse::Forbidden()
+            .content_type("text/plain; charset=utf-8")
+            .body("请在企业微信中打开「职工之家」应用，登录后使用。\n"),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

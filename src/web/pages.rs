@@ -9,6 +9,8 @@ const PAGES: &[(&str, &str)] = &[
     ("pass.html", include_str!("../../templates/pages/pass.html")),
     ("board.html", include_str!("../../templates/pages/board.html")),
     ("admin.html", include_str!("../../templates/pages/admin.html")),
+    ("member.html", include_str!("../../templates/pages/member.html")),
+    ("member_slot.html", include_str!("../../templates/pages/member_slot.html")),
 ];
 
 fn env() -> &'static Environment<'static> {

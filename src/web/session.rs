@@ -1,5 +1,6 @@
-//! Admin sessions: a signed, HttpOnly cookie `userid|expires|hmac` (HMAC-SHA256 under a key
-//! derived from the app's secrets), set after WeCom OAuth proves who the member is.
+//! Sessions of the pages (admins' and members'): a signed, HttpOnly cookie `userid|expires|hmac`
+//! (HMAC-SHA256 under a key derived from the app's secrets), set after WeCom OAuth proves who
+//! the member is; and the per-session token a page's forms carry.
 
 use crate::config::Config;
 use actix_web::cookie::{Cookie, SameSite};
@@ -58,6 +59,22 @@ pub fn cookie(config: &Config, user: &str, now: i64) -> Cookie<'static> {
 /// The member a request's session cookie stands for.
 pub fn viewer(config: &Config, request: &HttpRequest, now: i64) -> Option<String> {
     request.cookie(COOKIE).and_then(|c| verify(config, c.value(), now))
+}
+
+/// The form token of the request's session (its cookie's MAC under a purpose of its own): a
+/// page's forms carry it, and a POST without it is refused (another site cannot read it).
+pub fn csrf_token(config: &Config, request: &HttpRequest) -> Option<String> {
+    let session = request.cookie(COOKIE)?;
+    let digest = mac(config, &format!("csrf|{}", session.value())).finalize().into_bytes();
+    Some(hex::encode(&digest[..16]))
+}
+
+/// `given` is the request's session's form token (compared in constant time).
+pub fn csrf_ok(config: &Config, request: &HttpRequest, given: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    csrf_token(config, request).is_some_and(|expected| {
+        expected.len() == given.len() && bool::from(expected.as_bytes().ct_eq(given.as_bytes()))
+    })
 }
 
 /// Opened in WeCom's own browser (where OAuth can tell who it is)?

@@ -12,6 +12,7 @@ mod demo;
 mod faults;
 mod housekeeping;
 mod invariants;
+mod member;
 mod operations;
 mod outbox;
 mod parser;

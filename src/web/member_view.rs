@@ -1,0 +1,102 @@
+//! What the member's page shows: this week's slots of one facility (free places per cell, a
+//! tap on a free or full one opens its confirm step) and the member's own bookings and queues.
+
+use super::board::Cell;
+use crate::app::AppContext;
+use crate::booking::{date_label, query, service, week_start, weekday_zh, Facility};
+use chrono::{Datelike, Duration, NaiveDate};
+use rusqlite::Connection;
+use serde_json::{json, Value};
+
+/// The page of `user`, with `selected` (a facility code) shown, or the first facility.
+pub fn page(ctx: &AppContext, conn: &Connection, user: &str, selected: Option<&str>) -> rusqlite::Result<Value> {
+    let facilities = ctx.catalog.facilities();
+    let facility = selected.and_then(|code| ctx.catalog.facility(code)).or_else(|| facilities.first());
+    let all: Vec<Value> = facilities.iter().map(|f| json!({"code": f.code, "name": f.name})).collect();
+    let today = ctx.catalog.today(ctx.clock.now());
+    let monday = week_start(today);
+    Ok(json!({
+        "week": format!("{} 至 {}", date_label(monday), date_label(monday + Duration::days(6))),
+        "facilities": all,
+        "facility": facility.map(|f| json!({"code": f.code, "name": f.name, "capacity": f.capacity, "approval": f.needs_approval()})),
+        "days": match facility { Some(f) => week(ctx, conn, f, monday, today)?, None => vec![] },
+        "bookings": bookings(ctx, conn, user)?,
+        "waits": waits(ctx, conn, user, today)?,
+    }))
+}
+
+/// Monday to Sunday of `facility`: each day's slots, a link on those one can book or queue for.
+fn week(
+    ctx: &AppContext,
+    conn: &Connection,
+    facility: &Facility,
+    monday: NaiveDate,
+    today: NaiveDate,
+) -> rusqlite::Result<Vec<Value>> {
+    let rules = ctx.rules();
+    let mut days = Vec::new();
+    for day in (0..7).map(|i| monday + Duration::days(i)) {
+        let view = query::day_view(conn, &rules, day)?;
+        let mut cells = Vec::new();
+        for slot in ctx.catalog.slots() {
+            let cell = Cell::of(ctx, conn, &view, facility, day, slot)?;
+            let href = matches!(cell.class, "free" | "some" | "full")
+                .then(|| format!("/m/slot?facility={}&date={day}&slot={}", facility.code, slot.no));
+            cells.push(json!({
+                "time": slot.start_label(), "peak": slot.peak, "class": cell.class, "text": cell.text,
+                "title": cell.title, "href": href,
+            }));
+        }
+        let label = format!("{} {}/{}", weekday_zh(day), day.month(), day.day());
+        days.push(json!({"label": label, "today": day == today, "past": day < today, "cells": cells}));
+    }
+    Ok(days)
+}
+
+/// The member's upcoming bookings, with what may be done with each.
+fn bookings(ctx: &AppContext, conn: &Connection, user: &str) -> rusqlite::Result<Vec<Value>> {
+    let now = ctx.clock.now();
+    let rules = ctx.rules();
+    query::upcoming_bookings(conn, user, now)?
+        .iter()
+        .map(|b| {
+            let open = query::open_actions(conn, &rules, b, now)?;
+            Ok(json!({
+                "id": b.id, "what": service::describe(&ctx.catalog, &b.facility, b.date, b.slot),
+                "state": b.state.label(), "confirm": open.confirm, "check_in": open.check_in,
+                "pass": format!("/pass/{}", b.pass_token),
+            }))
+        })
+        .collect()
+}
+
+/// The member's places in queues.
+fn waits(ctx: &AppContext, conn: &Connection, user: &str, today: NaiveDate) -> rusqlite::Result<Vec<Value>> {
+    Ok(query::waiting_entries(conn, user, today)?
+        .into_iter()
+        .map(|(facility, date, slot, position)| {
+            json!({
+                "facility": facility, "date": date.to_string(), "slot": slot, "position": position,
+                "what": service::describe(&ctx.catalog, &facility, date, slot),
+            })
+        })
+        .collect())
+}
+
+/// The confirm step of one slot: what it is and whether it can be booked or queued for.
+pub fn slot(
+    ctx: &AppContext,
+    conn: &Connection,
+    code: &str,
+    date: NaiveDate,
+    no: u32,
+) -> rusqlite::Result<Option<Value>> {
+    let (Some(facility), Some(slot)) = (ctx.catalog.facility(code), ctx.catalog.slot(no)) else { return Ok(None) };
+    let view = query::day_view(conn, &ctx.rules(), date)?;
+    let cell = Cell::of(ctx, conn, &view, facility, date, slot)?;
+    Ok(Some(json!({
+        "facility": facility.code, "name": facility.name, "date": date.to_string(), "slot": no,
+        "what": service::describe(&ctx.catalog, &facility.code, date, no), "class": cell.class,
+        "text": cell.text, "title": cell.title, "approval": facility.needs_approval(),
+    })))
+}

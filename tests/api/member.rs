@@ -1,0 +1,159 @@
+//! The member's page, `/m`: signed in through the stand-in's OAuth, a member books by tapping
+//! (a confirm step, then a form POST), queues for a full slot, cancels; every POST needs the
+//! session's form token, and a member acts only on their own bookings.
+
+use crate::common::{cookie_pair, location, TestApp, WECOM_BROWSER};
+use reqwest::redirect::Policy;
+use reqwest::StatusCode;
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(Policy::none()).build().expect("client")
+}
+
+/// A member's browser: their session cookie and the page's form token.
+struct Member<'a> {
+    app: &'a TestApp,
+    session: String,
+}
+
+impl<'a> Member<'a> {
+    async fn sign_in(app: &'a TestApp, user: &str) -> Member<'a> {
+        Member { app, session: app.sign_in("/m", user).await }
+    }
+
+    async fn get(&self, path: &str, extra_cookie: Option<&str>) -> (StatusCode, String) {
+        let cookie = match extra_cookie {
+            Some(extra) => format!("{}; {extra}", self.session),
+            None => self.session.clone(),
+        };
+        let response = client().get(self.app.url(path)).header("Cookie", cookie).send().await.expect("get");
+        (response.status(), response.text().await.expect("body"))
+    }
+
+    fn csrf(page: &str) -> String {
+        let at = page.find("name=\"csrf\" value=\"").expect("a form token") + "name=\"csrf\" value=\"".len();
+        page[at..at + 32].to_string()
+    }
+
+    /// POST a form the page would send; the page it leads back to (with what happened).
+    async fn post(&self, action: &str, fields: &[(&str, String)]) -> (StatusCode, String) {
+        let response = client()
+            .post(self.app.url(action))
+            .header("Cookie", &self.session)
+            .form(fields)
+            .send()
+            .await
+            .expect("post");
+        let status = response.status();
+        if status != StatusCode::SEE_OTHER {
+            return (status, response.text().await.expect("body"));
+        }
+        let back = location(&response);
+        let flash = cookie_pair(&response, "staffhome_flash").expect("what happened");
+        let (_, page) = self.get(&back, Some(&flash)).await;
+        (status, page)
+    }
+
+    /// The form token, as a confirm step's form carries it.
+    async fn token(&self) -> String {
+        Member::csrf(&self.get("/m/slot?facility=gym&date=2026-11-24&slot=10", None).await.1)
+    }
+}
+
+fn slot_form(token: &str, facility: &str, date: &str, slot: u32) -> Vec<(&'static str, String)> {
+    vec![("csrf", token.to_string()), ("facility", facility.into()), ("date", date.into()), ("slot", slot.to_string())]
+}
+
+#[tokio::test]
+async fn outside_wecom_without_a_session_the_page_says_where_to_open_it() {
+    let app = TestApp::spawn().await;
+    let response = client().get(app.url("/m")).send().await.expect("get");
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(response.text().await.expect("text").contains("企业微信"));
+    let inside = client().get(app.url("/m")).header("User-Agent", WECOM_BROWSER).send().await.expect("get");
+    assert_eq!(inside.status(), StatusCode::FOUND, "inside WeCom: off to sign in");
+}
+
+#[tokio::test]
+async fn a_member_books_by_tapping_a_slot_and_its_confirm_step() {
+    let app = TestApp::spawn().await;
+    let a = Member::sign_in(&app, "a").await;
+    let (status, page) = a.get("/m?facility=gym", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("暂无预约") && page.contains("健身房"));
+    // (The page escapes `/` and `&` in attributes; a browser reads them back.)
+    let link = "&#x2f;m&#x2f;slot?facility=gym&amp;date=2026-11-24&amp;slot=10";
+    assert!(page.contains(link), "a free cell is a link to its confirm step");
+    let (_, confirm) = a.get("/m/slot?facility=gym&date=2026-11-24&slot=10", None).await;
+    assert!(confirm.contains("健身房 11月24日 周二 18:30-19:30") && confirm.contains("确认预约"), "{confirm}");
+    let token = Member::csrf(&confirm);
+    let (status, page) = a.post("/m/book", &slot_form(&token, "gym", "2026-11-24", 10)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(page.contains("预约成功"), "what happened is shown: {page}");
+    assert!(page.contains("data-booking=\"1\"") && page.contains("取消预约"), "in 我的");
+    assert_eq!(app.count("SELECT count(*) FROM bookings WHERE userid = 'a' AND slot = 10"), 1);
+    // The same pass message as typing 预约 would queue.
+    let queued = app.db(|c| staffhome::outbox::queued_for(c, "a"));
+    assert!(queued.iter().any(|m| m.dedupe_key == "pass:1"));
+    // Sent twice (a double tap): booked once, the second told so.
+    let (_, again) = a.post("/m/book", &slot_form(&token, "gym", "2026-11-24", 10)).await;
+    assert!(again.contains("已预约"), "{again}");
+    assert_eq!(app.count("SELECT count(*) FROM bookings WHERE userid = 'a'"), 1);
+    // Cancelled from the page.
+    let (_, page) = a.post("/m/cancel", &[("csrf", token.clone()), ("booking", "1".into())]).await;
+    assert!(page.contains("已取消"), "{page}");
+    assert_eq!(app.count("SELECT state = 'cancelled' FROM bookings WHERE id = 1"), 1);
+}
+
+#[tokio::test]
+async fn a_post_without_the_sessions_form_token_is_refused_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let a = Member::sign_in(&app, "a").await;
+    let b = Member::sign_in(&app, "b").await;
+    let bs_token = b.token().await;
+    for token in ["".to_string(), "0".repeat(32), bs_token] {
+        let (status, body) = a.post("/m/book", &slot_form(&token, "gym", "2026-11-24", 10)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "token {token:?}");
+        assert!(body.contains("令牌"), "{body}");
+    }
+    let no_field = vec![("facility", "gym".to_string()), ("date", "2026-11-24".into()), ("slot", "10".into())];
+    assert_eq!(a.post("/m/book", &no_field).await.0, StatusCode::FORBIDDEN);
+    // No session at all.
+    let anonymous = client().post(app.url("/m/book")).form(&slot_form("x", "gym", "2026-11-24", 10)).send().await;
+    assert_eq!(anonymous.expect("post").status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.count("SELECT count(*) FROM bookings"), 0);
+}
+
+#[tokio::test]
+async fn another_members_booking_cannot_be_cancelled_from_the_page() {
+    let app = TestApp::spawn().await;
+    let id = crate::common::booking_no(&app.say("a", "预约 健身房 明天 18:30").await);
+    let b = Member::sign_in(&app, "b").await;
+    let token = b.token().await;
+    let (_, page) = b.post("/m/cancel", &[("csrf", token), ("booking", id.to_string())]).await;
+    assert!(!page.contains("已取消"), "{page}");
+    assert_eq!(app.count(&format!("SELECT state = 'confirmed' FROM bookings WHERE id = {id}")), 1);
+    // And it is not shown to b.
+    assert!(!b.get("/m", None).await.1.contains(&format!("data-booking=\"{id}\"")));
+}
+
+#[tokio::test]
+async fn a_full_slot_offers_the_waitlist_and_a_place_in_it_can_be_left() {
+    let app = TestApp::spawn().await;
+    assert!(app.say("x", "预约 跑步机 明天 18:30").await.contains("预约成功"));
+    let a = Member::sign_in(&app, "a").await;
+    let (_, page) = a.get("/m?facility=treadmill", None).await;
+    assert!(page.contains("data-status=\"full\""));
+    let (_, confirm) = a.get("/m/slot?facility=treadmill&date=2026-11-24&slot=10", None).await;
+    assert!(confirm.contains("已约满") && confirm.contains("排候补"), "{confirm}");
+    let token = Member::csrf(&confirm);
+    let (_, page) = a.post("/m/waitlist", &slot_form(&token, "treadmill", "2026-11-24", 10)).await;
+    assert!(page.contains("第1位") && page.contains("退出候补"), "{page}");
+    let (_, page) = a.post("/m/unwait", &slot_form(&token, "treadmill", "2026-11-24", 10)).await;
+    assert!(page.contains("已退出"), "{page}");
+    assert_eq!(app.count("SELECT count(*) FROM waitlist WHERE state = 'waiting'"), 0);
+    // The chat command is the same operation.
+    assert!(app.say("a", "候补 跑步机 明天 18:30").await.contains("第 1 位"));
+    assert!(app.say("a", "取消候补 跑步机 明天 18:30").await.contains("已退出"));
+    assert!(app.say("a", "退出候补 跑步机 明天 18:30").await.contains("没有在候补"));
+}
