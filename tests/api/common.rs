@@ -236,6 +236,21 @@ impl NowUtc for FixedClock {
 }
 
 /// The first `#N` in a text.
+/// Headless Chromium, if this machine has it. CI must (`.ci/run` installs it); elsewhere a
+/// browser test says it was skipped.
+pub fn chromium() -> Option<String> {
+    let which = |name: &str| {
+        let out = std::process::Command::new("which").arg(name).output().ok()?;
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    };
+    let found = ["chromium", "chromium-browser", "google-chrome"].iter().find_map(|name| which(name));
+    if found.is_none() {
+        assert!(std::env::var("CI").is_err(), "CI must have chromium: .ci/run installs it");
+        eprintln!("SKIPPED: no chromium on this machine (apt-get install chromium)");
+    }
+    found
+}
+
 /// WeCom's own browser, as its User-Agent says.
 pub const WECOM_BROWSER: &str = "Mozilla/5.0 wxwork/4.1.0";
 

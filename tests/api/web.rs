@@ -173,11 +173,7 @@ async fn csv_cells_that_look_like_formulas_are_exported_as_text() {
 /// chromium; on a machine without it the test says so and passes only outside CI.
 #[tokio::test]
 async fn a_real_browser_renders_the_board_and_the_admin_report() {
-    let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"].iter().find_map(|name| which(name)) else {
-        assert!(std::env::var("CI").is_err(), "CI must have chromium: .ci/run installs it");
-        eprintln!("SKIPPED: no chromium on this machine (apt-get install chromium)");
-        return;
-    };
+    let Some(chromium) = crate::common::chromium() else { return };
     let app = TestApp::spawn().await;
     fixture(&app).await;
     let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
@@ -191,11 +187,6 @@ async fn a_real_browser_renders_the_board_and_the_admin_report() {
     assert_eq!(cells, 7 * 11, "the heatmap's cells in the rendered DOM");
     assert!(admin.contains("data-count=\"2\""));
     assert!(target.join("board.png").exists() && target.join("admin.png").exists());
-}
-
-fn which(name: &str) -> Option<String> {
-    let out = std::process::Command::new("which").arg(name).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 /// Dump the DOM after load (as WeCom's browser, following the OAuth redirects), and screenshot it.
