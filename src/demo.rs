@@ -51,6 +51,7 @@ const HELP: &str = "命令：直接输入消息（如 预约 健身房 明天 18
   /tick [TIME]  现在或在 TIME 运行一次定时任务（TIME 如 18:30、2026-11-24T16:30）
   /sync         立即投递待发消息
   /board        看板地址
+  /page         成员页地址（浏览器以当前身份登录）
   /help         本帮助
   /quit         退出";
 
@@ -113,9 +114,11 @@ where
     tokio::spawn(crate::outbox::worker::run(Arc::clone(&ctx)));
     tokio::spawn(crate::scheduler::run(Arc::clone(&ctx)));
 
+    // The browser that opens the member's page belongs to whoever the prompt speaks as.
+    api.sign_in_as("zhangsan");
     let mut demo = Demo { ctx, api, member, user: "zhangsan".into(), seen: 0, cards: HashMap::new(), port };
     let banner = format!(
-        "staffhome demo：职工之家预约（WeCom 由进程内替身扮演，走真实的签名加密协议）\n  看板 board: http://127.0.0.1:{port}/board\n  管理 admin: http://127.0.0.1:{port}/admin  (Authorization: Bearer {admin_token})\n  设施：健身房 会议室（两级审批：dept_head → office_admin）阅览室 乒乓球 羽毛球 跑步机\n{HELP}\n"
+        "staffhome demo：职工之家预约（WeCom 由进程内替身扮演，走真实的签名加密协议）\n  成员页 member page: http://127.0.0.1:{port}/m?signin=1  （以当前身份登录，点选即可预约）\n  看板 board: http://127.0.0.1:{port}/board\n  管理 admin: http://127.0.0.1:{port}/admin  (Authorization: Bearer {admin_token})\n  设施：健身房 会议室（两级审批：dept_head → office_admin）阅览室 乒乓球 羽毛球 跑步机\n{HELP}\n"
     );
     write(&mut out, &banner).await?;
     let mut lines = BufReader::new(input).lines();
@@ -131,7 +134,8 @@ where
         }
         let output = demo.handle(&line).await;
         write(&mut out, &output).await?;
-        // Pushed messages that arrived meanwhile.
+        // Pushed messages (cards to tap among them), delivered now so they show at once.
+        demo.settle().await;
         let pushed = demo.pushed();
         write(&mut out, &pushed).await?;
     }
@@ -154,9 +158,11 @@ impl Demo {
             "/help" => format!("{HELP}\n"),
             "/as" if !arg.is_empty() => {
                 self.user = arg.to_string();
+                self.api.sign_in_as(arg);
                 format!("现在你是 {arg}。\n")
             }
             "/board" => format!("http://127.0.0.1:{}/board\n", self.port),
+            "/page" => format!("http://127.0.0.1:{}/m?signin=1  （在浏览器中以 {} 登录）\n", self.port, self.user),
             "/click" => self.click(arg).await,
             "/scan" if !arg.is_empty() => {
                 let inbound = Inbound::ScanCodeWaitMsg {
@@ -208,6 +214,12 @@ impl Demo {
             r.published
         );
         format!("{summary}{}", self.sync().await)
+    }
+
+    /// Wait for the writes a reply did not wait for (a question's cards), then deliver.
+    async fn settle(&mut self) {
+        let _ = self.ctx.store.write(|_| Ok::<(), rusqlite::Error>(())).await;
+        self.sync().await;
     }
 
     /// Deliver everything due now, so pushed messages show at once.

@@ -56,7 +56,7 @@ enum Command {
         #[arg(long)]
         db: Option<PathBuf>,
     },
-    /// Create the app's menu in WeCom: 空闲, 我的预约, 扫码签到, 状态看板.
+    /// Create the app's menu in WeCom: 预约 (the member's page, 空闲, the board), 我的 (the page, 我的预约), 扫码签到.
     Menu {
         #[arg(long)]
         config: PathBuf,
@@ -234,6 +234,7 @@ fn menu(path: &std::path::Path) -> Result<(), String> {
             std::time::Duration::from_millis(config.wecom.api_timeout_ms),
         );
         let menu = staffhome::wecom::menu::app_menu(
+            &config.server.public_url.join("/m"),
             &config.server.public_url.join("/board"),
             staffhome::chat::MENU_FREE,
             staffhome::chat::MENU_MINE,

@@ -25,6 +25,9 @@ pub struct PageQuery {
     facility: Option<String>,
     code: Option<String>,
     state: Option<String>,
+    /// Sign in through WeCom even outside WeCom's browser (WeCom then says where to open it;
+    /// the demo's stand-in signs the browser in).
+    signin: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -59,8 +62,8 @@ pub async fn page(
         Some(code) => format!("/m?facility={}", crate::wecom::url::urlencode(code)),
         None => "/m".to_string(),
     };
-    let user = match oauth::visitor(&ctx, &limit, &request, query.code.as_deref(), query.state.as_deref(), &back).await
-    {
+    let returned = (query.code.as_deref(), query.state.as_deref());
+    let user = match oauth::visitor(&ctx, &limit, &request, returned, query.signin.is_some(), &back).await {
         Visitor::Member(user) => user,
         Visitor::Answer(response) => return response,
     };

@@ -151,13 +151,14 @@ pub enum Visitor {
 
 /// Who opens `page` (a path with its query): the session's member; coming back from WeCom, the
 /// member the code proves (given a session, sent back to `page`); in WeCom's browser without a
-/// session, off to sign in; anywhere else, told to open it in WeCom.
+/// session (or when `sign_in` is asked for), off to sign in; anywhere else, told to open it in
+/// WeCom.
 pub async fn visitor(
     ctx: &crate::app::AppContext,
     limit: &ExchangeLimit,
     request: &HttpRequest,
-    code: Option<&str>,
-    state: Option<&str>,
+    (code, state): (Option<&str>, Option<&str>),
+    sign_in: bool,
     page: &str,
 ) -> Visitor {
     let now = ctx.clock.now().timestamp();
@@ -174,13 +175,13 @@ pub async fn visitor(
             Err(refusal) => refusal.response(),
         });
     }
-    if super::session::in_wecom(request) {
+    if sign_in || super::session::in_wecom(request) {
         return Visitor::Answer(begin(&ctx.config, page));
     }
     Visitor::Answer(
         HttpResponse::Forbidden()
             .content_type("text/plain; charset=utf-8")
-            .body("请在企业微信中打开「职工之家」应用，登录后使用。\n"),
+            .body("请在企业微信中打开「职工之家」应用，登录后使用（或打开 /m?signin=1 经企业微信登录）。\n"),
     )
 }
 

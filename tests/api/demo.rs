@@ -60,3 +60,26 @@ fn book_get_a_card_and_approve_it_through_the_prompt() {
         assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
     }
 }
+
+#[test]
+fn the_demo_shows_cards_to_tap_and_the_members_page() {
+    let out = run_demo(
+        "空闲 健身房 明天\n\
+         /click 3\n\
+         我的\n\
+         /page\n\
+         /quit\n",
+    );
+    for expected in [
+        "成员页 member page: http://127.0.0.1:",
+        "[卡片 → zhangsan] 健身房 11月24日 周二 — 点一下即预约",
+        "/click 1 08:30 剩10   /click 2 09:30 剩10   /click 3 10:30 剩10",
+        "（点击「10:30 剩10」）[按钮] 已预约 #1 10:30",
+        "[凭证 → zhangsan] 预约凭证 #1 健身房",
+        "[卡片 → zhangsan] #1 健身房 11月24日 周二 10:30-11:30 — 我的预约",
+        "/click 1 取消预约",
+        "/m?signin=1  （在浏览器中以 zhangsan 登录）",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+}

@@ -72,6 +72,10 @@ async fn outside_wecom_without_a_session_the_page_says_where_to_open_it() {
     assert!(response.text().await.expect("text").contains("企业微信"));
     let inside = client().get(app.url("/m")).header("User-Agent", WECOM_BROWSER).send().await.expect("get");
     assert_eq!(inside.status(), StatusCode::FOUND, "inside WeCom: off to sign in");
+    // Asked for outright (the demo's browser): off to sign in too.
+    let asked = client().get(app.url("/m?signin=1")).send().await.expect("get");
+    assert_eq!(asked.status(), StatusCode::FOUND);
+    assert!(location(&asked).starts_with(&format!("{}/connect/oauth2/authorize", app.api.base_url())));
 }
 
 #[tokio::test]

@@ -3,24 +3,35 @@
 use crate::common::TestApp;
 
 #[tokio::test]
-async fn the_menu_is_created_with_the_chat_layers_keys() {
+async fn the_menu_is_created_with_the_chat_layers_keys_and_the_members_page() {
     let app = TestApp::spawn().await;
-    let menu =
-        staffhome::wecom::menu::app_menu("http://host:1/board", staffhome::chat::MENU_FREE, staffhome::chat::MENU_MINE);
-    app.ctx.api.create_menu(&menu).await.expect("menu/create");
+    let menu = staffhome::wecom::menu::app_menu(
+        "http://host:1/m",
+        "http://host:1/board",
+        staffhome::chat::MENU_FREE,
+        staffhome::chat::MENU_MINE,
+    );
+    app.ctx.api.create_menu(&menu).await.expect("menu/create (checked as WeCom checks it)");
     let calls: Vec<_> = app.api.calls().into_iter().filter(|c| c.path == "menu/create").collect();
     assert_eq!(calls.len(), 1);
     let buttons = calls[0].body["button"].as_array().expect("buttons").clone();
-    assert_eq!(buttons.len(), 4);
+    assert_eq!(buttons.len(), 3, "WeCom's three top buttons");
+    let (book, mine) = (&buttons[0]["sub_button"], &buttons[1]["sub_button"]);
+    assert_eq!((book[0]["type"].as_str(), book[0]["url"].as_str()), (Some("view"), Some("http://host:1/m")));
+    assert_eq!(mine[0]["url"], "http://host:1/m#mine");
+    assert_eq!(book[2]["url"], "http://host:1/board");
     assert_eq!(buttons[2]["type"], "scancode_push");
-    assert_eq!(buttons[3]["url"], "http://host:1/board");
     // The click keys answer like the matching commands.
     let free =
-        app.send("a", staffhome::wecom::Inbound::Click { key: buttons[0]["key"].as_str().expect("key").into() }).await;
+        app.send("a", staffhome::wecom::Inbound::Click { key: book[1]["key"].as_str().expect("key").into() }).await;
     assert!(free.text().contains("各设施空位"), "{free:?}");
     let mine =
-        app.send("a", staffhome::wecom::Inbound::Click { key: buttons[1]["key"].as_str().expect("key").into() }).await;
+        app.send("a", staffhome::wecom::Inbound::Click { key: mine[1]["key"].as_str().expect("key").into() }).await;
     assert!(mine.text().contains("没有预约"), "{mine:?}");
+    // A menu WeCom would refuse is refused by the stand-in too: four top buttons.
+    let mut four = menu.clone();
+    four["button"].as_array_mut().expect("buttons").push(serde_json::json!({"type": "click", "name": "x", "key": "x"}));
+    assert!(app.ctx.api.create_menu(&four).await.is_err());
 }
 
 #[tokio::test]

@@ -337,6 +337,7 @@ fn handle_post(api: &SimApi, path: String, token: Option<&str>, body: &[u8]) -> 
 fn validate(path: &str, body: &Value) -> Result<(), i64> {
     match path {
         "message/send" => validate_send(body),
+        "menu/create" => validate_menu(body),
         "message/update_template_card" => {
             if body["agentid"].as_i64().is_none() {
                 return Err(40056);
@@ -345,6 +346,36 @@ fn validate(path: &str, body: &Value) -> Result<(), i64> {
         }
         _ => Ok(()),
     }
+}
+
+/// One to three buttons, each either an action or one to five sub-buttons; names of at most
+/// 16 bytes (sub-buttons 40); a click has a key, a view a URL.
+fn validate_menu(body: &Value) -> Result<(), i64> {
+    let top = body["button"].as_array().filter(|b| (1..=3).contains(&b.len())).ok_or(40017)?;
+    let action = |button: &Value, max_name: usize| -> Result<(), i64> {
+        let name = button["name"].as_str().unwrap_or_default();
+        if name.is_empty() || name.len() > max_name {
+            return Err(40018);
+        }
+        match button["type"].as_str() {
+            Some("click" | "scancode_push" | "scancode_waitmsg") if button["key"].is_string() => Ok(()),
+            Some("view") if button["url"].as_str().is_some_and(|u| u.starts_with("http")) => Ok(()),
+            _ => Err(40019),
+        }
+    };
+    for button in top {
+        match button["sub_button"].as_array() {
+            Some(subs) if (1..=5).contains(&subs.len()) => {
+                if button["name"].as_str().is_none_or(|n| n.is_empty() || n.len() > 16) {
+                    return Err(40018);
+                }
+                subs.iter().try_for_each(|sub| action(sub, 40))?;
+            }
+            Some(_) => return Err(40017),
+            None => action(button, 16)?,
+        }
+    }
+    Ok(())
 }
 
 fn validate_send(body: &Value) -> Result<(), i64> {
