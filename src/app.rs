@@ -107,7 +107,7 @@ impl AppContext {
 
     /// How the service words and sends notices.
     pub fn notifier(&self) -> Notifier<'_> {
-        Notifier { catalog: &self.catalog, config: &self.config.booking, public_url: &self.config.server.public_url }
+        Notifier::new(&self.catalog, &self.config)
     }
 }
 

@@ -41,7 +41,7 @@ impl<'a> ChatContext<'a> {
     }
 
     pub fn notifier(&self) -> Notifier<'a> {
-        Notifier { catalog: self.catalog, config: &self.config.booking, public_url: &self.config.server.public_url }
+        Notifier::new(self.catalog, self.config)
     }
 }
 

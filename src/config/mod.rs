@@ -38,6 +38,8 @@ pub struct Config {
     #[serde(default)]
     pub booking: BookingConfig,
     #[serde(default)]
+    pub calendar: CalendarConfig,
+    #[serde(default)]
     pub schedule: ScheduleConfig,
     #[serde(default = "default_slots")]
     pub slots: Vec<SlotConfig>,
@@ -171,6 +173,27 @@ impl Default for BookingConfig {
         }
     }
 }
+
+/// Bookings in the members' calendars (WeCom 日程; the ICS feed needs no setting).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CalendarConfig {
+    /// Each confirmed booking becomes a schedule in the member's WeCom calendar.
+    pub wecom: bool,
+    /// When WeCom's calendar reminds before the start: one of 0, 300, 900, 3600, 86400.
+    pub remind_before_seconds: i64,
+    /// With `wecom`, whether the service still sends its own check-in reminder in chat.
+    pub remind_in_chat: bool,
+}
+
+impl Default for CalendarConfig {
+    fn default() -> Self {
+        CalendarConfig { wecom: false, remind_before_seconds: 900, remind_in_chat: true }
+    }
+}
+
+/// The reminder times WeCom's schedule API accepts.
+pub const SCHEDULE_REMINDERS: [i64; 5] = [0, 300, 900, 3600, 86400];
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]

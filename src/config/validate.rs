@@ -14,6 +14,9 @@ impl Config {
         self.validate_wecom()?;
         self.validate_booking()?;
         self.validate_slots()?;
+        if !super::SCHEDULE_REMINDERS.contains(&self.calendar.remind_before_seconds) {
+            return Err(invalid("calendar.remind_before_seconds", "must be one of 0, 300, 900, 3600, 86400 (WeCom's)"));
+        }
         // Shorter than a week would delete messages the per-member send limit still counts.
         if !(7..=3650).contains(&self.database.keep_days) {
             return Err(invalid("database.keep_days", "must be between 7 and 3650 days"));

@@ -5,6 +5,7 @@
 
 mod approval;
 mod buttons;
+mod calendar;
 mod choices;
 mod direct;
 mod notices;
@@ -15,7 +16,7 @@ pub use choices::{booking_card, slot_card, BookingCard, Message, SlotChoice};
 pub use direct::{broadcast, markdown_to, text_to, Audience};
 
 use crate::booking::{Booking, Catalog, Event};
-use crate::config::{BookingConfig, PublicUrl};
+use crate::config::{BookingConfig, CalendarConfig, Config, PublicUrl};
 use crate::wecom::card::CardError;
 use rusqlite::Connection;
 
@@ -24,8 +25,15 @@ use rusqlite::Connection;
 pub struct Notifier<'a> {
     pub catalog: &'a Catalog,
     pub config: &'a BookingConfig,
+    pub calendar: &'a CalendarConfig,
     /// The service's public address (links to the board and booking passes).
     pub public_url: &'a PublicUrl,
+}
+
+impl<'a> Notifier<'a> {
+    pub fn new(catalog: &'a Catalog, config: &'a Config) -> Notifier<'a> {
+        Notifier { catalog, config: &config.booking, calendar: &config.calendar, public_url: &config.server.public_url }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +58,7 @@ impl Notifier<'_> {
 pub fn queue(tx: &Connection, n: &Notifier, events: &[Event], now: i64) -> Result<(), NotifyError> {
     for event in events {
         queue_one(tx, n, event, now)?;
+        calendar::queue(tx, n, event, now)?;
     }
     Ok(())
 }
@@ -101,6 +110,8 @@ fn queue_one(tx: &Connection, n: &Notifier, event: &Event, now: i64) -> Result<(
         }
         Event::FacilityReopened { facility, by, at } => stop_use::broadcast_reopening(tx, n, facility, by, *at, now),
         Event::ConfirmationDue { booking, waiting } => notices::confirmation_card(tx, n, booking, *waiting, now),
+        // WeCom's calendar reminds by itself; the chat reminder may then be turned off.
+        Event::ReminderDue { .. } if n.calendar.wecom && !n.calendar.remind_in_chat => Ok(()),
         Event::ReminderDue { booking } => notices::reminder(tx, n, booking, now),
         Event::NoShow { booking, strikes, suspended_until } => {
             notices::no_show(tx, n, booking, *strikes, *suspended_until, now)

@@ -72,11 +72,21 @@ impl Outgoing {
 
 /// Queue a message; false when a message with the same dedupe key was already queued.
 pub fn enqueue(tx: &Connection, message: &Outgoing, now: i64) -> rusqlite::Result<bool> {
+    insert(tx, message, None, now)
+}
+
+/// Queue a message that is sent only after every earlier message of `sequence` (a booking's
+/// calendar entry: its delete never overtakes its add).
+pub fn enqueue_in_sequence(tx: &Connection, message: &Outgoing, sequence: &str, now: i64) -> rusqlite::Result<bool> {
+    insert(tx, message, Some(sequence), now)
+}
+
+fn insert(tx: &Connection, message: &Outgoing, sequence: Option<&str>, now: i64) -> rusqlite::Result<bool> {
     let payload = message.body.to_string();
     let inserted = crate::store::execute(
         tx,
-        "INSERT INTO outbox (dedupe_key, recipient, kind, formal, payload, next_attempt_at, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+        "INSERT INTO outbox (dedupe_key, recipient, kind, formal, payload, next_attempt_at, created_at, sequence_key)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)
          ON CONFLICT (dedupe_key) DO NOTHING",
         params![
             message.dedupe_key,
@@ -84,7 +94,8 @@ pub fn enqueue(tx: &Connection, message: &Outgoing, now: i64) -> rusqlite::Resul
             message.kind(),
             message.weight == Weight::Formal,
             payload,
-            now
+            now,
+            sequence
         ],
     )?;
     Ok(inserted == 1)

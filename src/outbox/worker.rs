@@ -12,7 +12,7 @@ use crate::store::Store;
 use crate::wecom::api::WeComApi;
 use crate::wecom::api::{ApiError, Audience};
 use rand::Rng;
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 use serde_json::Value;
 
 /// WeCom silently drops more than this per member per app.
@@ -53,6 +53,8 @@ struct Row {
     recipient: String,
     body: Value,
     attempts: i64,
+    /// Sent only after the earlier messages of this sequence.
+    sequence: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,7 +82,7 @@ fn backoff_seconds(attempts: i64) -> i64 {
 fn due_rows(ctx: &impl Courier, now: i64) -> rusqlite::Result<Vec<Row>> {
     ctx.store().read(|conn| {
         let mut stmt = conn.prepare_cached(
-            "SELECT id, recipient, payload, attempts, dedupe_key FROM outbox
+            "SELECT id, recipient, payload, attempts, dedupe_key, sequence_key FROM outbox
              WHERE state = 'pending' AND next_attempt_at <= ?1 AND (claimed_until IS NULL OR claimed_until <= ?1)
              ORDER BY next_attempt_at, id LIMIT ?2",
         )?;
@@ -92,6 +94,7 @@ fn due_rows(ctx: &impl Courier, now: i64) -> rusqlite::Result<Vec<Row>> {
                 body: serde_json::from_str(&payload).unwrap_or(Value::Null),
                 attempts: row.get(3)?,
                 dedupe_key: row.get(4)?,
+                sequence: row.get(5)?,
             })
         })?;
         rows.collect()
@@ -99,7 +102,9 @@ fn due_rows(ctx: &impl Courier, now: i64) -> rusqlite::Result<Vec<Row>> {
 }
 
 enum Claim {
-    Claimed,
+    /// With, for a calendar entry's change or removal, the WeCom schedule it is of (read once
+    /// the entries before it are marked).
+    Claimed(Option<String>),
     /// Another worker (`tick` beside `serve`) is sending it.
     Taken,
     /// The member's rate limit holds it back.
@@ -115,18 +120,27 @@ const CLAIM_SECONDS: i64 = 60;
 /// through the writer per message instead of two, and nothing written later than before.
 async fn claim(
     ctx: &impl Courier,
-    id: i64,
+    row: &Row,
     recipient: &Recipient,
     now: i64,
     marked: Option<Marked>,
 ) -> Result<Claim, WorkerError> {
+    // A calendar entry is not a message: WeCom's per-member message limit does not count it.
+    let is_message = !row.body["msgtype"].as_str().is_some_and(|t| t.starts_with("schedule_"));
     let user = match recipient {
-        Recipient::User(user) => Some(user.clone()),
+        Recipient::User(user) if is_message => Some(user.clone()),
         _ => None,
     };
+    let (id, sequence) = (row.id, row.sequence.clone());
+    let of_schedule = matches!(row.body["msgtype"].as_str(), Some("schedule_update" | "schedule_del"))
+        .then(|| row.body["booking_id"].as_i64().unwrap_or_default());
     write(ctx, move |tx| {
         if let Some(marked) = &marked {
             marked.write(tx)?;
+        }
+        if let Some(until) = sequence.as_deref().map(|s| earlier_in_sequence(tx, s, id)).transpose()?.flatten() {
+            crate::store::execute(tx, "UPDATE outbox SET next_attempt_at = ?2 WHERE id = ?1", params![id, until])?;
+            return Ok(Claim::Deferred);
         }
         if let Some(until) = user.as_deref().map(|u| rate_limited_until(tx, u, now)).transpose()?.flatten() {
             crate::store::execute(tx, "UPDATE outbox SET next_attempt_at = ?2 WHERE id = ?1", params![id, until])?;
@@ -138,9 +152,32 @@ async fn claim(
                AND (claimed_until IS NULL OR claimed_until <= ?3)",
             params![id, now + CLAIM_SECONDS, now],
         )?;
-        Ok(if taken == 1 { Claim::Claimed } else { Claim::Taken })
+        if taken == 0 {
+            return Ok(Claim::Taken);
+        }
+        let schedule_id = match of_schedule {
+            Some(booking) => {
+                crate::store::query_row(tx, "SELECT schedule_id FROM bookings WHERE id = ?1", [booking], |r| {
+                    r.get::<_, Option<String>>(0)
+                })
+                .optional()?
+                .flatten()
+            }
+            None => None,
+        };
+        Ok(Claim::Claimed(schedule_id))
     })
     .await
+}
+
+/// When an earlier message of `sequence` than `id` is still to be sent: not before it is due.
+fn earlier_in_sequence(tx: &rusqlite::Connection, sequence: &str, id: i64) -> rusqlite::Result<Option<i64>> {
+    crate::store::query_row(
+        tx,
+        "SELECT max(next_attempt_at) FROM outbox WHERE sequence_key = ?1 AND id < ?2 AND state = 'pending'",
+        params![sequence, id],
+        |row| row.get(0),
+    )
 }
 
 /// When a member may next receive a message (None = now), from what was sent to them in
@@ -174,20 +211,21 @@ pub async fn deliver_due(ctx: &std::sync::Arc<impl Courier>) -> Result<Delivered
     let mut marked = None;
     for row in rows {
         let recipient = Recipient::decode(&row.recipient);
-        match claim(&**ctx, row.id, &recipient, now, marked.take()).await? {
-            Claim::Claimed => {}
+        let schedule_id = match claim(&**ctx, &row, &recipient, now, marked.take()).await? {
+            Claim::Claimed(schedule_id) => schedule_id,
             Claim::Taken => continue,
             Claim::Deferred => {
                 done.deferred += 1;
                 continue;
             }
-        }
-        let result = send(api, &recipient, &row.body).await;
+        };
+        let result = send(api, &recipient, &row.body, schedule_id.as_deref()).await;
         let mark_as = match result {
             Ok(sent) => {
                 ctx.metrics().outbox_sent.inc();
                 done.sent += 1;
-                Mark::Done { msgid: sent.msgid, response_code: sent.response_code }
+                let schedule = schedule_change(&row.body, sent.schedule_id);
+                Mark::Done { msgid: sent.msgid, response_code: sent.response_code, schedule }
             }
             Err(error) if error.is_transient() && row.attempts + 1 < MAX_ATTEMPTS => {
                 tracing::warn!(outbox = row.id, error = %error, "delivery failed; will retry");
@@ -214,25 +252,59 @@ pub async fn deliver_due(ctx: &std::sync::Arc<impl Courier>) -> Result<Delivered
     Ok(done)
 }
 
-/// Send one row: a message, or a card update (`msgtype` "update_card").
+/// Send one row: a message, a card update (`msgtype` "update_card"), or a booking's calendar
+/// entry (`schedule_add`, `schedule_update`, `schedule_del`, the latter two of `schedule_id`).
 async fn send(
     api: &crate::wecom::api::WeComApi,
     recipient: &Recipient,
     body: &Value,
+    schedule_id: Option<&str>,
 ) -> Result<crate::wecom::api::SendResult, ApiError> {
-    if body["msgtype"] == "update_card" {
-        let Recipient::User(user) = recipient else {
-            return Err(ApiError::Garbage("a card update goes to one member".into()));
-        };
-        let code = body["response_code"].as_str().unwrap_or_default();
-        let label = body["label"].as_str().unwrap_or("已处理");
-        api.update_buttons(code, std::slice::from_ref(user), label).await?;
-        return Ok(crate::wecom::api::SendResult::default());
+    let nothing = crate::wecom::api::SendResult::default();
+    match body["msgtype"].as_str() {
+        Some("update_card") => {
+            let Recipient::User(user) = recipient else {
+                return Err(ApiError::Garbage("a card update goes to one member".into()));
+            };
+            let code = body["response_code"].as_str().unwrap_or_default();
+            let label = body["label"].as_str().unwrap_or("已处理");
+            api.update_buttons(code, std::slice::from_ref(user), label).await?;
+            return Ok(nothing);
+        }
+        Some("schedule_add") => {
+            let id = api.add_schedule(&body["schedule"]).await?;
+            return Ok(crate::wecom::api::SendResult { schedule_id: Some(id), ..nothing });
+        }
+        // No schedule (its add failed for good, or came before the calendar was turned on):
+        // nothing to change.
+        Some("schedule_update" | "schedule_del") if schedule_id.is_none() => return Ok(nothing),
+        Some("schedule_update") => {
+            let mut schedule = body["schedule"].clone();
+            schedule["schedule_id"] = Value::from(schedule_id);
+            api.update_schedule(&schedule).await?;
+            return Ok(nothing);
+        }
+        Some("schedule_del") => {
+            api.delete_schedule(schedule_id.unwrap_or_default()).await?;
+            return Ok(nothing);
+        }
+        _ => {}
     }
     match recipient {
         Recipient::User(user) => api.send(Audience::Users(std::slice::from_ref(user)), body, true).await,
         Recipient::All => api.send(Audience::All, body, true).await,
         Recipient::Parties(parties) => api.send(Audience::Parties(parties), body, true).await,
+    }
+}
+
+/// What a calendar entry sent changes on its booking: the schedule's id (added), or none
+/// (removed).
+fn schedule_change(body: &Value, added: Option<String>) -> Option<(i64, Option<String>)> {
+    let booking = body["booking_id"].as_i64()?;
+    match body["msgtype"].as_str() {
+        Some("schedule_add") => Some((booking, added)),
+        Some("schedule_del") => Some((booking, None)),
+        _ => None,
     }
 }
 
@@ -253,9 +325,19 @@ fn describe(error: &ApiError) -> String {
 }
 
 enum Mark {
-    Done { msgid: Option<String>, response_code: Option<String> },
-    Retry { error: String, at: i64 },
-    Failed { error: String },
+    /// `schedule`: a booking's calendar entry, added (its id) or removed (None).
+    Done {
+        msgid: Option<String>,
+        response_code: Option<String>,
+        schedule: Option<(i64, Option<String>)>,
+    },
+    Retry {
+        error: String,
+        at: i64,
+    },
+    Failed {
+        error: String,
+    },
 }
 
 /// A sent row's outcome, to write.
@@ -269,12 +351,18 @@ impl Marked {
     fn write(&self, tx: &rusqlite::Connection) -> rusqlite::Result<()> {
         let Marked { id, how, at } = self;
         match how {
-            Mark::Done { msgid, response_code } => crate::store::execute(
-                tx,
-                "UPDATE outbox SET state = 'done', sent_at = ?2, msgid = ?3, response_code = ?4,
-                     attempts = attempts + 1, last_error = NULL, claimed_until = NULL WHERE id = ?1",
-                params![id, at, msgid, response_code],
-            ),
+            Mark::Done { msgid, response_code, schedule } => {
+                if let Some((booking, schedule_id)) = schedule {
+                    let set = "UPDATE bookings SET schedule_id = ?2 WHERE id = ?1";
+                    crate::store::execute(tx, set, params![booking, schedule_id])?;
+                }
+                crate::store::execute(
+                    tx,
+                    "UPDATE outbox SET state = 'done', sent_at = ?2, msgid = ?3, response_code = ?4,
+                         attempts = attempts + 1, last_error = NULL, claimed_until = NULL WHERE id = ?1",
+                    params![id, at, msgid, response_code],
+                )
+            }
             Mark::Retry { error, at: next } => crate::store::execute(
                 tx,
                 "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3, claimed_until = NULL

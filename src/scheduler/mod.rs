@@ -34,7 +34,7 @@ pub trait JobContext: Send + Sync + 'static {
 
     fn notifier(&self) -> Notifier<'_> {
         let config = self.config();
-        Notifier { catalog: self.catalog(), config: &config.booking, public_url: &config.server.public_url }
+        Notifier::new(self.catalog(), config)
     }
 }
 

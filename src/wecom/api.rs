@@ -53,6 +53,8 @@ pub struct SendResult {
     pub msgid: Option<String>,
     /// For interactive cards: the code update_template_card consumes (72 h, once).
     pub response_code: Option<String>,
+    /// For a schedule added (oa/schedule/add): its id.
+    pub schedule_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -71,6 +73,8 @@ struct Answer {
     response_code: Option<String>,
     #[serde(default)]
     userid: Option<String>,
+    #[serde(default)]
+    schedule_id: Option<String>,
 }
 
 struct CachedToken {
@@ -191,7 +195,7 @@ impl WeComApi {
             body["duplicate_check_interval"] = json!(1800);
         }
         let answer = self.post("message/send", &body).await?;
-        Ok(SendResult { msgid: answer.msgid, response_code: answer.response_code })
+        Ok(SendResult { msgid: answer.msgid, response_code: answer.response_code, schedule_id: None })
     }
 
     /// message/update_template_card: grey out the buttons of everyone's copy of a card.
@@ -201,6 +205,22 @@ impl WeComApi {
             "button": {"replace_name": label},
         });
         self.post("message/update_template_card", &body).await.map(|_| ())
+    }
+
+    /// oa/schedule/add: a schedule in the attendees' WeCom calendars, made by this app; its id.
+    pub async fn add_schedule(&self, schedule: &Value) -> Result<String, ApiError> {
+        let answer = self.post("oa/schedule/add", &json!({"schedule": schedule, "agentid": self.agent_id})).await?;
+        answer.schedule_id.ok_or_else(|| ApiError::Garbage("oa/schedule/add answered no schedule_id".into()))
+    }
+
+    /// oa/schedule/update: `schedule` carries its `schedule_id` and the new times.
+    pub async fn update_schedule(&self, schedule: &Value) -> Result<(), ApiError> {
+        self.post("oa/schedule/update", &json!({"schedule": schedule})).await.map(|_| ())
+    }
+
+    /// oa/schedule/del.
+    pub async fn delete_schedule(&self, schedule_id: &str) -> Result<(), ApiError> {
+        self.post("oa/schedule/del", &json!({"schedule_id": schedule_id})).await.map(|_| ())
     }
 
     /// message/recall (within 24 h of sending).

@@ -49,6 +49,9 @@ struct ApiState {
     /// Who the WeCom client's browser belongs to (the authorize page issues codes for them).
     browser_user: Option<String>,
     oauth_serial: u64,
+    /// The schedules in members' calendars, by id (oa/schedule/*).
+    schedules: std::collections::BTreeMap<String, Value>,
+    schedule_serial: u64,
 }
 
 /// WeCom's active API on loopback.
@@ -136,6 +139,11 @@ impl SimApi {
     /// Register an OAuth code that `auth/getuserinfo` resolves to `user`.
     pub fn add_oauth_code(&self, code: &str, user: &str) {
         self.lock().oauth_codes.push((code.to_string(), user.to_string()));
+    }
+
+    /// The schedules now in members' calendars: (schedule_id, schedule).
+    pub fn schedules(&self) -> Vec<(String, Value)> {
+        self.lock().schedules.iter().map(|(id, s)| (id.clone(), s.clone())).collect()
     }
 
     /// The WeCom client's browser belongs to `user`: the stand-in's OAuth page (the
@@ -293,7 +301,7 @@ fn handle_post(api: &SimApi, path: String, token: Option<&str>, body: &[u8]) -> 
     let Ok(body) = serde_json::from_slice::<Value>(body) else {
         return errcode(47001);
     };
-    if let Err(code) = validate(&path, &body) {
+    if let Err(code) = super::checks::validate(&path, &body) {
         return errcode(code);
     }
     let mut state = api.lock();
@@ -316,6 +324,10 @@ fn handle_post(api: &SimApi, path: String, token: Option<&str>, body: &[u8]) -> 
             return errcode(42014);
         }
     }
+    if let Some(answer) = schedules(&mut state, &path, &body) {
+        state.calls.push(ApiCall { path: path.clone(), body: body.clone(), response_code: None });
+        return answer;
+    }
     state.response_serial += 1;
     let serial = state.response_serial;
     let interactive = path == "message/send" && body["template_card"]["button_list"].is_array();
@@ -333,116 +345,37 @@ fn handle_post(api: &SimApi, path: String, token: Option<&str>, body: &[u8]) -> 
     }
 }
 
-/// WeCom's limits on what it accepts; a violation answers the errcode WeCom would.
-fn validate(path: &str, body: &Value) -> Result<(), i64> {
-    match path {
-        "message/send" => validate_send(body),
-        "menu/create" => validate_menu(body),
-        "message/update_template_card" => {
-            if body["agentid"].as_i64().is_none() {
-                return Err(40056);
-            }
-            Ok(())
+/// oa/schedule/add, update and del, on the stand-in's calendar (None for other paths).
+fn schedules(state: &mut ApiState, path: &str, body: &Value) -> Option<HttpResponse> {
+    let ok = |extra: Value| {
+        let mut answer = json!({"errcode": 0, "errmsg": "ok"});
+        if let (Some(answer), Some(extra)) = (answer.as_object_mut(), extra.as_object()) {
+            answer.extend(extra.clone());
         }
-        _ => Ok(()),
-    }
-}
-
-/// One to three buttons, each either an action or one to five sub-buttons; names of at most
-/// 16 bytes (sub-buttons 40); a click has a key, a view a URL.
-fn validate_menu(body: &Value) -> Result<(), i64> {
-    let top = body["button"].as_array().filter(|b| (1..=3).contains(&b.len())).ok_or(40017)?;
-    let action = |button: &Value, max_name: usize| -> Result<(), i64> {
-        let name = button["name"].as_str().unwrap_or_default();
-        if name.is_empty() || name.len() > max_name {
-            return Err(40018);
-        }
-        match button["type"].as_str() {
-            Some("click" | "scancode_push" | "scancode_waitmsg") if button["key"].is_string() => Ok(()),
-            Some("view") if button["url"].as_str().is_some_and(|u| u.starts_with("http")) => Ok(()),
-            _ => Err(40019),
-        }
+        HttpResponse::Ok().json(answer)
     };
-    for button in top {
-        match button["sub_button"].as_array() {
-            Some(subs) if (1..=5).contains(&subs.len()) => {
-                if button["name"].as_str().is_none_or(|n| n.is_empty() || n.len() > 16) {
-                    return Err(40018);
-                }
-                subs.iter().try_for_each(|sub| action(sub, 40))?;
-            }
-            Some(_) => return Err(40017),
-            None => action(button, 16)?,
+    match path {
+        "oa/schedule/add" => {
+            state.schedule_serial += 1;
+            let id = format!("simsched-{}", state.schedule_serial);
+            state.schedules.insert(id.clone(), body["schedule"].clone());
+            Some(ok(json!({"schedule_id": id})))
         }
-    }
-    Ok(())
-}
-
-fn validate_send(body: &Value) -> Result<(), i64> {
-    if body["agentid"].as_i64().is_none() {
-        return Err(40056);
-    }
-    let to = ["touser", "toparty", "totag"].iter().any(|k| body[*k].as_str().is_some_and(|s| !s.is_empty()));
-    if !to {
-        return Err(82001);
-    }
-    match body["msgtype"].as_str() {
-        Some("text") => text_within(&body["text"]["content"], 2048, 44004),
-        Some("markdown") => text_within(&body["markdown"]["content"], 2048, 44004),
-        Some("textcard") => {
-            let card = &body["textcard"];
-            let url_ok = card["url"].as_str().is_some_and(|u| u.starts_with("http"));
-            if card["title"].as_str().is_none_or(|t| t.chars().count() > 128) || !url_ok {
-                return Err(45002);
+        "oa/schedule/update" => {
+            let id = body["schedule"]["schedule_id"].as_str().unwrap_or_default().to_string();
+            let Some(schedule) = state.schedules.get_mut(&id) else { return Some(errcode(400_202)) };
+            if let (Some(schedule), Some(changes)) = (schedule.as_object_mut(), body["schedule"].as_object()) {
+                schedule.extend(changes.clone());
             }
-            Ok(())
+            Some(ok(json!({})))
         }
-        Some("template_card") => validate_card(&body["template_card"]),
-        _ => Err(40008),
-    }
-}
-
-fn text_within(value: &Value, max: usize, empty_code: i64) -> Result<(), i64> {
-    match value.as_str() {
-        None | Some("") => Err(empty_code),
-        Some(s) if s.len() > max => Err(45002),
-        Some(_) => Ok(()),
-    }
-}
-
-fn validate_card(card: &Value) -> Result<(), i64> {
-    let task_id = card["task_id"].as_str().unwrap_or_default();
-    let task_ok = !task_id.is_empty()
-        && task_id.len() <= 128
-        && task_id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'@'));
-    match card["card_type"].as_str() {
-        Some("button_interaction") => {
-            if !task_ok {
-                return Err(42014);
-            }
-            let buttons = card["button_list"].as_array().ok_or(42038)?;
-            if buttons.is_empty() || buttons.len() > 6 {
-                return Err(42038);
-            }
-            let mut keys = Vec::new();
-            for button in buttons {
-                let key = button["key"].as_str().unwrap_or_default();
-                if key.is_empty() || key.len() > 1024 || keys.contains(&key) {
-                    return Err(42039);
-                }
-                keys.push(key);
-            }
-            Ok(())
+        "oa/schedule/del" => {
+            let id = body["schedule_id"].as_str().unwrap_or_default();
+            Some(match state.schedules.remove(id) {
+                Some(_) => ok(json!({})),
+                None => errcode(400_202),
+            })
         }
-        Some("text_notice") => {
-            if card["card_action"].is_null() {
-                return Err(42045);
-            }
-            if !task_id.is_empty() && !task_ok {
-                return Err(42014);
-            }
-            Ok(())
-        }
-        _ => Err(42027),
+        _ => None,
     }
 }

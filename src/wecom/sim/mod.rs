@@ -6,6 +6,7 @@
 //!   `message/update_template_card`, …), records what it receives, and can be told to fail.
 
 mod api;
+mod checks;
 pub mod xml;
 
 pub use api::{ApiCall, Fault, SimApi};

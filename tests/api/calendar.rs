@@ -1,0 +1,111 @@
+//! Bookings in the members' WeCom calendars ([calendar] wecom): added when confirmed, removed
+//! when cancelled, through the outbox in order, against the stand-in's schedule API.
+
+use crate::common::{booking_no, TestApp};
+use chrono::Duration;
+use staffhome::outbox::worker::deliver_due;
+use staffhome::wecom::sim::Fault;
+
+async fn spawn() -> TestApp {
+    TestApp::spawn_with(|c| c.calendar.wecom = true).await
+}
+
+async fn deliver(app: &TestApp) {
+    for _ in 0..5 {
+        if deliver_due(&app.ctx).await.expect("deliver").is_idle() {
+            break;
+        }
+    }
+}
+
+fn schedule_calls(app: &TestApp) -> Vec<String> {
+    app.api.calls().into_iter().map(|c| c.path).filter(|p| p.starts_with("oa/schedule/")).collect()
+}
+
+fn schedule_id(app: &TestApp, id: i64) -> Option<String> {
+    app.db(|c| c.query_row("SELECT schedule_id FROM bookings WHERE id = ?1", [id], |r| r.get(0)))
+}
+
+#[tokio::test]
+async fn a_booking_is_added_to_the_members_calendar_and_removed_when_cancelled() {
+    let app = spawn().await;
+    let id = booking_no(&app.say("zhangsan", "预约 乒乓球 明天 18:30").await);
+    deliver(&app).await;
+    let schedules = app.api.schedules();
+    assert_eq!(schedules.len(), 1, "one schedule");
+    let (sid, schedule) = &schedules[0];
+    let (starts, ends): (i64, i64) = app.db(|c| {
+        c.query_row("SELECT starts_at, ends_at FROM bookings WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))
+    });
+    assert_eq!((schedule["start_time"].as_i64(), schedule["end_time"].as_i64()), (Some(starts), Some(ends)));
+    assert_eq!(schedule["attendees"][0]["userid"], "zhangsan");
+    assert_eq!(schedule["summary"], "职工之家 · 乒乓球");
+    assert_eq!(schedule["location"], "乒乓球");
+    assert_eq!(schedule["reminders"]["remind_before_event_secs"], 900);
+    assert!(schedule["description"].as_str().is_some_and(|d| d.contains("/pass/")), "the pass link");
+    assert_eq!(schedule_id(&app, id).as_deref(), Some(sid.as_str()), "its id kept with the booking");
+
+    app.say("zhangsan", &format!("取消 {id}")).await;
+    deliver(&app).await;
+    assert!(app.api.schedules().is_empty(), "removed");
+    assert_eq!(schedule_id(&app, id), None);
+    assert_eq!(schedule_calls(&app), ["oa/schedule/add", "oa/schedule/del"]);
+}
+
+#[tokio::test]
+async fn off_by_default_nothing_reaches_the_calendar() {
+    let app = TestApp::spawn().await;
+    app.say("zhangsan", "预约 乒乓球 明天 18:30").await;
+    deliver(&app).await;
+    assert!(schedule_calls(&app).is_empty());
+}
+
+#[tokio::test]
+async fn a_request_needing_approval_is_added_only_once_approved_by_the_last_level() {
+    let app = spawn().await;
+    let id = booking_no(&app.say("zhangsan", "预约 会议室 明天 第3节").await);
+    deliver(&app).await;
+    assert!(app.api.schedules().is_empty(), "pending: not in the calendar");
+    assert!(app.say("dept_head", &format!("通过 {id}")).await.contains("已通过"));
+    deliver(&app).await;
+    assert!(app.api.schedules().is_empty(), "one level of two");
+    assert!(app.say("office_admin", &format!("通过 {id}")).await.contains("已通过"));
+    deliver(&app).await;
+    assert_eq!(app.api.schedules().len(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_add_is_retried_once_and_its_delete_never_overtakes_it() {
+    let app = spawn().await;
+    let id = booking_no(&app.say("zhangsan", "预约 乒乓球 明天 18:30").await);
+    app.say("zhangsan", &format!("取消 {id}")).await;
+    // WeCom is down for the pass and the add (queued in that order): the delete queued after
+    // the add must wait for it.
+    app.api.inject([Fault::Status(502), Fault::Status(502)]);
+    deliver(&app).await;
+    assert!(schedule_calls(&app).is_empty(), "{:?}", schedule_calls(&app));
+    let pending: i64 =
+        app.count("SELECT count(*) FROM outbox WHERE dedupe_key LIKE 'schedule:%' AND state = 'pending'");
+    assert_eq!(pending, 2, "both wait, in order");
+    app.advance(Duration::minutes(5));
+    deliver(&app).await;
+    assert_eq!(schedule_calls(&app), ["oa/schedule/add", "oa/schedule/del"], "added once, then removed");
+    assert!(app.api.schedules().is_empty());
+}
+
+#[tokio::test]
+async fn the_chat_reminder_can_leave_reminding_to_the_calendar() {
+    let app = TestApp::spawn_with(|c| {
+        c.calendar.wecom = true;
+        c.calendar.remind_in_chat = false;
+    })
+    .await;
+    app.say("zhangsan", "预约 健身房 明天 10:30").await;
+    let start =
+        chrono::DateTime::parse_from_rfc3339("2026-11-24T10:30:00+08:00").expect("t").with_timezone(&chrono::Utc);
+    app.clock.set(start - Duration::minutes(60));
+    let schedules = staffhome::scheduler::Schedules::from_config(&app.ctx.config);
+    let report = staffhome::scheduler::run_due_jobs(&app.ctx, &schedules, start - Duration::minutes(60)).await;
+    assert_eq!(report.reminders, 1, "the reminder is due");
+    assert_eq!(app.count("SELECT count(*) FROM outbox WHERE dedupe_key LIKE 'remind:%'"), 0, "but not sent in chat");
+}
