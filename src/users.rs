@@ -65,3 +65,24 @@ pub fn touch_quietly(conn: &Connection, userid: &str, now: i64) -> rusqlite::Res
     )?;
     Ok(())
 }
+
+/// The secret of `user`'s calendar feed (`/calendar/<token>.ics`): made on first use, replaced
+/// by a new one when `reset` (the old one then stops working).
+pub fn calendar_token(tx: &Connection, user: &str, reset: bool, now: i64) -> rusqlite::Result<String> {
+    if !reset {
+        let existing: Option<String> =
+            crate::store::query_row(tx, "SELECT token FROM calendar_feeds WHERE userid = ?1", [user], |row| row.get(0))
+                .optional()?;
+        if let Some(token) = existing {
+            return Ok(token);
+        }
+    }
+    let token = hex::encode(rand::random::<[u8; 16]>());
+    crate::store::execute(
+        tx,
+        "INSERT INTO calendar_feeds (userid, token, created_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (userid) DO UPDATE SET token = excluded.token, created_at = excluded.created_at",
+        rusqlite::params![user, token, now],
+    )?;
+    Ok(token)
+}

@@ -99,6 +99,7 @@ impl<'a> Turn<'a> {
             Command::Mine => self.mine(),
             Command::Confirm(id) => self.confirm(id),
             Command::Board => self.board(),
+            Command::Calendar { reset } => self.calendar(reset),
             Command::Publish => self.publish(),
             Command::Approvals => self.approvals(),
             Command::CheckIn(id) => self.check_in(id, None),
@@ -349,6 +350,20 @@ impl<'a> Turn<'a> {
             })
             .collect();
         Ok(self.render("mine", json!({"bookings": bookings, "waits": waits})))
+    }
+
+    /// The member's calendar feed: its secret address, or a new one.
+    pub(super) fn calendar(&self, reset: bool) -> super::Result<String> {
+        let token = crate::users::calendar_token(self.tx, self.user, reset, self.now.timestamp())?;
+        let url = self.ctx.config.server.public_url.join(&format!("/calendar/{token}.ics"));
+        let first = if reset {
+            "已换新的日历订阅地址，旧地址已失效"
+        } else {
+            "你的日历订阅地址（只给自己用，请勿转发）"
+        };
+        Ok(format!(
+            "{first}：\n{url}\n在手机日历（订阅日历 / 添加日历订阅）或其他日历应用中粘贴此地址，预约、取消会自动同步。地址泄露时发「日历 重置」。"
+        ))
     }
 
     pub(super) fn board(&self) -> super::Result<String> {

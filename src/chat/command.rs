@@ -52,6 +52,10 @@ pub enum Command {
     Mine,
     Confirm(Option<i64>),
     Board,
+    /// 日历 (the feed's address) / 日历 重置 (a new one).
+    Calendar {
+        reset: bool,
+    },
     Publish,
     Approvals,
     Approve(Option<i64>),
@@ -298,6 +302,20 @@ pub static TABLE: &[Entry] = &[
         args: Args::Nothing(&[]),
         rank: 13,
         build: |_| Command::Board,
+    },
+    Entry {
+        words: &["日历"],
+        english: "calendar",
+        example: "日历",
+        what: "日历订阅地址（日历 重置 换新地址）",
+        who: Who::All,
+        read_only: false,
+        args: Args::Text,
+        rank: 15,
+        build: |arg| {
+            let text = arg.text();
+            Command::Calendar { reset: text.contains("重置") || text.contains("reset") }
+        },
     },
     Entry {
         words: &["审批", "待审"],

@@ -109,7 +109,7 @@ pub async fn slot(ctx: Ctx, request: HttpRequest, query: web::Query<SlotQuery>) 
     }
 }
 
-/// `POST /m/{action}`: book, waitlist, unwait, cancel, confirm, checkin.
+/// `POST /m/{action}`: book, waitlist, unwait, cancel, confirm, checkin, calendar.
 pub async fn act(
     ctx: Ctx,
     request: HttpRequest,
@@ -166,6 +166,7 @@ fn command_of(action: &str, form: &ActionForm) -> Option<Command> {
         "cancel" => Command::Cancel(Some(form.booking?)),
         "confirm" => Command::Confirm(Some(form.booking?)),
         "checkin" => Command::CheckIn(Some(form.booking?)),
+        "calendar" => Command::Calendar { reset: false },
         _ => return None,
     })
 }

@@ -4,6 +4,7 @@ mod admin;
 mod board;
 pub mod callback;
 mod health;
+mod ics;
 mod member;
 mod member_view;
 pub mod oauth;
@@ -41,6 +42,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .route("/pass/{token}", web::get().to(pass::pass))
     .route("/board", web::get().to(board::board))
+    .route("/calendar/facility/{file}", web::get().to(ics::facility_feed))
+    .route("/calendar/{file}", web::get().to(ics::member_feed))
     .route("/m", web::get().to(member::page))
     .route("/m/slot", web::get().to(member::slot))
     .route("/m/{action}", web::post().to(member::act))

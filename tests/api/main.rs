@@ -12,6 +12,7 @@ mod cdp;
 mod checkin;
 mod demo;
 mod faults;
+mod feeds;
 mod housekeeping;
 mod invariants;
 mod member;
