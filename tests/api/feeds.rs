@@ -3,7 +3,7 @@
 //! the admins' facility feed.
 
 use crate::common::{booking_no, TestApp};
-use icalendar::{CalendarComponent, Component, EventLike, EventStatus};
+use icalendar::{CalendarComponent, Component, EventStatus};
 
 /// The feed's address in a reply to 日历.
 fn feed_url(reply: &str) -> String {
