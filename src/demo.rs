@@ -88,6 +88,8 @@ where
     config.server.public_url = PublicUrl::parse(&format!("http://127.0.0.1:{port}")).map_err(|e| e.to_string())?;
     config.wecom.api_base = api.base_url().to_string();
     config.wecom.oauth_base = api.base_url().to_string();
+    // Show bookings arriving in the members' WeCom calendars too (off by default in a service).
+    config.calendar.wecom = true;
     let _temp;
     config.database.path = match options.database {
         Some(path) => path,
@@ -240,6 +242,10 @@ impl Demo {
         for call in calls.iter().skip(self.seen) {
             match call.path.as_str() {
                 "message/send" => out.push_str(&self.show_message(&call.body, call.response_code.as_deref())),
+                "oa/schedule/add" => out.push_str(&self.show_schedule(&call.body["schedule"])),
+                "oa/schedule/del" => {
+                    out.push_str(&format!("[日程删除] {}\n", call.body["schedule_id"].as_str().unwrap_or_default()))
+                }
                 "message/update_template_card" => out.push_str(&format!(
                     "[卡片更新 → {}] 按钮变为「{}」\n",
                     call.body["userids"]
@@ -253,6 +259,23 @@ impl Demo {
         }
         self.seen = calls.len();
         out
+    }
+
+    /// `[日程 → zhangsan] 乒乓球 11-24 18:30-19:30`.
+    fn show_schedule(&self, schedule: &Value) -> String {
+        let tz = self.ctx.catalog.tz();
+        let at = |key: &str, format: &str| {
+            DateTime::<Utc>::from_timestamp(schedule[key].as_i64().unwrap_or_default(), 0)
+                .map(|t| t.with_timezone(&tz).format(format).to_string())
+                .unwrap_or_default()
+        };
+        format!(
+            "[日程 → {}] {} {}-{}\n",
+            schedule["attendees"][0]["userid"].as_str().unwrap_or("?"),
+            schedule["location"].as_str().unwrap_or_default(),
+            at("start_time", "%m-%d %H:%M"),
+            at("end_time", "%H:%M")
+        )
     }
 
     fn show_message(&mut self, body: &Value, response_code: Option<&str>) -> String {

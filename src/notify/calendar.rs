@@ -31,6 +31,23 @@ pub fn queue(tx: &Connection, n: &Notifier, event: &Event, now: i64) -> Result<(
     }
 }
 
+/// Upcoming confirmed bookings without a schedule get one (the option was turned on after they
+/// were made; bookings already past are left alone). Queued once per booking (the add's key).
+pub fn backfill(tx: &Connection, n: &Notifier, now: i64) -> Result<usize, NotifyError> {
+    if !n.calendar.wecom {
+        return Ok(0);
+    }
+    let mut stmt = tx.prepare(&format!(
+        "SELECT {} FROM bookings WHERE state = 'confirmed' AND starts_at > ?1 AND schedule_id IS NULL",
+        crate::booking::model::BOOKING_COLUMNS
+    ))?;
+    let bookings = stmt.query_map([now], Booking::from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    for booking in &bookings {
+        add(tx, n, booking, now)?;
+    }
+    Ok(bookings.len())
+}
+
 /// The sequence of a booking's calendar entries.
 fn sequence(booking: &Booking) -> String {
     format!("booking:{}", booking.id)

@@ -5,7 +5,7 @@
 
 mod approval;
 mod buttons;
-mod calendar;
+pub mod calendar;
 mod choices;
 mod direct;
 mod notices;

@@ -175,8 +175,24 @@ fn publish(
     service::publish_week(tx, week, "scheduler", now, events)
 }
 
+/// Once at start: upcoming bookings into the members' WeCom calendars, when that was turned on
+/// after they were made.
+pub async fn backfill_calendar<C: JobContext>(ctx: &Arc<C>) -> usize {
+    let mut report = JobReport::default();
+    let now = ctx.clock().now().timestamp();
+    let added = job(ctx, "calendar_backfill", &mut report, move |ctx, tx, _| {
+        Ok(notify::calendar::backfill(tx, &ctx.notifier(), now)?)
+    })
+    .await;
+    if added > 0 {
+        tracing::info!(added, "upcoming bookings queued for the members' WeCom calendars");
+    }
+    added
+}
+
 /// The scheduler loop of `serve`: a catch-up pass at once, then one at every tick.
 pub async fn run<C: JobContext>(ctx: Arc<C>) -> Result<(), std::convert::Infallible> {
+    backfill_calendar(&ctx).await;
     let schedules = Arc::new(Schedules::from_config(ctx.config()));
     loop {
         let (pass_ctx, pass_schedules) = (Arc::clone(&ctx), Arc::clone(&schedules));

@@ -109,3 +109,18 @@ async fn the_chat_reminder_can_leave_reminding_to_the_calendar() {
     assert_eq!(report.reminders, 1, "the reminder is due");
     assert_eq!(app.count("SELECT count(*) FROM outbox WHERE dedupe_key LIKE 'remind:%'"), 0, "but not sent in chat");
 }
+
+#[tokio::test]
+async fn turned_on_later_it_adds_the_upcoming_bookings_but_not_the_past_ones() {
+    let app = TestApp::spawn().await;
+    let past = booking_no(&app.say("zhangsan", "预约 健身房 今天 12:00").await);
+    let upcoming = booking_no(&app.say("zhangsan", "预约 健身房 明天 18:30").await);
+    app.advance(Duration::hours(3)); // 13:00: today's 12:00 has begun
+    let app = app.restart_with(|c| c.calendar.wecom = true).await;
+    assert_eq!(staffhome::scheduler::backfill_calendar(&app.ctx).await, 1);
+    assert_eq!(staffhome::scheduler::backfill_calendar(&app.ctx).await, 1, "asked again: the same add, queued once");
+    deliver(&app).await;
+    assert_eq!(app.api.schedules().len(), 1);
+    assert!(schedule_id(&app, upcoming).is_some());
+    assert_eq!(schedule_id(&app, past), None);
+}

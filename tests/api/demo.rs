@@ -47,6 +47,7 @@ fn book_get_a_card_and_approve_it_through_the_prompt() {
         "看板 board: http://127.0.0.1:",
         "预约成功！\n#1 健身房 11月24日 周二 18:30-19:30",
         "[凭证 → zhangsan] 预约凭证 #1 健身房",
+        "[日程 → zhangsan] 健身房 11-24 18:30-19:30",
         "已提交预约申请，等待审批",
         "[卡片 → dept_head] 会议室预约审批",
         "/click 1 通过   /click 2 驳回",
