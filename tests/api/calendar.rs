@@ -124,3 +124,16 @@ async fn turned_on_later_it_adds_the_upcoming_bookings_but_not_the_past_ones() {
     assert!(schedule_id(&app, upcoming).is_some());
     assert_eq!(schedule_id(&app, past), None);
 }
+
+#[tokio::test]
+async fn a_stop_use_removes_the_bookings_it_closes_from_the_calendars() {
+    let app = spawn().await;
+    let id = booking_no(&app.say("zhangsan", "预约 健身房 明天 18:30").await);
+    deliver(&app).await;
+    assert_eq!(app.api.schedules().len(), 1);
+    let closed = app.say("admin1", "停用 健身房 明天 设备检修").await;
+    assert!(closed.contains("停用"), "{closed}");
+    deliver(&app).await;
+    assert!(app.api.schedules().is_empty(), "removed with the closure");
+    assert_eq!(schedule_id(&app, id), None);
+}
