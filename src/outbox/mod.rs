@@ -1,6 +1,8 @@
 //! The durable outbox: every message to send is a row written in the same transaction as
 //! the change that causes it, with a dedupe key so the same notice is never queued twice.
 
+mod claim;
+mod send;
 pub mod worker;
 
 use crate::store::Store;

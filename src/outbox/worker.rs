@@ -1,24 +1,31 @@
-//! Delivering the outbox: due rows go to WeCom; transient failures retry with capped
-//! exponential backoff and jitter; permanent ones are marked failed with the reason.
+//! Delivering the outbox: due rows go to WeCom, up to [`IN_FLIGHT`] recipients at once, each
+//! recipient's rows one after another in the order queued (so a call that stalls holds up only
+//! its own recipient); transient failures retry with capped exponential backoff and jitter;
+//! permanent ones are marked failed with the reason.
 //!
 //! Delivery is at least once: a crash after WeCom accepted a message but before the row is
 //! marked done sends it again on restart, at most once more, and WeCom drops that resend
 //! because notices carry `enable_duplicate_check`.
 
+use super::claim::{claim, Claim};
+use super::send::{describe, schedule_change, send, Mark, Marked};
 use super::Recipient;
 use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::wecom::api::WeComApi;
-use crate::wecom::api::{ApiError, Audience};
 use rand::Rng;
-use rusqlite::{params, OptionalExtension};
+use rusqlite::params;
 use serde_json::Value;
+use std::collections::HashSet;
+use std::sync::Arc;
 
 /// WeCom silently drops more than this per member per app.
 pub const PER_USER_PER_MINUTE: i64 = 30;
 pub const PER_USER_PER_HOUR: i64 = 1000;
-const BATCH: i64 = 50;
+const BATCH: i64 = 200;
+/// Recipients sent to at once.
+pub const IN_FLIGHT: usize = 16;
 const MAX_BACKOFF_SECONDS: i64 = 600;
 /// Transient failures for ~a day (at the 10-minute cap) before a row is given up on.
 const MAX_ATTEMPTS: i64 = 150;
@@ -47,14 +54,14 @@ impl Delivered {
     }
 }
 
-struct Row {
-    id: i64,
-    dedupe_key: String,
-    recipient: String,
-    body: Value,
-    attempts: i64,
+pub(super) struct Row {
+    pub id: i64,
+    pub dedupe_key: String,
+    pub recipient: String,
+    pub body: Value,
+    pub attempts: i64,
     /// Sent only after the earlier messages of this sequence.
-    sequence: Option<String>,
+    pub sequence: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,7 +72,7 @@ pub enum WorkerError {
     Join(#[from] tokio::task::JoinError),
 }
 
-async fn write<T: Send + 'static>(
+pub(super) async fn write<T: Send + 'static>(
     ctx: &impl Courier,
     f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
 ) -> Result<T, WorkerError> {
@@ -101,111 +108,99 @@ fn due_rows(ctx: &impl Courier, now: i64) -> rusqlite::Result<Vec<Row>> {
     })
 }
 
-enum Claim {
-    /// With, for a calendar entry's change or removal, the WeCom schedule it is of (read once
-    /// the entries before it are marked).
-    Claimed(Option<String>),
-    /// Another worker (`tick` beside `serve`) is sending it.
-    Taken,
-    /// The member's rate limit holds it back.
-    Deferred,
-}
-
-/// How long a claim holds before another worker may take the row (its worker died).
-const CLAIM_SECONDS: i64 = 60;
-
-/// Take the row for sending, unless another worker has it or the member's limit is reached
-/// (then it waits until the limit allows). One write transaction, so two workers cannot both
-/// take it. The previous row's outcome (`marked`) is written in the same write: one trip
-/// through the writer per message instead of two, and nothing written later than before.
-async fn claim(
-    ctx: &impl Courier,
-    row: &Row,
-    recipient: &Recipient,
-    now: i64,
-    marked: Option<Marked>,
-) -> Result<Claim, WorkerError> {
-    // A calendar entry is not a message: WeCom's per-member message limit does not count it.
-    let is_message = !row.body["msgtype"].as_str().is_some_and(|t| t.starts_with("schedule_"));
-    let user = match recipient {
-        Recipient::User(user) if is_message => Some(user.clone()),
-        _ => None,
-    };
-    let (id, sequence) = (row.id, row.sequence.clone());
-    let of_schedule = matches!(row.body["msgtype"].as_str(), Some("schedule_update" | "schedule_del"))
-        .then(|| row.body["booking_id"].as_i64().unwrap_or_default());
-    write(ctx, move |tx| {
-        if let Some(marked) = &marked {
-            marked.write(tx)?;
-        }
-        if let Some(until) = sequence.as_deref().map(|s| earlier_in_sequence(tx, s, id)).transpose()?.flatten() {
-            crate::store::execute(tx, "UPDATE outbox SET next_attempt_at = ?2 WHERE id = ?1", params![id, until])?;
-            return Ok(Claim::Deferred);
-        }
-        if let Some(until) = user.as_deref().map(|u| rate_limited_until(tx, u, now)).transpose()?.flatten() {
-            crate::store::execute(tx, "UPDATE outbox SET next_attempt_at = ?2 WHERE id = ?1", params![id, until])?;
-            return Ok(Claim::Deferred);
-        }
-        let taken = crate::store::execute(
-            tx,
-            "UPDATE outbox SET claimed_until = ?2 WHERE id = ?1 AND state = 'pending'
-               AND (claimed_until IS NULL OR claimed_until <= ?3)",
-            params![id, now + CLAIM_SECONDS, now],
-        )?;
-        if taken == 0 {
-            return Ok(Claim::Taken);
-        }
-        let schedule_id = match of_schedule {
-            Some(booking) => {
-                crate::store::query_row(tx, "SELECT schedule_id FROM bookings WHERE id = ?1", [booking], |r| {
-                    r.get::<_, Option<String>>(0)
-                })
-                .optional()?
-                .flatten()
+/// The due rows (oldest first) of each recipient, recipients in the order of their oldest.
+fn by_recipient(rows: Vec<Row>) -> Vec<Vec<Row>> {
+    let mut groups: Vec<Vec<Row>> = Vec::new();
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for row in rows {
+        match index.get(&row.recipient) {
+            Some(&i) => groups[i].push(row),
+            None => {
+                index.insert(row.recipient.clone(), groups.len());
+                groups.push(vec![row]);
             }
-            None => None,
-        };
-        Ok(Claim::Claimed(schedule_id))
-    })
-    .await
+        }
+    }
+    groups
 }
 
-/// When an earlier message of `sequence` than `id` is still to be sent: not before it is due.
-fn earlier_in_sequence(tx: &rusqlite::Connection, sequence: &str, id: i64) -> rusqlite::Result<Option<i64>> {
-    crate::store::query_row(
-        tx,
-        "SELECT max(next_attempt_at) FROM outbox WHERE sequence_key = ?1 AND id < ?2 AND state = 'pending'",
-        params![sequence, id],
-        |row| row.get(0),
-    )
+async fn due(ctx: &Arc<impl Courier>, now: i64) -> Result<Vec<Row>, WorkerError> {
+    let ctx = Arc::clone(ctx);
+    Ok(tokio::task::spawn_blocking(move || due_rows(&*ctx, now)).await??)
 }
 
-/// When a member may next receive a message (None = now), from what was sent to them in
-/// the last minute and hour.
-fn rate_limited_until(conn: &rusqlite::Connection, user: &str, now: i64) -> rusqlite::Result<Option<i64>> {
-    let window = |seconds: i64, limit: i64| -> rusqlite::Result<Option<i64>> {
-        let (count, oldest): (i64, Option<i64>) =
-            crate::store::query_row(conn, SENT_TO_RECENTLY, params![user, now - seconds, limit], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })?;
-        Ok((count >= limit).then(|| oldest.unwrap_or(now) + seconds))
-    };
-    Ok(window(60, PER_USER_PER_MINUTE)?.max(window(3600, PER_USER_PER_HOUR)?))
-}
-
-/// How many messages went to a member since a time (up to a limit), and the oldest of them;
-/// a range of the `outbox_sent_to` index.
-const SENT_TO_RECENTLY: &str = "SELECT count(*), min(sent_at) FROM (SELECT sent_at FROM outbox
-     WHERE recipient = ?1 AND sent_at > ?2 ORDER BY sent_at DESC LIMIT ?3)";
-
-/// One pass: deliver what is due now. Tests call this directly instead of sleeping.
-pub async fn deliver_due(ctx: &std::sync::Arc<impl Courier>) -> Result<Delivered, WorkerError> {
-    let api = ctx.api();
+/// One pass: deliver what is due now, [`IN_FLIGHT`] recipients at once. Tests call this
+/// directly instead of sleeping.
+pub async fn deliver_due<C: Courier>(ctx: &Arc<C>) -> Result<Delivered, WorkerError> {
     let now = ctx.clock().now().timestamp();
-    let rows = {
-        let ctx = std::sync::Arc::clone(ctx);
-        tokio::task::spawn_blocking(move || due_rows(&*ctx, now)).await??
-    };
+    let mut groups = by_recipient(due(ctx, now).await?).into_iter();
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut done = Delivered::default();
+    loop {
+        while tasks.len() < IN_FLIGHT {
+            let Some(group) = groups.next() else { break };
+            let ctx = Arc::clone(ctx);
+            tasks.spawn(async move { deliver_to(&ctx, group, now).await });
+        }
+        let Some(finished) = tasks.join_next().await else { return Ok(done) };
+        done.add(finished??);
+    }
+}
+
+/// The worker loop of `serve`: up to [`IN_FLIGHT`] recipients at once; as soon as one is
+/// done, the next due recipient starts (a stalled call holds up only its own recipient).
+pub async fn run<C: Courier>(ctx: Arc<C>) -> Result<(), WorkerError> {
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut busy: HashSet<String> = HashSet::new();
+    loop {
+        if tasks.len() < IN_FLIGHT {
+            let now = ctx.clock().now().timestamp();
+            match due(&ctx, now).await {
+                Ok(rows) => {
+                    let free: Vec<Vec<Row>> =
+                        by_recipient(rows).into_iter().filter(|g| !busy.contains(&g[0].recipient)).collect();
+                    let room = IN_FLIGHT - tasks.len();
+                    for group in free.into_iter().take(room) {
+                        let (ctx, recipient) = (Arc::clone(&ctx), group[0].recipient.clone());
+                        busy.insert(recipient.clone());
+                        tasks.spawn(async move { (recipient, deliver_to(&ctx, group, now).await) });
+                    }
+                }
+                Err(error) => tracing::error!(error = %error, "outbox read failed; retrying"),
+            }
+        }
+        let pause = if tasks.is_empty() { 500 } else { 100 };
+        tokio::select! {
+            Some(finished) = tasks.join_next(), if !tasks.is_empty() => match finished {
+                Ok((recipient, outcome)) => {
+                    busy.remove(&recipient);
+                    if let Err(error) = outcome {
+                        tracing::error!(error = %error, "outbox delivery failed; retrying");
+                    }
+                }
+                Err(error) => {
+                    // A panicked task: its recipient's rows are claimed until the claim lapses.
+                    tracing::error!(error = %error, "outbox task failed");
+                    busy.clear();
+                }
+            },
+            _ = tokio::time::sleep(std::time::Duration::from_millis(pause)) => {}
+        }
+    }
+}
+
+impl Delivered {
+    fn add(&mut self, other: Delivered) {
+        self.sent += other.sent;
+        self.retried += other.retried;
+        self.failed += other.failed;
+        self.deferred += other.deferred;
+    }
+}
+
+/// One recipient's due rows, in order.
+async fn deliver_to(ctx: &Arc<impl Courier>, rows: Vec<Row>, now: i64) -> Result<Delivered, WorkerError> {
+    let api = ctx.api();
     let mut done = Delivered::default();
     // The last sent row's outcome, written with the next claim (or alone at the end).
     let mut marked = None;
@@ -252,62 +247,6 @@ pub async fn deliver_due(ctx: &std::sync::Arc<impl Courier>) -> Result<Delivered
     Ok(done)
 }
 
-/// Send one row: a message, a card update (`msgtype` "update_card"), or a booking's calendar
-/// entry (`schedule_add`, `schedule_update`, `schedule_del`, the latter two of `schedule_id`).
-async fn send(
-    api: &crate::wecom::api::WeComApi,
-    recipient: &Recipient,
-    body: &Value,
-    schedule_id: Option<&str>,
-) -> Result<crate::wecom::api::SendResult, ApiError> {
-    let nothing = crate::wecom::api::SendResult::default();
-    match body["msgtype"].as_str() {
-        Some("update_card") => {
-            let Recipient::User(user) = recipient else {
-                return Err(ApiError::Garbage("a card update goes to one member".into()));
-            };
-            let code = body["response_code"].as_str().unwrap_or_default();
-            let label = body["label"].as_str().unwrap_or("已处理");
-            api.update_buttons(code, std::slice::from_ref(user), label).await?;
-            return Ok(nothing);
-        }
-        Some("schedule_add") => {
-            let id = api.add_schedule(&body["schedule"]).await?;
-            return Ok(crate::wecom::api::SendResult { schedule_id: Some(id), ..nothing });
-        }
-        // No schedule (its add failed for good, or came before the calendar was turned on):
-        // nothing to change.
-        Some("schedule_update" | "schedule_del") if schedule_id.is_none() => return Ok(nothing),
-        Some("schedule_update") => {
-            let mut schedule = body["schedule"].clone();
-            schedule["schedule_id"] = Value::from(schedule_id);
-            api.update_schedule(&schedule).await?;
-            return Ok(nothing);
-        }
-        Some("schedule_del") => {
-            api.delete_schedule(schedule_id.unwrap_or_default()).await?;
-            return Ok(nothing);
-        }
-        _ => {}
-    }
-    match recipient {
-        Recipient::User(user) => api.send(Audience::Users(std::slice::from_ref(user)), body, true).await,
-        Recipient::All => api.send(Audience::All, body, true).await,
-        Recipient::Parties(parties) => api.send(Audience::Parties(parties), body, true).await,
-    }
-}
-
-/// What a calendar entry sent changes on its booking: the schedule's id (added), or none
-/// (removed).
-fn schedule_change(body: &Value, added: Option<String>) -> Option<(i64, Option<String>)> {
-    let booking = body["booking_id"].as_i64()?;
-    match body["msgtype"].as_str() {
-        Some("schedule_add") => Some((booking, added)),
-        Some("schedule_del") => Some((booking, None)),
-        _ => None,
-    }
-}
-
 async fn queue_fallback(ctx: &impl Courier, key: &str, recipient: &str, text: &str) -> Result<(), WorkerError> {
     let (key, recipient, text) = (format!("{key}:fallback"), recipient.to_string(), text.to_string());
     let now = ctx.clock().now().timestamp();
@@ -315,88 +254,4 @@ async fn queue_fallback(ctx: &impl Courier, key: &str, recipient: &str, text: &s
         super::enqueue(tx, &super::Outgoing::text(&key, &recipient, super::Weight::Light, &text), now).map(|_| ())
     })
     .await
-}
-
-fn describe(error: &ApiError) -> String {
-    match error.errcode() {
-        Some(code) => format!("errcode {code}: {error}"),
-        None => error.to_string(),
-    }
-}
-
-enum Mark {
-    /// `schedule`: a booking's calendar entry, added (its id) or removed (None).
-    Done {
-        msgid: Option<String>,
-        response_code: Option<String>,
-        schedule: Option<(i64, Option<String>)>,
-    },
-    Retry {
-        error: String,
-        at: i64,
-    },
-    Failed {
-        error: String,
-    },
-}
-
-/// A sent row's outcome, to write.
-struct Marked {
-    id: i64,
-    how: Mark,
-    at: i64,
-}
-
-impl Marked {
-    fn write(&self, tx: &rusqlite::Connection) -> rusqlite::Result<()> {
-        let Marked { id, how, at } = self;
-        match how {
-            Mark::Done { msgid, response_code, schedule } => {
-                if let Some((booking, schedule_id)) = schedule {
-                    let set = "UPDATE bookings SET schedule_id = ?2 WHERE id = ?1";
-                    crate::store::execute(tx, set, params![booking, schedule_id])?;
-                }
-                crate::store::execute(
-                    tx,
-                    "UPDATE outbox SET state = 'done', sent_at = ?2, msgid = ?3, response_code = ?4,
-                         attempts = attempts + 1, last_error = NULL, claimed_until = NULL WHERE id = ?1",
-                    params![id, at, msgid, response_code],
-                )
-            }
-            Mark::Retry { error, at: next } => crate::store::execute(
-                tx,
-                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3, claimed_until = NULL
-                 WHERE id = ?1",
-                params![id, next, error],
-            ),
-            Mark::Failed { error } => crate::store::execute(
-                tx,
-                "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ?2, claimed_until = NULL
-                 WHERE id = ?1",
-                params![id, error],
-            ),
-        }?;
-        Ok(())
-    }
-}
-
-/// The worker loop of `serve`: a pass, then a short pause when there was nothing to do.
-pub async fn run(ctx: std::sync::Arc<impl Courier>) -> Result<(), WorkerError> {
-    loop {
-        match deliver_due(&ctx).await {
-            Ok(done) if !done.is_idle() => continue,
-            Ok(_) => {}
-            Err(error) => tracing::error!(error = %error, "outbox pass failed; retrying"),
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn a_members_recent_deliveries_are_a_range_of_an_index() {
-        let plan = crate::store::query_plan(super::SENT_TO_RECENTLY);
-        assert!(plan.contains("USING COVERING INDEX outbox_sent_to (recipient=? AND sent_at>?)"), "{plan}");
-    }
 }

@@ -197,3 +197,27 @@ async fn a_formal_notice_is_a_card_the_stand_in_accepts() {
     assert_eq!(sent[0]["template_card"]["card_type"], "text_notice");
     assert!(sent[0]["template_card"]["card_action"]["url"].as_str().unwrap_or_default().ends_with("/board"));
 }
+
+#[tokio::test]
+async fn a_stalled_call_holds_up_only_its_own_recipient() {
+    let app = TestApp::spawn().await;
+    for user in ["a", "b", "c"] {
+        assert!(app.say(user, "预约 健身房 明天 18:30").await.contains("预约成功"));
+    }
+    // WeCom stalls on a's notice; the others must not wait for it.
+    app.api.hold("a");
+    let ctx = std::sync::Arc::clone(&app.ctx);
+    let pass = tokio::spawn(async move { deliver_due(&ctx).await });
+    let others = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while app.api.sent_to("b").is_empty() || app.api.sent_to("c").is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(others.is_ok(), "b and c got theirs while a's call stalled");
+    assert!(app.api.sent_to("a").is_empty(), "a's is still stalled");
+    app.api.release("a");
+    let done = pass.await.expect("pass").expect("delivered");
+    assert_eq!(done.sent, 3);
+    assert_eq!(app.api.sent_to("a").len(), 1, "then a's, once");
+}

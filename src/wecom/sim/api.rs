@@ -52,6 +52,10 @@ struct ApiState {
     /// The schedules in members' calendars, by id (oa/schedule/*).
     schedules: std::collections::BTreeMap<String, Value>,
     schedule_serial: u64,
+    /// Sends to these members wait until released (a call that stalls).
+    held: std::collections::HashMap<String, Arc<tokio::sync::Semaphore>>,
+    /// How long every POST takes to answer (WeCom far away).
+    latency: Duration,
 }
 
 /// WeCom's active API on loopback.
@@ -139,6 +143,24 @@ impl SimApi {
     /// Register an OAuth code that `auth/getuserinfo` resolves to `user`.
     pub fn add_oauth_code(&self, code: &str, user: &str) {
         self.lock().oauth_codes.push((code.to_string(), user.to_string()));
+    }
+
+    /// Sends to `user` stall until [`SimApi::release`] (at most 30 s).
+    pub fn hold(&self, user: &str) {
+        self.lock().held.insert(user.to_string(), Arc::new(tokio::sync::Semaphore::new(0)));
+    }
+
+    /// Let the stalled sends to `user` go on.
+    pub fn release(&self, user: &str) {
+        // A closed gate lets every waiter (and every later one) through at once.
+        if let Some(gate) = self.lock().held.remove(user) {
+            gate.close();
+        }
+    }
+
+    /// Every POST answers after `latency`.
+    pub fn set_latency(&self, latency: Duration) {
+        self.lock().latency = latency;
     }
 
     /// The schedules now in members' calendars: (schedule_id, schedule).
@@ -279,6 +301,17 @@ async fn post_api(
     query: web::Query<TokenOnly>,
     body: web::Bytes,
 ) -> HttpResponse {
+    let (latency, gate) = {
+        let state = api.lock();
+        let to = serde_json::from_slice::<Value>(&body).ok().and_then(|b| b["touser"].as_str().map(str::to_string));
+        (state.latency, to.and_then(|to| state.held.get(&to).cloned()))
+    };
+    if let Some(gate) = gate {
+        let _ = tokio::time::timeout(Duration::from_secs(30), gate.acquire()).await;
+    }
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     // A slow WeCom still acts on the call; only its answer comes late.
     // (bound first: the guard must be gone before the body locks again)
     let next = api.lock().faults.front().cloned();

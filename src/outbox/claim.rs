@@ -1,0 +1,113 @@
+//! Taking a row for sending: not while another worker has it, not before the earlier entries
+//! of its sequence, not past its member's send limit.
+
+use super::send::Marked;
+use super::worker::{write, Courier, Row, WorkerError, PER_USER_PER_HOUR, PER_USER_PER_MINUTE};
+use super::Recipient;
+use rusqlite::{params, OptionalExtension};
+
+pub(super) enum Claim {
+    /// With, for a calendar entry's change or removal, the WeCom schedule it is of (read once
+    /// the entries before it are marked).
+    Claimed(Option<String>),
+    /// Another worker (`tick` beside `serve`) is sending it.
+    Taken,
+    /// The member's rate limit holds it back.
+    Deferred,
+}
+
+/// How long a claim holds before another worker may take the row (its worker died).
+const CLAIM_SECONDS: i64 = 60;
+
+/// Take the row for sending, unless another worker has it or the member's limit is reached
+/// (then it waits until the limit allows). One write transaction, so two workers cannot both
+/// take it. The previous row's outcome (`marked`) is written in the same write: one trip
+/// through the writer per message instead of two, and nothing written later than before.
+pub(super) async fn claim(
+    ctx: &impl Courier,
+    row: &Row,
+    recipient: &Recipient,
+    now: i64,
+    marked: Option<Marked>,
+) -> Result<Claim, WorkerError> {
+    // A calendar entry is not a message: WeCom's per-member message limit does not count it.
+    let is_message = !row.body["msgtype"].as_str().is_some_and(|t| t.starts_with("schedule_"));
+    let user = match recipient {
+        Recipient::User(user) if is_message => Some(user.clone()),
+        _ => None,
+    };
+    let (id, sequence) = (row.id, row.sequence.clone());
+    let of_schedule = matches!(row.body["msgtype"].as_str(), Some("schedule_update" | "schedule_del"))
+        .then(|| row.body["booking_id"].as_i64().unwrap_or_default());
+    write(ctx, move |tx| {
+        if let Some(marked) = &marked {
+            marked.write(tx)?;
+        }
+        if let Some(until) = sequence.as_deref().map(|s| earlier_in_sequence(tx, s, id)).transpose()?.flatten() {
+            crate::store::execute(tx, "UPDATE outbox SET next_attempt_at = ?2 WHERE id = ?1", params![id, until])?;
+            return Ok(Claim::Deferred);
+        }
+        if let Some(until) = user.as_deref().map(|u| rate_limited_until(tx, u, now)).transpose()?.flatten() {
+            crate::store::execute(tx, "UPDATE outbox SET next_attempt_at = ?2 WHERE id = ?1", params![id, until])?;
+            return Ok(Claim::Deferred);
+        }
+        let taken = crate::store::execute(
+            tx,
+            "UPDATE outbox SET claimed_until = ?2 WHERE id = ?1 AND state = 'pending'
+               AND (claimed_until IS NULL OR claimed_until <= ?3)",
+            params![id, now + CLAIM_SECONDS, now],
+        )?;
+        if taken == 0 {
+            return Ok(Claim::Taken);
+        }
+        let schedule_id = match of_schedule {
+            Some(booking) => {
+                crate::store::query_row(tx, "SELECT schedule_id FROM bookings WHERE id = ?1", [booking], |r| {
+                    r.get::<_, Option<String>>(0)
+                })
+                .optional()?
+                .flatten()
+            }
+            None => None,
+        };
+        Ok(Claim::Claimed(schedule_id))
+    })
+    .await
+}
+
+/// When an earlier message of `sequence` than `id` is still to be sent: not before it is due.
+fn earlier_in_sequence(tx: &rusqlite::Connection, sequence: &str, id: i64) -> rusqlite::Result<Option<i64>> {
+    crate::store::query_row(
+        tx,
+        "SELECT max(next_attempt_at) FROM outbox WHERE sequence_key = ?1 AND id < ?2 AND state = 'pending'",
+        params![sequence, id],
+        |row| row.get(0),
+    )
+}
+
+/// When a member may next receive a message (None = now), from what was sent to them in
+/// the last minute and hour.
+pub(super) fn rate_limited_until(conn: &rusqlite::Connection, user: &str, now: i64) -> rusqlite::Result<Option<i64>> {
+    let window = |seconds: i64, limit: i64| -> rusqlite::Result<Option<i64>> {
+        let (count, oldest): (i64, Option<i64>) =
+            crate::store::query_row(conn, SENT_TO_RECENTLY, params![user, now - seconds, limit], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })?;
+        Ok((count >= limit).then(|| oldest.unwrap_or(now) + seconds))
+    };
+    Ok(window(60, PER_USER_PER_MINUTE)?.max(window(3600, PER_USER_PER_HOUR)?))
+}
+
+/// How many messages went to a member since a time (up to a limit), and the oldest of them;
+/// a range of the `outbox_sent_to` index.
+const SENT_TO_RECENTLY: &str = "SELECT count(*), min(sent_at) FROM (SELECT sent_at FROM outbox
+     WHERE recipient = ?1 AND sent_at > ?2 ORDER BY sent_at DESC LIMIT ?3)";
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_members_recent_deliveries_are_a_range_of_an_index() {
+        let plan = crate::store::query_plan(super::SENT_TO_RECENTLY);
+        assert!(plan.contains("USING COVERING INDEX outbox_sent_to (recipient=? AND sent_at>?)"), "{plan}");
+    }
+}

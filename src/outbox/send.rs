@@ -1,0 +1,125 @@
+//! Sending a row (a message, a card update, a calendar entry) and writing what became of it.
+
+use super::Recipient;
+use crate::wecom::api::{ApiError, Audience, SendResult, WeComApi};
+use rusqlite::params;
+use serde_json::Value;
+
+/// Send one row: a message, a card update (`msgtype` "update_card"), or a booking's calendar
+/// entry (`schedule_add`, `schedule_update`, `schedule_del`, the latter two of `schedule_id`).
+pub(super) async fn send(
+    api: &WeComApi,
+    recipient: &Recipient,
+    body: &Value,
+    schedule_id: Option<&str>,
+) -> Result<SendResult, ApiError> {
+    let nothing = SendResult::default();
+    match body["msgtype"].as_str() {
+        Some("update_card") => {
+            let Recipient::User(user) = recipient else {
+                return Err(ApiError::Garbage("a card update goes to one member".into()));
+            };
+            let code = body["response_code"].as_str().unwrap_or_default();
+            let label = body["label"].as_str().unwrap_or("已处理");
+            api.update_buttons(code, std::slice::from_ref(user), label).await?;
+            return Ok(nothing);
+        }
+        Some("schedule_add") => {
+            let id = api.add_schedule(&body["schedule"]).await?;
+            return Ok(SendResult { schedule_id: Some(id), ..nothing });
+        }
+        // No schedule (its add failed for good, or came before the calendar was turned on):
+        // nothing to change.
+        Some("schedule_update" | "schedule_del") if schedule_id.is_none() => return Ok(nothing),
+        Some("schedule_update") => {
+            let mut schedule = body["schedule"].clone();
+            schedule["schedule_id"] = Value::from(schedule_id);
+            api.update_schedule(&schedule).await?;
+            return Ok(nothing);
+        }
+        Some("schedule_del") => {
+            api.delete_schedule(schedule_id.unwrap_or_default()).await?;
+            return Ok(nothing);
+        }
+        _ => {}
+    }
+    match recipient {
+        Recipient::User(user) => api.send(Audience::Users(std::slice::from_ref(user)), body, true).await,
+        Recipient::All => api.send(Audience::All, body, true).await,
+        Recipient::Parties(parties) => api.send(Audience::Parties(parties), body, true).await,
+    }
+}
+
+/// What a calendar entry sent changes on its booking: the schedule's id (added), or none
+/// (removed).
+pub(super) fn schedule_change(body: &Value, added: Option<String>) -> Option<(i64, Option<String>)> {
+    let booking = body["booking_id"].as_i64()?;
+    match body["msgtype"].as_str() {
+        Some("schedule_add") => Some((booking, added)),
+        Some("schedule_del") => Some((booking, None)),
+        _ => None,
+    }
+}
+
+pub(super) fn describe(error: &ApiError) -> String {
+    match error.errcode() {
+        Some(code) => format!("errcode {code}: {error}"),
+        None => error.to_string(),
+    }
+}
+
+pub(super) enum Mark {
+    /// `schedule`: a booking's calendar entry, added (its id) or removed (None).
+    Done {
+        msgid: Option<String>,
+        response_code: Option<String>,
+        schedule: Option<(i64, Option<String>)>,
+    },
+    Retry {
+        error: String,
+        at: i64,
+    },
+    Failed {
+        error: String,
+    },
+}
+
+/// A sent row's outcome, to write.
+pub(super) struct Marked {
+    pub(super) id: i64,
+    pub(super) how: Mark,
+    pub(super) at: i64,
+}
+
+impl Marked {
+    pub(super) fn write(&self, tx: &rusqlite::Connection) -> rusqlite::Result<()> {
+        let Marked { id, how, at } = self;
+        match how {
+            Mark::Done { msgid, response_code, schedule } => {
+                if let Some((booking, schedule_id)) = schedule {
+                    let set = "UPDATE bookings SET schedule_id = ?2 WHERE id = ?1";
+                    crate::store::execute(tx, set, params![booking, schedule_id])?;
+                }
+                crate::store::execute(
+                    tx,
+                    "UPDATE outbox SET state = 'done', sent_at = ?2, msgid = ?3, response_code = ?4,
+                         attempts = attempts + 1, last_error = NULL, claimed_until = NULL WHERE id = ?1",
+                    params![id, at, msgid, response_code],
+                )
+            }
+            Mark::Retry { error, at: next } => crate::store::execute(
+                tx,
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3, claimed_until = NULL
+                 WHERE id = ?1",
+                params![id, next, error],
+            ),
+            Mark::Failed { error } => crate::store::execute(
+                tx,
+                "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ?2, claimed_until = NULL
+                 WHERE id = ?1",
+                params![id, error],
+            ),
+        }?;
+        Ok(())
+    }
+}
