@@ -26,6 +26,8 @@ pub struct AppContext {
     pub recent_answers: RecentAnswers,
     /// What answered questions leave to write (members seen, cards), written together.
     pub later: Arc<Later>,
+    /// Callbacks being answered now: while many are, messages go out one recipient at a time.
+    pub answering: Arc<std::sync::atomic::AtomicUsize>,
     /// Threads for a callback's first look on a reader (reads block; writes queue for the
     /// store's writer thread without holding one).
     pub look_threads: Workers,
@@ -96,6 +98,7 @@ impl AppContext {
             api,
             recent_answers: RecentAnswers::default(),
             later: Arc::default(),
+            answering: Arc::default(),
             look_threads: Workers::start("staffhome-look", LOOK_THREADS).map_err(StartError::Threads)?,
         })
     }
@@ -152,6 +155,10 @@ impl crate::outbox::worker::Courier for AppContext {
 
     fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    fn answering(&self) -> usize {
+        self.answering.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 

@@ -1,6 +1,6 @@
-//! Delivering the outbox: due rows go to WeCom, up to [`IN_FLIGHT`] recipients at once, each
-//! recipient's rows one after another in the order queued (so a call that stalls holds up only
-//! its own recipient); transient failures retry with capped exponential backoff and jitter;
+//! Delivering the outbox: due rows go to WeCom, up to [`IN_FLIGHT`] recipients at once (one
+//! while the service is busy answering: answers come first), each recipient's rows one after
+//! another in the order queued (so a call that stalls holds up only its own recipient); transient failures retry with capped exponential backoff and jitter;
 //! permanent ones are marked failed with the reason.
 //!
 //! Delivery is at least once: a crash after WeCom accepted a message but before the row is
@@ -26,6 +26,18 @@ pub const PER_USER_PER_HOUR: i64 = 1000;
 const BATCH: i64 = 200;
 /// Recipients sent to at once.
 pub const IN_FLIGHT: usize = 16;
+/// Callbacks being answered, or writes waiting for the store's writer, beyond which the
+/// service is busy: then messages go out one recipient at a time, and answers come first.
+const BUSY: usize = 4;
+
+/// How many recipients to send to at once now.
+fn room(ctx: &impl Courier) -> usize {
+    if ctx.answering() > BUSY || ctx.store().writes_waiting() > BUSY {
+        1
+    } else {
+        IN_FLIGHT
+    }
+}
 const MAX_BACKOFF_SECONDS: i64 = 600;
 /// Transient failures for ~a day (at the 10-minute cap) before a row is given up on.
 const MAX_ATTEMPTS: i64 = 150;
@@ -36,6 +48,10 @@ pub trait Courier: Send + Sync + 'static {
     fn api(&self) -> &WeComApi;
     fn clock(&self) -> &dyn Clock;
     fn metrics(&self) -> &Metrics;
+    /// Callbacks being answered now (0 where there are none, as in `staffhome tick`).
+    fn answering(&self) -> usize {
+        0
+    }
 }
 
 /// What one pass of the worker did.
@@ -137,7 +153,7 @@ pub async fn deliver_due<C: Courier>(ctx: &Arc<C>) -> Result<Delivered, WorkerEr
     let mut tasks = tokio::task::JoinSet::new();
     let mut done = Delivered::default();
     loop {
-        while tasks.len() < IN_FLIGHT {
+        while tasks.len() < room(&**ctx) {
             let Some(group) = groups.next() else { break };
             let ctx = Arc::clone(ctx);
             tasks.spawn(async move { deliver_to(&ctx, group, now).await });
@@ -153,13 +169,13 @@ pub async fn run<C: Courier>(ctx: Arc<C>) -> Result<(), WorkerError> {
     let mut tasks = tokio::task::JoinSet::new();
     let mut busy: HashSet<String> = HashSet::new();
     loop {
-        if tasks.len() < IN_FLIGHT {
+        if tasks.len() < room(&*ctx) {
             let now = ctx.clock().now().timestamp();
             match due(&ctx, now).await {
                 Ok(rows) => {
                     let free: Vec<Vec<Row>> =
                         by_recipient(rows).into_iter().filter(|g| !busy.contains(&g[0].recipient)).collect();
-                    let room = IN_FLIGHT - tasks.len();
+                    let room = room(&*ctx).saturating_sub(tasks.len());
                     for group in free.into_iter().take(room) {
                         let (ctx, recipient) = (Arc::clone(&ctx), group[0].recipient.clone());
                         busy.insert(recipient.clone());

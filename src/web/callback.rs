@@ -131,12 +131,29 @@ pub async fn receive(
 ) -> HttpResponse {
     let started = Instant::now();
     let ctx = ctx.into_inner();
+    let _answering = Answering::new(&ctx.answering);
     let response = match receive_inner(&ctx, &request, &query, payload).await {
         Ok(response) => response,
         Err(rejection) => rejection.respond(&ctx),
     };
     ctx.metrics.observe("callback_post", started.elapsed().as_secs_f64());
     response
+}
+
+/// Counts a callback as being answered while it lives (the outbox worker gives way to answers).
+struct Answering(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Answering {
+    fn new(count: &Arc<std::sync::atomic::AtomicUsize>) -> Answering {
+        count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Answering(Arc::clone(count))
+    }
+}
+
+impl Drop for Answering {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 async fn receive_inner(
