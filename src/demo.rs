@@ -37,6 +37,9 @@ pub fn published_secrets(config: &Config) -> Vec<&'static str> {
         .collect()
 }
 
+/// The key of the demo's group robot (全员群) on the stand-in.
+const DEMO_ROBOT_KEY: &str = "demo-robot";
+
 pub struct DemoOptions {
     /// Port for the service (0 = any free one); the demo falls back to a free port when busy.
     pub port: u16,
@@ -90,6 +93,12 @@ where
     config.wecom.oauth_base = api.base_url().to_string();
     // Show bookings arriving in the members' WeCom calendars too (off by default in a service).
     config.calendar.wecom = true;
+    // And a group robot for the light notices to everyone.
+    config.robots = vec![crate::config::RobotConfig {
+        name: "全员群".into(),
+        webhook_url: crate::config::Secret::new(api.robot_url(DEMO_ROBOT_KEY)),
+        departments: vec![],
+    }];
     let _temp;
     config.database.path = match options.database {
         Some(path) => path,
@@ -243,6 +252,11 @@ impl Demo {
             match call.path.as_str() {
                 "message/send" => out.push_str(&self.show_message(&call.body, call.response_code.as_deref())),
                 "oa/schedule/add" => out.push_str(&self.show_schedule(&call.body["schedule"])),
+                "webhook/send" => {
+                    let message = &call.body["message"];
+                    let content = message["markdown"]["content"].as_str().or(message["text"]["content"].as_str());
+                    out.push_str(&format!("[群机器人 → 全员群] {}\n", content.unwrap_or_default()));
+                }
                 "oa/schedule/del" => {
                     out.push_str(&format!("[日程删除] {}\n", call.body["schedule_id"].as_str().unwrap_or_default()))
                 }

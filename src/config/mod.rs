@@ -47,6 +47,9 @@ pub struct Config {
     pub facilities: Vec<FacilityConfig>,
     #[serde(default)]
     pub roles: RolesConfig,
+    /// Group robots (群机器人) that take the light notices to everyone.
+    #[serde(default)]
+    pub robots: Vec<RobotConfig>,
     /// Department names admins may address (通知 办公室 …) → WeCom department (party) ids.
     #[serde(default)]
     pub departments: std::collections::BTreeMap<String, String>,
@@ -270,6 +273,19 @@ pub struct FacilityConfig {
     pub kind: Option<String>,
 }
 
+/// A WeCom group robot: light notices to everyone go to its group as markdown.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RobotConfig {
+    /// How it is named in logs and the demo (e.g. 全员群).
+    pub name: String,
+    /// Its full address, as the group's settings show it (…/cgi-bin/webhook/send?key=…).
+    pub webhook_url: Secret,
+    /// The departments (names of `[departments]`) whose group it is; empty: everyone's.
+    #[serde(default)]
+    pub departments: Vec<String>,
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RolesConfig {
@@ -384,6 +400,8 @@ capacity = 10
             (format!("{MINIMAL}\n[server]\npublic_url = \"ftp://host\"\n"), "server.public_url"),
             (format!("{MINIMAL}\n[schedule]\npublish_week = \"sunday night\"\n"), "schedule.publish_week"),
             (format!("{MINIMAL}\n[database]\nkeep_days = 3\n"), "database.keep_days"),
+            (format!("{MINIMAL}\n[[robots]]\nname = \"全员群\"\nwebhook_url = \"ftp://x\"\n"), "robots[0].webhook_url"),
+            (format!("{MINIMAL}\n[calendar]\nremind_before_seconds = 600\n"), "calendar.remind_before_seconds"),
             // Listening beyond this machine: /metrics needs the admin token, so there must be one.
             (format!("{MINIMAL}\n[server]\nbind = \"0.0.0.0:8080\"\n"), "server.admin_token"),
         ];

@@ -26,7 +26,29 @@ impl Config {
                 return Err(invalid(format!("departments.{name}"), "must be a WeCom department id (digits)"));
             }
         }
+        self.validate_robots()?;
         self.validate_facilities()
+    }
+
+    fn validate_robots(&self) -> Result<(), ConfigError> {
+        let mut names = HashSet::new();
+        for (i, robot) in self.robots.iter().enumerate() {
+            let key = |field: &str| format!("robots[{i}].{field}");
+            if robot.name.trim().is_empty() || !names.insert(robot.name.as_str()) {
+                return Err(invalid(key("name"), "must be given and unique"));
+            }
+            let url = robot.webhook_url.expose();
+            if !(url.starts_with("https://") || url.starts_with("http://")) || !url.contains("key=") {
+                return Err(invalid(
+                    key("webhook_url"),
+                    "must be the robot's full address (…/cgi-bin/webhook/send?key=…)",
+                ));
+            }
+            if let Some(unknown) = robot.departments.iter().find(|d| !self.departments.contains_key(*d)) {
+                return Err(invalid(key("departments"), format!("{unknown} is not in [departments]")));
+            }
+        }
+        Ok(())
     }
 
     fn validate_server(&self) -> Result<(), ConfigError> {

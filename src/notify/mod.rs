@@ -9,6 +9,7 @@ pub mod calendar;
 mod choices;
 mod direct;
 mod notices;
+mod robots;
 mod stop_use;
 
 pub use buttons::CardButton;
@@ -16,7 +17,7 @@ pub use choices::{booking_card, slot_card, BookingCard, Message, SlotChoice};
 pub use direct::{broadcast, markdown_to, text_to, Audience};
 
 use crate::booking::{Booking, Catalog, Event};
-use crate::config::{BookingConfig, CalendarConfig, Config, PublicUrl};
+use crate::config::{BookingConfig, CalendarConfig, Config, PublicUrl, RobotConfig};
 use crate::wecom::card::CardError;
 use rusqlite::Connection;
 
@@ -26,13 +27,21 @@ pub struct Notifier<'a> {
     pub catalog: &'a Catalog,
     pub config: &'a BookingConfig,
     pub calendar: &'a CalendarConfig,
+    /// Group robots for light notices to everyone (none: app messages).
+    pub robots: &'a [RobotConfig],
     /// The service's public address (links to the board and booking passes).
     pub public_url: &'a PublicUrl,
 }
 
 impl<'a> Notifier<'a> {
     pub fn new(catalog: &'a Catalog, config: &'a Config) -> Notifier<'a> {
-        Notifier { catalog, config: &config.booking, calendar: &config.calendar, public_url: &config.server.public_url }
+        Notifier {
+            catalog,
+            config: &config.booking,
+            calendar: &config.calendar,
+            robots: &config.robots,
+            public_url: &config.server.public_url,
+        }
     }
 }
 
@@ -117,6 +126,6 @@ fn queue_one(tx: &Connection, n: &Notifier, event: &Event, now: i64) -> Result<(
             notices::no_show(tx, n, booking, *strikes, *suspended_until, now)
         }
         Event::RequestExpired { booking } => notices::request_expired(tx, n, booking, now),
-        Event::WeekPublished { week } => notices::week_published(tx, *week, now),
+        Event::WeekPublished { week } => notices::week_published(tx, n, *week, now),
     }
 }

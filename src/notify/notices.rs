@@ -50,20 +50,22 @@ pub fn cancelled_by_admin(
 }
 
 /// Next week is open: one broadcast to everyone (one API call, not one per member).
-pub fn week_published(tx: &Connection, week: NaiveDate, now: i64) -> Result<(), NotifyError> {
-    let text = format!(
-        "职工之家 {} 至 {} 的预约已开放。发送「空闲」查看空位，「预约 健身房 周一 18:30」即可预约。",
-        date_label(week),
-        date_label(week + Duration::days(6))
-    );
+pub fn week_published(tx: &Connection, n: &Notifier, week: NaiveDate, now: i64) -> Result<(), NotifyError> {
+    let (from, to) = (date_label(week), date_label(week + Duration::days(6)));
+    let text =
+        format!("职工之家 {from} 至 {to} 的预约已开放。发送「空闲」查看空位，「预约 健身房 周一 18:30」即可预约。");
+    let key = format!("publish:{week}");
     let message = Outgoing {
-        dedupe_key: format!("publish:{week}"),
+        dedupe_key: key.clone(),
         recipient: Recipient::All,
         weight: Weight::Light,
         body: json!({"msgtype": "text", "text": {"content": text}}),
     };
-    outbox::enqueue(tx, &message, now)?;
-    Ok(())
+    let markdown = format!(
+        "**职工之家 {from} 至 {to} 的预约已开放**\n在「职工之家」应用中发送「空闲」查看空位，或打开 [预约页面]({})。",
+        n.public_url.join("/m")
+    );
+    super::robots::light_to_everyone(tx, n, &key, &markdown, message, now)
 }
 
 /// The confirmation card two hours before a peak session: 确认参加 / 取消预约.

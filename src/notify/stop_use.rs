@@ -82,7 +82,12 @@ pub fn broadcast_reopening(
     let key = format!("reopen:{facility}:{}", at.timestamp());
     let body = format!("{name} 已恢复开放，欢迎预约：空闲 {name}");
     let fields = [Field { key: "设施", value: name }, Field { key: "操作人", value: by }];
-    broadcast(tx, n, key, ("设施恢复开放", name), &body, &fields, now)
+    // A light notice: to the group robots when there are any.
+    let card = card::text_notice("设施恢复开放", name, &body, &fields, &n.board_url());
+    let to_everyone =
+        Outgoing { dedupe_key: key.clone(), recipient: Recipient::All, weight: Weight::Light, body: card };
+    let markdown = format!("**{name} 已恢复开放**\n欢迎预约：在「职工之家」应用中发送「空闲 {name}」。");
+    super::robots::light_to_everyone(tx, n, &key, &markdown, to_everyone, now)
 }
 
 /// A formal notice card to everyone, once per `key`; `(title, desc)` head the card.

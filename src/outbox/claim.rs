@@ -32,8 +32,9 @@ pub(super) async fn claim(
 ) -> Result<Claim, WorkerError> {
     // A calendar entry is not a message: WeCom's per-member message limit does not count it.
     let is_message = !row.body["msgtype"].as_str().is_some_and(|t| t.starts_with("schedule_"));
-    let user = match recipient {
-        Recipient::User(user) if is_message => Some(user.clone()),
+    let limits: Option<(String, &'static [(i64, i64)])> = match recipient {
+        Recipient::User(user) if is_message => Some((user.clone(), PER_MEMBER)),
+        Recipient::Robot(_) => Some((recipient.encode(), PER_ROBOT)),
         _ => None,
     };
     let (id, sequence) = (row.id, row.sequence.clone());
@@ -47,7 +48,8 @@ pub(super) async fn claim(
             crate::store::execute(tx, "UPDATE outbox SET next_attempt_at = ?2 WHERE id = ?1", params![id, until])?;
             return Ok(Claim::Deferred);
         }
-        if let Some(until) = user.as_deref().map(|u| rate_limited_until(tx, u, now)).transpose()?.flatten() {
+        let limited = limits.as_ref().map(|(to, windows)| rate_limited_until(tx, to, windows, now)).transpose()?;
+        if let Some(until) = limited.flatten() {
             crate::store::execute(tx, "UPDATE outbox SET next_attempt_at = ?2 WHERE id = ?1", params![id, until])?;
             return Ok(Claim::Deferred);
         }
@@ -85,17 +87,29 @@ fn earlier_in_sequence(tx: &rusqlite::Connection, sequence: &str, id: i64) -> ru
     )
 }
 
-/// When a member may next receive a message (None = now), from what was sent to them in
-/// the last minute and hour.
-pub(super) fn rate_limited_until(conn: &rusqlite::Connection, user: &str, now: i64) -> rusqlite::Result<Option<i64>> {
-    let window = |seconds: i64, limit: i64| -> rusqlite::Result<Option<i64>> {
+/// WeCom's limits: per member 30 a minute and 1,000 an hour; per group robot 20 a minute.
+const PER_MEMBER: &[(i64, i64)] = &[(60, PER_USER_PER_MINUTE), (3600, PER_USER_PER_HOUR)];
+const PER_ROBOT: &[(i64, i64)] = &[(60, 20)];
+
+/// When `recipient` (as stored) may next be sent to (None = now), from what was sent to it in
+/// each window (seconds, at most so many).
+pub(super) fn rate_limited_until(
+    conn: &rusqlite::Connection,
+    recipient: &str,
+    windows: &[(i64, i64)],
+    now: i64,
+) -> rusqlite::Result<Option<i64>> {
+    let mut until = None;
+    for &(seconds, limit) in windows {
         let (count, oldest): (i64, Option<i64>) =
-            crate::store::query_row(conn, SENT_TO_RECENTLY, params![user, now - seconds, limit], |row| {
+            crate::store::query_row(conn, SENT_TO_RECENTLY, params![recipient, now - seconds, limit], |row| {
                 Ok((row.get(0)?, row.get(1)?))
             })?;
-        Ok((count >= limit).then(|| oldest.unwrap_or(now) + seconds))
-    };
-    Ok(window(60, PER_USER_PER_MINUTE)?.max(window(3600, PER_USER_PER_HOUR)?))
+        if count >= limit {
+            until = until.max(Some(oldest.unwrap_or(now) + seconds));
+        }
+    }
+    Ok(until)
 }
 
 /// How many messages went to a member since a time (up to a limit), and the oldest of them;

@@ -17,6 +17,8 @@ pub enum Recipient {
     All,
     /// Departments by id ('|'-joined in the API).
     Parties(Vec<String>),
+    /// A group robot of `[[robots]]`, by name.
+    Robot(String),
 }
 
 impl Recipient {
@@ -25,12 +27,15 @@ impl Recipient {
             Recipient::User(user) => user.clone(),
             Recipient::All => "@all".into(),
             Recipient::Parties(parties) => format!("party:{}", parties.join("|")),
+            Recipient::Robot(name) => format!("robot:{name}"),
         }
     }
 
     pub fn decode(stored: &str) -> Recipient {
         if stored == "@all" {
             Recipient::All
+        } else if let Some(name) = stored.strip_prefix("robot:") {
+            Recipient::Robot(name.to_string())
         } else if let Some(parties) = stored.strip_prefix("party:") {
             Recipient::Parties(parties.split('|').map(str::to_string).collect())
         } else {

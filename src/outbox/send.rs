@@ -12,6 +12,7 @@ pub(super) async fn send(
     recipient: &Recipient,
     body: &Value,
     schedule_id: Option<&str>,
+    robot_url: Option<&str>,
 ) -> Result<SendResult, ApiError> {
     let nothing = SendResult::default();
     match body["msgtype"].as_str() {
@@ -47,6 +48,11 @@ pub(super) async fn send(
         Recipient::User(user) => api.send(Audience::Users(std::slice::from_ref(user)), body, true).await,
         Recipient::All => api.send(Audience::All, body, true).await,
         Recipient::Parties(parties) => api.send(Audience::Parties(parties), body, true).await,
+        Recipient::Robot(name) => {
+            let url = robot_url.ok_or_else(|| ApiError::Garbage(format!("no robot {name} in [[robots]]")))?;
+            api.robot_send(url, body).await?;
+            Ok(nothing)
+        }
     }
 }
 

@@ -48,6 +48,10 @@ pub trait Courier: Send + Sync + 'static {
     fn api(&self) -> &WeComApi;
     fn clock(&self) -> &dyn Clock;
     fn metrics(&self) -> &Metrics;
+    /// The address of the group robot `name` of `[[robots]]`.
+    fn robot_url(&self, _name: &str) -> Option<String> {
+        None
+    }
     /// Callbacks being answered now (0 where there are none, as in `staffhome tick`).
     fn answering(&self) -> usize {
         0
@@ -230,7 +234,11 @@ async fn deliver_to(ctx: &Arc<impl Courier>, rows: Vec<Row>, now: i64) -> Result
                 continue;
             }
         };
-        let result = send(api, &recipient, &row.body, schedule_id.as_deref()).await;
+        let robot_url = match &recipient {
+            Recipient::Robot(name) => ctx.robot_url(name),
+            _ => None,
+        };
+        let result = send(api, &recipient, &row.body, schedule_id.as_deref(), robot_url.as_deref()).await;
         let mark_as = match result {
             Ok(sent) => {
                 ctx.metrics().outbox_sent.inc();

@@ -223,6 +223,18 @@ impl WeComApi {
         self.post("oa/schedule/del", &json!({"schedule_id": schedule_id})).await.map(|_| ())
     }
 
+    /// A group robot's message: POST to its full address (the key in it is its credential).
+    pub async fn robot_send(&self, webhook_url: &str, message: &Value) -> Result<(), ApiError> {
+        let response = self
+            .http
+            .post(webhook_url)
+            .json(message)
+            .send()
+            .await
+            .map_err(|e| ApiError::Transport(e.without_url().to_string()))?;
+        read_answer(response).await.map(|_| ())
+    }
+
     /// message/recall (within 24 h of sending).
     pub async fn recall(&self, msgid: &str) -> Result<(), ApiError> {
         self.post("message/recall", &json!({"msgid": msgid})).await.map(|_| ())

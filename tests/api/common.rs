@@ -139,6 +139,8 @@ impl TestApp {
         // Links (passes, OAuth's way back) lead to this server, so a browser can follow them.
         config.server.public_url = PublicUrl::parse(&format!("http://127.0.0.1:{port}")).expect("url");
         let clock = Arc::new(FixedClock::new(now));
+        // The stand-in's robots count their limits by the service's clock.
+        api.use_clock(clock.clone());
         let ctx = Arc::new(AppContext::new(config, clock.clone()).expect("context"));
         let app = Application::with_listener(Arc::clone(&ctx), listener).expect("build");
         tokio::spawn(app.run_until_stopped());

@@ -69,6 +69,8 @@ fn the_demo_shows_cards_to_tap_and_the_members_page() {
          /click 3\n\
          我的\n\
          /page\n\
+         /as admin1\n\
+         发布 下周\n\
          /quit\n",
     );
     for expected in [
@@ -80,6 +82,7 @@ fn the_demo_shows_cards_to_tap_and_the_members_page() {
         "[卡片 → zhangsan] #1 健身房 11月24日 周二 10:30-11:30 — 我的预约",
         "/click 1 取消预约",
         "/m?signin=1  （在浏览器中以 zhangsan 登录）",
+        "[群机器人 → 全员群] **职工之家 11月30日 周一 至 12月6日 周日 的预约已开放**",
     ] {
         assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
     }

@@ -21,6 +21,7 @@ mod outbox;
 mod parser;
 mod phone;
 mod protocol;
+mod robots;
 mod robustness;
 mod scheduler;
 mod security;

@@ -56,6 +56,10 @@ struct ApiState {
     held: std::collections::HashMap<String, Arc<tokio::sync::Semaphore>>,
     /// How long every POST takes to answer (WeCom far away).
     latency: Duration,
+    /// When each group robot (by key) was sent to, for its 20-a-minute limit.
+    robot_sends: std::collections::HashMap<String, Vec<i64>>,
+    /// The clock robot limits count by (the service's own in tests; else the system's).
+    clock: Option<Arc<dyn crate::clock::Clock>>,
 }
 
 /// WeCom's active API on loopback.
@@ -85,6 +89,7 @@ impl SimApi {
                 .app_data(web::JsonConfig::default().limit(1 << 20))
                 .route("/connect/oauth2/authorize", web::get().to(authorize))
                 .route("/cgi-bin/gettoken", web::get().to(gettoken))
+                .route("/cgi-bin/webhook/send", web::post().to(robot_send))
                 .route("/cgi-bin/auth/getuserinfo", web::get().to(getuserinfo))
                 .route("/cgi-bin/{tail:.*}", web::post().to(post_api))
         })
@@ -156,6 +161,25 @@ impl SimApi {
         if let Some(gate) = self.lock().held.remove(user) {
             gate.close();
         }
+    }
+
+    /// Count robot limits by `clock` (a test's fixed clock) instead of the system's.
+    pub fn use_clock(&self, clock: Arc<dyn crate::clock::Clock>) {
+        self.lock().clock = Some(clock);
+    }
+
+    /// The group robot address for `key` (what `[[robots]] webhook_url` holds).
+    pub fn robot_url(&self, key: &str) -> String {
+        format!("{}/cgi-bin/webhook/send?key={key}", self.base_url)
+    }
+
+    /// The messages the group robot `key` posted to its group.
+    pub fn robot_messages(&self, key: &str) -> Vec<Value> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.path == "webhook/send" && c.body["key"] == key)
+            .map(|c| c.body["message"].clone())
+            .collect()
     }
 
     /// Every POST answers after `latency`.
@@ -260,6 +284,45 @@ async fn getuserinfo(api: web::Data<SimApi>, query: web::Query<AuthQuery>) -> Ht
         }
         None => errcode(40029),
     }
+}
+
+#[derive(serde::Deserialize)]
+struct RobotQuery {
+    key: Option<String>,
+}
+
+/// A group robot's address: markdown or text to its group, at most 20 a minute per robot.
+async fn robot_send(api: web::Data<SimApi>, query: web::Query<RobotQuery>, body: web::Bytes) -> HttpResponse {
+    if let Some(response) = apply_fault(&api).await {
+        return response;
+    }
+    let Some(key) = query.key.clone().filter(|k| !k.is_empty()) else { return errcode(93000) };
+    let Ok(message) = serde_json::from_slice::<Value>(&body) else { return errcode(40008) };
+    let content = match message["msgtype"].as_str() {
+        Some("markdown") => message["markdown"]["content"].as_str(),
+        Some("text") => message["text"]["content"].as_str(),
+        _ => return errcode(40008),
+    };
+    if content.is_none_or(|c| c.is_empty() || c.len() > 4096) {
+        return errcode(40058);
+    }
+    let mut state = api.lock();
+    let now = state.clock.as_ref().map_or_else(
+        || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64),
+        |clock| clock.now().timestamp(),
+    );
+    let sends = state.robot_sends.entry(key.clone()).or_default();
+    sends.retain(|at| *at > now - 60);
+    if sends.len() >= 20 {
+        return errcode(45009);
+    }
+    sends.push(now);
+    state.calls.push(ApiCall {
+        path: "webhook/send".into(),
+        body: json!({"key": key, "message": message}),
+        response_code: None,
+    });
+    HttpResponse::Ok().json(json!({"errcode": 0, "errmsg": "ok"}))
 }
 
 #[derive(serde::Deserialize)]
