@@ -157,6 +157,10 @@ impl crate::outbox::worker::Courier for AppContext {
         &self.metrics
     }
 
+    fn zone(&self) -> chrono_tz::Tz {
+        self.config.tz()
+    }
+
     fn robot_url(&self, name: &str) -> Option<String> {
         self.config.robots.iter().find(|r| r.name == name).map(|r| r.webhook_url.expose().to_string())
     }

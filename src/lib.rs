@@ -14,6 +14,7 @@ pub mod qr;
 pub mod report;
 pub mod scheduler;
 pub mod secret;
+pub mod settings;
 pub mod startup;
 pub mod store;
 pub mod sync;

@@ -46,19 +46,22 @@ pub fn send_confirmations(
     Ok(asked)
 }
 
-/// Every confirmed booking starting within `remind_before_minutes` is due its check-in
-/// reminder, once.
+/// Confirmed bookings starting within their member's reminder lead (the configured one unless
+/// the member chose another) whose reminder is not yet due: due now, once each.
 pub fn send_reminders(
     tx: &Connection,
     rules: &Rules,
     now: DateTime<Utc>,
     events: &mut Events,
 ) -> rusqlite::Result<u32> {
-    let horizon = now.timestamp() + rules.config.remind_before_minutes * 60;
+    // A member may choose their own lead time (提醒 提前30分钟, at most three hours).
+    let longest = rules.config.remind_before_minutes.max(*crate::settings::LEAD_MINUTES.end());
     let due = bookings(
         tx,
-        "state = 'confirmed' AND starts_at > ?1 AND starts_at <= ?2 AND reminded_at IS NULL",
-        params![now.timestamp(), horizon],
+        "state = 'confirmed' AND starts_at > ?1 AND starts_at <= ?1 + ?2 * 60 AND reminded_at IS NULL
+         AND starts_at <= ?1 + 60 * COALESCE(
+             (SELECT remind_before_minutes FROM member_settings s WHERE s.userid = bookings.userid), ?3)",
+        params![now.timestamp(), longest, rules.config.remind_before_minutes],
     )?;
     let reminded = due.len() as u32;
     for booking in due {

@@ -56,6 +56,12 @@ pub enum Command {
     Calendar {
         reset: bool,
     },
+    /// 提醒 关 / 提醒 开 / 提醒 提前30分钟, as typed.
+    Remind(String),
+    /// 免打扰 22:00-07:00 / 免打扰 关, as typed.
+    Quiet(String),
+    /// 设置: the member's settings.
+    Settings,
     Publish,
     Approvals,
     Approve(Option<i64>),
@@ -316,6 +322,39 @@ pub static TABLE: &[Entry] = &[
             let text = arg.text();
             Command::Calendar { reset: text.contains("重置") || text.contains("reset") }
         },
+    },
+    Entry {
+        words: &["提醒"],
+        english: "remind",
+        example: "提醒 提前30分钟",
+        what: "提醒：关 / 开 / 提前多少分钟（高峰时段的提醒始终发送）",
+        who: Who::All,
+        read_only: false,
+        args: Args::Text,
+        rank: 16,
+        build: |arg| Command::Remind(arg.text()),
+    },
+    Entry {
+        words: &["免打扰"],
+        english: "quiet",
+        example: "免打扰 22:00-07:00",
+        what: "免打扰时段（其间的非正式消息稍后再发；免打扰 关）",
+        who: Who::All,
+        read_only: false,
+        args: Args::Text,
+        rank: 17,
+        build: |arg| Command::Quiet(arg.text()),
+    },
+    Entry {
+        words: &["设置"],
+        english: "settings",
+        example: "设置",
+        what: "我的提醒与免打扰设置",
+        who: Who::All,
+        read_only: true,
+        args: Args::Nothing(&[]),
+        rank: 18,
+        build: |_| Command::Settings,
     },
     Entry {
         words: &["审批", "待审"],

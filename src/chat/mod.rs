@@ -10,6 +10,7 @@ pub mod dates;
 pub mod dialogue;
 mod free;
 mod parse;
+mod preferences;
 mod refusals;
 mod reply;
 mod taps;

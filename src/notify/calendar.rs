@@ -55,14 +55,14 @@ fn sequence(booking: &Booking) -> String {
 
 fn add(tx: &Connection, n: &Notifier, booking: &Booking, now: i64) -> Result<(), NotifyError> {
     let body = json!({"msgtype": "schedule_add", "booking_id": booking.id, "schedule": schedule(n, booking)});
-    let entry = Outgoing::to_user(format!("schedule:{}:add", booking.id), &booking.userid, Weight::Light, body);
+    let entry = Outgoing::to_user(format!("schedule:{}:add", booking.id), &booking.userid, Weight::Reply, body);
     outbox::enqueue_in_sequence(tx, &entry, &sequence(booking), now)?;
     Ok(())
 }
 
 fn remove(tx: &Connection, booking: &Booking, now: i64) -> Result<(), NotifyError> {
     let body = json!({"msgtype": "schedule_del", "booking_id": booking.id});
-    let entry = Outgoing::to_user(format!("schedule:{}:del", booking.id), &booking.userid, Weight::Light, body);
+    let entry = Outgoing::to_user(format!("schedule:{}:del", booking.id), &booking.userid, Weight::Reply, body);
     outbox::enqueue_in_sequence(tx, &entry, &sequence(booking), now)?;
     Ok(())
 }

@@ -33,7 +33,7 @@ impl Message {
 
     /// Queue it (once per key).
     pub fn queue(&self, tx: &Connection, now: i64) -> Result<(), NotifyError> {
-        outbox::enqueue(tx, &Outgoing::to_user(self.key.clone(), &self.to, Weight::Light, self.body.clone()), now)?;
+        outbox::enqueue(tx, &Outgoing::to_user(self.key.clone(), &self.to, Weight::Reply, self.body.clone()), now)?;
         Ok(())
     }
 }

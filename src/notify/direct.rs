@@ -18,14 +18,14 @@ pub enum Audience {
 
 /// A plain text to one member, once per `key`.
 pub fn text_to(tx: &Connection, key: String, user: &str, text: &str, now: i64) -> Result<(), NotifyError> {
-    outbox::enqueue(tx, &Outgoing::text(key, user, Weight::Light, text), now)?;
+    outbox::enqueue(tx, &Outgoing::text(key, user, Weight::Reply, text), now)?;
     Ok(())
 }
 
 /// A markdown message to one member, once per `key` (reports, digests).
 pub fn markdown_to(tx: &Connection, key: String, user: &str, content: &str, now: i64) -> Result<(), NotifyError> {
     let body = json!({"msgtype": "markdown", "markdown": {"content": content}});
-    outbox::enqueue(tx, &Outgoing::to_user(key, user, Weight::Light, body), now)?;
+    outbox::enqueue(tx, &Outgoing::to_user(key, user, Weight::Reply, body), now)?;
     Ok(())
 }
 

@@ -21,7 +21,7 @@ pub fn promoted(tx: &Connection, n: &Notifier, booking: &Booking, now: i64) -> R
     );
     outbox::enqueue(
         tx,
-        &Outgoing::text(format!("promote:{}", booking.id), &booking.userid, Weight::Light, &text),
+        &Outgoing::text(format!("promote:{}", booking.id), &booking.userid, Weight::Formal, &text),
         now,
     )?;
     Ok(())
@@ -94,7 +94,8 @@ pub fn confirmation_card(
             card::Button { text: "取消预约", style: 4, key: CardButton::Cancel(booking.id).key() },
         ],
     )?;
-    let message = Outgoing::to_user(format!("confirm:{}", booking.id), &booking.userid, Weight::Light, body);
+    // Confirmation cards are for peak slots only: formal.
+    let message = Outgoing::to_user(format!("confirm:{}", booking.id), &booking.userid, Weight::Formal, body);
     outbox::enqueue(tx, &message, now)?;
     Ok(())
 }
@@ -108,7 +109,14 @@ pub fn reminder(tx: &Connection, n: &Notifier, booking: &Booking, now: i64) -> R
         code = booking.checkin_code,
         url = n.pass_url(booking)
     );
-    outbox::enqueue(tx, &Outgoing::text(format!("remind:{}", booking.id), &booking.userid, Weight::Light, &text), now)?;
+    // A peak slot's reminder is formal (its place is wanted); the others are light, and a
+    // member may turn those off (提醒 关).
+    let peak = n.catalog.slot(booking.slot).is_some_and(|s| s.peak);
+    if !peak && crate::settings::load(tx, &booking.userid)?.reminders_off {
+        return Ok(());
+    }
+    let weight = if peak { Weight::Formal } else { Weight::Light };
+    outbox::enqueue(tx, &Outgoing::text(format!("remind:{}", booking.id), &booking.userid, weight, &text), now)?;
     Ok(())
 }
 
@@ -218,7 +226,7 @@ pub fn pass(tx: &Connection, n: &Notifier, booking: &Booking, now: i64) -> Resul
             "btntxt": "查看凭证",
         }
     });
-    let message = Outgoing::to_user(format!("pass:{}", booking.id), &booking.userid, Weight::Light, body);
+    let message = Outgoing::to_user(format!("pass:{}", booking.id), &booking.userid, Weight::Reply, body);
     outbox::enqueue(tx, &message, now)?;
     Ok(())
 }

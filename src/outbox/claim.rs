@@ -38,6 +38,11 @@ pub(super) async fn claim(
         _ => None,
     };
     let (id, sequence) = (row.id, row.sequence.clone());
+    let quiet_for = match recipient {
+        Recipient::User(user) if row.waits_for_quiet => Some(user.clone()),
+        _ => None,
+    };
+    let zone = ctx.zone();
     let of_schedule = matches!(row.body["msgtype"].as_str(), Some("schedule_update" | "schedule_del"))
         .then(|| row.body["booking_id"].as_i64().unwrap_or_default());
     write(ctx, move |tx| {
@@ -45,6 +50,12 @@ pub(super) async fn claim(
             marked.write(tx)?;
         }
         if let Some(until) = sequence.as_deref().map(|s| earlier_in_sequence(tx, s, id)).transpose()?.flatten() {
+            crate::store::execute(tx, "UPDATE outbox SET next_attempt_at = ?2 WHERE id = ?1", params![id, until])?;
+            return Ok(Claim::Deferred);
+        }
+        let at = chrono::DateTime::from_timestamp(now, 0).unwrap_or_default();
+        let quiet = quiet_for.as_deref().map(|user| crate::settings::quiet_until(tx, user, zone, at)).transpose()?;
+        if let Some(until) = quiet.flatten() {
             crate::store::execute(tx, "UPDATE outbox SET next_attempt_at = ?2 WHERE id = ?1", params![id, until])?;
             return Ok(Claim::Deferred);
         }

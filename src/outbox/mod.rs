@@ -44,11 +44,14 @@ impl Recipient {
     }
 }
 
-/// Formal notices (stop-use, approval results, suspension) versus light reminders.
+/// How a message weighs: formal notices always go at once; light ones (reminders, an
+/// approver's card) wait for the member's quiet hours; replies (to what the member just did or
+/// asked) go at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Weight {
     Formal,
     Light,
+    Reply,
 }
 
 /// One message to queue.
@@ -92,8 +95,9 @@ fn insert(tx: &Connection, message: &Outgoing, sequence: Option<&str>, now: i64)
     let payload = message.body.to_string();
     let inserted = crate::store::execute(
         tx,
-        "INSERT INTO outbox (dedupe_key, recipient, kind, formal, payload, next_attempt_at, created_at, sequence_key)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)
+        "INSERT INTO outbox (dedupe_key, recipient, kind, formal, payload, next_attempt_at, created_at, sequence_key,
+                             waits_for_quiet)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8)
          ON CONFLICT (dedupe_key) DO NOTHING",
         params![
             message.dedupe_key,
@@ -102,7 +106,8 @@ fn insert(tx: &Connection, message: &Outgoing, sequence: Option<&str>, now: i64)
             message.weight == Weight::Formal,
             payload,
             now,
-            sequence
+            sequence,
+            message.weight == Weight::Light
         ],
     )?;
     Ok(inserted == 1)

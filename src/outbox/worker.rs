@@ -48,6 +48,10 @@ pub trait Courier: Send + Sync + 'static {
     fn api(&self) -> &WeComApi;
     fn clock(&self) -> &dyn Clock;
     fn metrics(&self) -> &Metrics;
+    /// The zone members' quiet hours are in (the service's).
+    fn zone(&self) -> chrono_tz::Tz {
+        chrono_tz::UTC
+    }
     /// The address of the group robot `name` of `[[robots]]`.
     fn robot_url(&self, _name: &str) -> Option<String> {
         None
@@ -82,6 +86,8 @@ pub(super) struct Row {
     pub attempts: i64,
     /// Sent only after the earlier messages of this sequence.
     pub sequence: Option<String>,
+    /// A light notice: it waits for the end of its member's quiet hours.
+    pub waits_for_quiet: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -109,7 +115,7 @@ fn backoff_seconds(attempts: i64) -> i64 {
 fn due_rows(ctx: &impl Courier, now: i64) -> rusqlite::Result<Vec<Row>> {
     ctx.store().read(|conn| {
         let mut stmt = conn.prepare_cached(
-            "SELECT id, recipient, payload, attempts, dedupe_key, sequence_key FROM outbox
+            "SELECT id, recipient, payload, attempts, dedupe_key, sequence_key, waits_for_quiet FROM outbox
              WHERE state = 'pending' AND next_attempt_at <= ?1 AND (claimed_until IS NULL OR claimed_until <= ?1)
              ORDER BY next_attempt_at, id LIMIT ?2",
         )?;
@@ -122,6 +128,7 @@ fn due_rows(ctx: &impl Courier, now: i64) -> rusqlite::Result<Vec<Row>> {
                 attempts: row.get(3)?,
                 dedupe_key: row.get(4)?,
                 sequence: row.get(5)?,
+                waits_for_quiet: row.get(6)?,
             })
         })?;
         rows.collect()

@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_notice_marks.sql"),
     include_str!("migrations/0007_demand_once.sql"),
     include_str!("migrations/0008_calendar.sql"),
+    include_str!("migrations/0009_member_settings.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

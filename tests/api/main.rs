@@ -25,6 +25,7 @@ mod robots;
 mod robustness;
 mod scheduler;
 mod security;
+mod settings;
 mod signin;
 mod taps;
 mod vectors;

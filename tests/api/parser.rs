@@ -179,5 +179,5 @@ fn every_command_in_the_table_is_reachable_has_help_and_is_classified() {
         assert!(help.iter().any(|(words, _, what)| words.contains(entry.english) && *what == entry.what));
     }
     let read_only: Vec<&str> = TABLE.iter().filter(|e| e.read_only).map(|e| e.english).collect();
-    assert_eq!(read_only, ["help", "facilities", "free", "mine", "board", "approvals", "report"]);
+    assert_eq!(read_only, ["help", "facilities", "free", "mine", "board", "settings", "approvals", "report"]);
 }
