@@ -161,6 +161,10 @@ impl crate::outbox::worker::Courier for AppContext {
         self.config.tz()
     }
 
+    fn budget(&self) -> (u64, &[String]) {
+        (self.config.wecom.daily_message_budget, &self.config.roles.admins)
+    }
+
     fn robot_url(&self, name: &str) -> Option<String> {
         self.config.robots.iter().find(|r| r.name == name).map(|r| r.webhook_url.expose().to_string())
     }

@@ -42,6 +42,11 @@ pub struct Metrics {
     pub outbox_sent: Counter,
     pub outbox_retried: Counter,
     pub outbox_failed: Counter,
+    /// Light messages held to the next day by the send budget.
+    pub deferred_for_budget: Counter,
+    /// The day's budget and what was sent of it (set when /metrics is read).
+    pub budget: Gauge,
+    pub sent_today: Gauge,
 }
 
 impl Default for Metrics {
@@ -71,7 +76,33 @@ impl Metrics {
         registry.register("outbox_retried", "Outbox deliveries that will be retried", outbox_retried.clone());
         let outbox_failed = Counter::default();
         registry.register("outbox_failed", "Outbox messages given up on", outbox_failed.clone());
-        Metrics { registry, callbacks, rejected, latency, outbox_rows, outbox_sent, outbox_retried, outbox_failed }
+        let deferred_for_budget = Counter::default();
+        registry.register(
+            "outbox_deferred_for_budget",
+            "Light messages held to the next day by wecom.daily_message_budget",
+            deferred_for_budget.clone(),
+        );
+        let budget = Gauge::default();
+        registry.register(
+            "message_budget",
+            "App messages a day (wecom.daily_message_budget; 0: unlimited)",
+            budget.clone(),
+        );
+        let sent_today = Gauge::default();
+        registry.register("messages_sent_today", "App messages sent today (local day)", sent_today.clone());
+        Metrics {
+            registry,
+            callbacks,
+            rejected,
+            latency,
+            outbox_rows,
+            outbox_sent,
+            outbox_retried,
+            outbox_failed,
+            deferred_for_budget,
+            budget,
+            sent_today,
+        }
     }
 
     pub fn callback(&self, kind: &str, outcome: &str) {

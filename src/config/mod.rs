@@ -112,6 +112,10 @@ pub struct WeComConfig {
     /// refused (a replay, or a clock badly off); 0 turns the check off.
     #[serde(default = "default_max_timestamp_skew_seconds")]
     pub max_timestamp_skew_seconds: u64,
+    /// App messages WeCom lets this app send a day (it grows with the seats; 0: no limit
+    /// watched). At 80 % the admins are told and light messages wait for the next day.
+    #[serde(default)]
+    pub daily_message_budget: u64,
 }
 
 fn default_max_timestamp_skew_seconds() -> u64 {

@@ -1,6 +1,7 @@
 //! Taking a row for sending: not while another worker has it, not before the earlier entries
 //! of its sequence, not past its member's send limit.
 
+use super::budget::{spend, Verdict};
 use super::send::Marked;
 use super::worker::{write, Courier, Row, WorkerError, PER_USER_PER_HOUR, PER_USER_PER_MINUTE};
 use super::Recipient;
@@ -14,6 +15,8 @@ pub(super) enum Claim {
     Taken,
     /// The member's rate limit holds it back.
     Deferred,
+    /// Past 80 % of the day's budget: a light message waits for tomorrow.
+    OverBudget,
 }
 
 /// How long a claim holds before another worker may take the row (its worker died).
@@ -43,6 +46,10 @@ pub(super) async fn claim(
         _ => None,
     };
     let zone = ctx.zone();
+    // What WeCom counts against the app's day: messages to members, departments, everyone.
+    let counted = is_message && !matches!(recipient, Recipient::Robot(_));
+    let (budget, admins) = ctx.budget();
+    let (admins, formal) = (admins.to_vec(), row.formal);
     let of_schedule = matches!(row.body["msgtype"].as_str(), Some("schedule_update" | "schedule_del"))
         .then(|| row.body["booking_id"].as_i64().unwrap_or_default());
     write(ctx, move |tx| {
@@ -72,6 +79,13 @@ pub(super) async fn claim(
         )?;
         if taken == 0 {
             return Ok(Claim::Taken);
+        }
+        if counted {
+            if let Verdict::WaitUntil(until) = spend(tx, (budget, &admins), formal, zone, now)? {
+                let wait = "UPDATE outbox SET next_attempt_at = ?2, claimed_until = NULL WHERE id = ?1";
+                crate::store::execute(tx, wait, params![id, until])?;
+                return Ok(Claim::OverBudget);
+            }
         }
         let schedule_id = match of_schedule {
             Some(booking) => {

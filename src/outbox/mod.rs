@@ -1,6 +1,7 @@
 //! The durable outbox: every message to send is a row written in the same transaction as
 //! the change that causes it, with a dedupe key so the same notice is never queued twice.
 
+pub mod budget;
 mod claim;
 mod send;
 pub mod worker;

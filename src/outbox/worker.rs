@@ -48,6 +48,11 @@ pub trait Courier: Send + Sync + 'static {
     fn api(&self) -> &WeComApi;
     fn clock(&self) -> &dyn Clock;
     fn metrics(&self) -> &Metrics;
+    /// App messages a day (`wecom.daily_message_budget`; 0: none watched), and who is told
+    /// when 80 % of it is reached.
+    fn budget(&self) -> (u64, &[String]) {
+        (0, &[])
+    }
     /// The zone members' quiet hours are in (the service's).
     fn zone(&self) -> chrono_tz::Tz {
         chrono_tz::UTC
@@ -88,6 +93,8 @@ pub(super) struct Row {
     pub sequence: Option<String>,
     /// A light notice: it waits for the end of its member's quiet hours.
     pub waits_for_quiet: bool,
+    /// A formal notice: it goes even past the day's budget.
+    pub formal: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -115,7 +122,7 @@ fn backoff_seconds(attempts: i64) -> i64 {
 fn due_rows(ctx: &impl Courier, now: i64) -> rusqlite::Result<Vec<Row>> {
     ctx.store().read(|conn| {
         let mut stmt = conn.prepare_cached(
-            "SELECT id, recipient, payload, attempts, dedupe_key, sequence_key, waits_for_quiet FROM outbox
+            "SELECT id, recipient, payload, attempts, dedupe_key, sequence_key, waits_for_quiet, formal FROM outbox
              WHERE state = 'pending' AND next_attempt_at <= ?1 AND (claimed_until IS NULL OR claimed_until <= ?1)
              ORDER BY next_attempt_at, id LIMIT ?2",
         )?;
@@ -129,6 +136,7 @@ fn due_rows(ctx: &impl Courier, now: i64) -> rusqlite::Result<Vec<Row>> {
                 dedupe_key: row.get(4)?,
                 sequence: row.get(5)?,
                 waits_for_quiet: row.get(6)?,
+                formal: row.get(7)?,
             })
         })?;
         rows.collect()
@@ -237,6 +245,11 @@ async fn deliver_to(ctx: &Arc<impl Courier>, rows: Vec<Row>, now: i64) -> Result
             Claim::Claimed(schedule_id) => schedule_id,
             Claim::Taken => continue,
             Claim::Deferred => {
+                done.deferred += 1;
+                continue;
+            }
+            Claim::OverBudget => {
+                ctx.metrics().deferred_for_budget.inc();
                 done.deferred += 1;
                 continue;
             }

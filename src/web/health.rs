@@ -33,6 +33,11 @@ pub async fn metrics(ctx: Ctx, request: HttpRequest) -> HttpResponse {
                 ctx.metrics.set_outbox_rows(&state, rows);
             }
         }
+        let today = ctx.catalog.today(ctx.clock.now()).to_string();
+        if let Ok(sent) = ctx.store.read(|conn| crate::outbox::budget::sent_on(conn, &today)) {
+            ctx.metrics.sent_today.set(sent);
+        }
+        ctx.metrics.budget.set(ctx.config.wecom.daily_message_budget as i64);
         ctx.metrics.render()
     })
     .await

@@ -7,6 +7,7 @@ mod admin;
 mod approval;
 mod architecture;
 mod booking;
+mod budget;
 mod calendar;
 mod cdp;
 mod checkin;
