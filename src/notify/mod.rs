@@ -9,7 +9,7 @@ pub mod calendar;
 mod choices;
 mod direct;
 mod notices;
-mod robots;
+pub mod robots;
 mod stop_use;
 
 pub use buttons::CardButton;

@@ -8,6 +8,22 @@ use crate::outbox::{self, Outgoing, Recipient, Weight};
 use rusqlite::Connection;
 use serde_json::json;
 
+/// A light notice only the robots' groups get (none configured: nobody), e.g. the weekly
+/// digest's public part.
+pub fn to_robots(tx: &Connection, n: &Notifier, key: &str, markdown: &str, now: i64) -> Result<(), NotifyError> {
+    for robot in n.robots {
+        let body = json!({"msgtype": "markdown", "markdown": {"content": markdown}});
+        let message = Outgoing {
+            dedupe_key: format!("{key}:robot:{}", robot.name),
+            recipient: Recipient::Robot(robot.name.clone()),
+            weight: Weight::Light,
+            body,
+        };
+        outbox::enqueue(tx, &message, now)?;
+    }
+    Ok(())
+}
+
 /// `to_everyone` as a light notice: to the robots as `markdown`, or (none configured) as is.
 pub fn light_to_everyone(
     tx: &Connection,
@@ -21,15 +37,5 @@ pub fn light_to_everyone(
         outbox::enqueue(tx, &to_everyone, now)?;
         return Ok(());
     }
-    for robot in n.robots {
-        let body = json!({"msgtype": "markdown", "markdown": {"content": markdown}});
-        let message = Outgoing {
-            dedupe_key: format!("{key}:robot:{}", robot.name),
-            recipient: Recipient::Robot(robot.name.clone()),
-            weight: Weight::Light,
-            body,
-        };
-        outbox::enqueue(tx, &message, now)?;
-    }
-    Ok(())
+    to_robots(tx, n, key, markdown, now)
 }

@@ -75,6 +75,9 @@ impl Digest {
         for admin in &ctx.config().roles.admins {
             notify::markdown_to(tx, format!("digest:{}:{admin}", self.period), admin, content, now.timestamp())?;
         }
+        // Its public part (usage, no one's name) to the staff groups' robots.
+        let key = format!("digest:{}", self.period);
+        notify::robots::to_robots(tx, &ctx.notifier(), &key, content, now.timestamp())?;
         Ok(true)
     }
 }

@@ -82,3 +82,19 @@ async fn twenty_five_light_notices_in_a_minute_send_twenty_and_the_rest_a_minute
     deliver(&app).await;
     assert_eq!(app.api.robot_messages("all-staff-key").len(), 25, "the rest a minute later");
 }
+
+#[tokio::test]
+async fn the_weekly_digests_public_part_goes_to_the_robot_too() {
+    let app = spawn().await;
+    app.say("zhangsan", "预约 健身房 明天 18:30").await;
+    let monday_8 =
+        chrono::DateTime::parse_from_rfc3339("2026-11-30T08:00:00+08:00").expect("t").with_timezone(&chrono::Utc);
+    app.clock.set(monday_8);
+    let schedules = staffhome::scheduler::Schedules::from_config(&app.ctx.config);
+    assert!(staffhome::scheduler::run_due_jobs(&app.ctx, &schedules, monday_8).await.digest);
+    deliver(&app).await;
+    let posted = app.api.robot_messages("all-staff-key");
+    let digest = posted.iter().find_map(|m| m["markdown"]["content"].as_str().filter(|c| c.contains("职工之家周报")));
+    let digest = digest.expect("the digest in the group");
+    assert!(!digest.contains("zhangsan"), "no one's name: {digest}");
+}
