@@ -1,6 +1,7 @@
-//! The chat commands: one enum, and one table that says for each its words, its help text,
-//! what follows it, whether it only reads, and how it is built. A new command is a variant, a
-//! row here, and its handler in `Turn::run`; the parser (`parse`) and the help read the table.
+//! The chat commands: one enum, and one table (`table.rs`) that says for each its words, its
+//! help text, what follows it, whether it only reads, and how it is built. A new command is a
+//! variant, a row in the table, and its handler in `Turn::run`; the parser (`parse`) and the
+//! help read the table.
 
 use super::dates::{DayPart, SlotSpec};
 use chrono::NaiveDate;
@@ -119,35 +120,35 @@ pub enum Arg {
 }
 
 impl Arg {
-    fn booking_no(self) -> Option<i64> {
+    pub(super) fn booking_no(self) -> Option<i64> {
         match self {
             Arg::BookingNo(n) | Arg::NumberAndReason(n, _) => n,
             _ => None,
         }
     }
 
-    fn slot(self) -> SlotRequest {
+    pub(super) fn slot(self) -> SlotRequest {
         match self {
             Arg::Slot(request) => request,
             _ => SlotRequest::default(),
         }
     }
 
-    fn reason(self) -> (Option<i64>, Option<String>) {
+    pub(super) fn reason(self) -> (Option<i64>, Option<String>) {
         match self {
             Arg::NumberAndReason(n, reason) => (n, reason),
             _ => (None, None),
         }
     }
 
-    fn target(self) -> Option<String> {
+    pub(super) fn target(self) -> Option<String> {
         match self {
             Arg::Target(target) => target,
             _ => None,
         }
     }
 
-    fn text(self) -> String {
+    pub(super) fn text(self) -> String {
         match self {
             Arg::Text(text) => text,
             _ => String::new(),
@@ -186,301 +187,7 @@ pub struct Entry {
     pub build: fn(Arg) -> Command,
 }
 
-/// The command table, in the order the help lists it.
-pub static TABLE: &[Entry] = &[
-    Entry {
-        words: &["帮助", "菜单", "?", "？"],
-        english: "help",
-        example: "帮助",
-        what: "查看命令",
-        who: Who::All,
-        read_only: true,
-        args: Args::Nothing(&[]),
-        rank: 14,
-        build: |_| Command::Help,
-    },
-    Entry {
-        words: &["设施", "场地列表"],
-        english: "facilities",
-        example: "设施",
-        what: "设施列表与容量",
-        who: Who::All,
-        read_only: true,
-        args: Args::Nothing(&[]),
-        rank: 12,
-        build: |_| Command::Facilities,
-    },
-    Entry {
-        words: &["空闲", "空位", "有空", "余量", "查询"],
-        english: "free",
-        example: "空闲 健身房 明天",
-        what: "查空闲时段",
-        who: Who::All,
-        read_only: true,
-        args: Args::Slot,
-        rank: 10,
-        build: |arg| Command::Free(arg.slot()),
-    },
-    Entry {
-        words: &["预约", "预定", "预订", "订"],
-        english: "book",
-        example: "预约 健身房 明天 18:30",
-        what: "预约（可写 17:30-19:30 订连续两节）",
-        who: Who::All,
-        read_only: false,
-        args: Args::Slot,
-        rank: 11,
-        build: |arg| Command::Book(arg.slot()),
-    },
-    Entry {
-        words: &["取消"],
-        english: "cancel",
-        example: "取消 12",
-        what: "取消预约",
-        who: Who::All,
-        read_only: false,
-        args: Args::BookingNo,
-        rank: 5,
-        build: |arg| Command::Cancel(arg.booking_no()),
-    },
-    Entry {
-        words: &["我的"],
-        english: "mine",
-        example: "我的",
-        what: "我的预约与候补",
-        who: Who::All,
-        read_only: true,
-        args: Args::Nothing(&[]),
-        rank: 6,
-        build: |_| Command::Mine,
-    },
-    Entry {
-        words: &["候补", "排队"],
-        english: "waitlist",
-        example: "候补 乒乓球 周五 19:30",
-        what: "满员时排候补",
-        who: Who::All,
-        read_only: false,
-        args: Args::Slot,
-        rank: 7,
-        build: |arg| Command::Waitlist(arg.slot()),
-    },
-    Entry {
-        words: &["退出候补", "取消候补"],
-        english: "unwait",
-        example: "退出候补 乒乓球 周五 19:30",
-        what: "不再候补",
-        who: Who::All,
-        read_only: false,
-        args: Args::Slot,
-        rank: 4,
-        build: |arg| Command::LeaveWaitlist(arg.slot()),
-    },
-    Entry {
-        words: &["确认"],
-        english: "confirm",
-        example: "确认 12",
-        what: "确认参加",
-        who: Who::All,
-        read_only: false,
-        args: Args::BookingNo,
-        rank: 8,
-        build: |arg| Command::Confirm(arg.booking_no()),
-    },
-    Entry {
-        words: &["签到", "打卡"],
-        english: "checkin",
-        example: "签到",
-        what: "到场签到（或扫门口二维码）",
-        who: Who::All,
-        read_only: false,
-        args: Args::BookingNo,
-        rank: 1,
-        build: |arg| Command::CheckIn(arg.booking_no()),
-    },
-    Entry {
-        words: &["状态", "看板"],
-        english: "board",
-        example: "状态",
-        what: "今日概况与实时看板",
-        who: Who::All,
-        read_only: true,
-        args: Args::Nothing(&[]),
-        rank: 13,
-        build: |_| Command::Board,
-    },
-    Entry {
-        words: &["日历"],
-        english: "calendar",
-        example: "日历",
-        what: "日历订阅地址（日历 重置 换新地址）",
-        who: Who::All,
-        read_only: false,
-        args: Args::Text,
-        rank: 15,
-        build: |arg| {
-            let text = arg.text();
-            Command::Calendar { reset: text.contains("重置") || text.contains("reset") }
-        },
-    },
-    Entry {
-        words: &["提醒"],
-        english: "remind",
-        example: "提醒 提前30分钟",
-        what: "提醒：关 / 开 / 提前多少分钟（高峰时段的提醒始终发送）",
-        who: Who::All,
-        read_only: false,
-        args: Args::Text,
-        rank: 16,
-        build: |arg| Command::Remind(arg.text()),
-    },
-    Entry {
-        words: &["免打扰"],
-        english: "quiet",
-        example: "免打扰 22:00-07:00",
-        what: "免打扰时段（其间的非正式消息稍后再发；免打扰 关）",
-        who: Who::All,
-        read_only: false,
-        args: Args::Text,
-        rank: 17,
-        build: |arg| Command::Quiet(arg.text()),
-    },
-    Entry {
-        words: &["设置"],
-        english: "settings",
-        example: "设置",
-        what: "我的提醒与免打扰设置",
-        who: Who::All,
-        read_only: true,
-        args: Args::Nothing(&[]),
-        rank: 18,
-        build: |_| Command::Settings,
-    },
-    Entry {
-        words: &["审批", "待审"],
-        english: "approvals",
-        example: "审批",
-        what: "待我审批的申请",
-        who: Who::Approvers,
-        read_only: true,
-        args: Args::Nothing(&[]),
-        rank: 4,
-        build: |_| Command::Approvals,
-    },
-    Entry {
-        words: &["通过", "同意", "批准"],
-        english: "approve",
-        example: "通过 12",
-        what: "通过申请",
-        who: Who::Approvers,
-        read_only: false,
-        args: Args::BookingNo,
-        rank: 3,
-        build: |arg| Command::Approve(arg.booking_no()),
-    },
-    Entry {
-        words: &["驳回", "拒绝"],
-        english: "reject",
-        example: "驳回 12 场地已另有安排",
-        what: "驳回申请（可附原因）",
-        who: Who::Approvers,
-        read_only: false,
-        args: Args::NumberAndReason,
-        rank: 2,
-        build: |arg| {
-            let (booking, reason) = arg.reason();
-            Command::Reject { booking, reason }
-        },
-    },
-    Entry {
-        words: &["停用"],
-        english: "close",
-        example: "停用 健身房 11-25 11-26 设备检修",
-        what: "设施停用（通知受影响者并全员广播）",
-        who: Who::Admins,
-        read_only: false,
-        args: Args::Text,
-        rank: 0,
-        build: |arg| Command::Close(arg.text()),
-    },
-    Entry {
-        words: &["启用", "恢复"],
-        english: "reopen",
-        example: "启用 健身房",
-        what: "提前结束停用",
-        who: Who::Admins,
-        read_only: false,
-        args: Args::Text,
-        rank: 0,
-        build: |arg| Command::Reopen(arg.text()),
-    },
-    Entry {
-        words: &["通知", "公告"],
-        english: "broadcast",
-        example: "通知 本周六职工之家开放至 22:00",
-        what: "全员（或某部门）正式通知",
-        who: Who::Admins,
-        read_only: false,
-        args: Args::Text,
-        rank: 0,
-        build: |arg| Command::Broadcast(arg.text()),
-    },
-    Entry {
-        words: &["报表", "统计"],
-        english: "report",
-        example: "报表 上周",
-        what: "使用报表（本周/上周/本月/上月/日期范围，最长一年）",
-        who: Who::Admins,
-        read_only: true,
-        args: Args::Text,
-        rank: 0,
-        build: |arg| Command::Report(arg.text()),
-    },
-    Entry {
-        words: &["授权"],
-        english: "grant",
-        example: "授权 lisi 管理员",
-        what: "授予管理员",
-        who: Who::Admins,
-        read_only: false,
-        args: Args::Text,
-        rank: 0,
-        build: |arg| Command::Grant(arg.text()),
-    },
-    Entry {
-        words: &["撤销"],
-        english: "revoke",
-        example: "撤销 lisi 管理员",
-        what: "撤销管理员",
-        who: Who::Admins,
-        read_only: false,
-        args: Args::Text,
-        rank: 0,
-        build: |arg| Command::Revoke(arg.text()),
-    },
-    Entry {
-        words: &["免责"],
-        english: "forgive",
-        example: "免责 zhangsan",
-        what: "免除一次未到场记录",
-        who: Who::Admins,
-        read_only: false,
-        args: Args::Target,
-        rank: 0,
-        build: |arg| Command::Forgive(arg.target()),
-    },
-    Entry {
-        words: &["发布"],
-        english: "publish",
-        example: "发布 下周",
-        what: "开放下周预约",
-        who: Who::Admins,
-        read_only: false,
-        args: Args::Nothing(&["下周"]),
-        rank: 9,
-        build: |_| Command::Publish,
-    },
-];
+pub use super::table::TABLE;
 
 impl Command {
     /// This command's row of the table.

@@ -13,6 +13,7 @@ mod parse;
 mod preferences;
 mod refusals;
 mod reply;
+mod table;
 mod taps;
 
 pub use command::{Command, SlotRequest};
