@@ -1,22 +1,13 @@
 //! Admin by chat: roles, stop-use, broadcasts, reports.
 
-use crate::common::{booking_no, TestApp};
+use crate::common::{booking_no, deliver, TestApp};
 use chrono::NaiveDate;
-use staffhome::outbox::worker::deliver_due;
 
 async fn spawn() -> TestApp {
     TestApp::spawn_with(|c| {
         c.departments.insert("办公室".into(), "7".into());
     })
     .await
-}
-
-async fn deliver(app: &TestApp) {
-    for _ in 0..5 {
-        if deliver_due(&app.ctx).await.expect("deliver").is_idle() {
-            break;
-        }
-    }
 }
 
 #[tokio::test]

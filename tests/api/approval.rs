@@ -1,9 +1,8 @@
 //! Approval by interactive cards, end to end: two levels, right person only, cards updated.
 
-use crate::common::{booking_no, TestApp};
+use crate::common::{booking_no, deliver, TestApp};
 use chrono::Duration;
 use serde_json::Value;
-use staffhome::outbox::worker::deliver_due;
 use staffhome::wecom::sim::{Fault, SimReply};
 use staffhome::wecom::Inbound;
 
@@ -13,14 +12,6 @@ async fn spawn() -> TestApp {
         room.approval = vec![vec!["dept_head".into(), "deputy".into()], vec!["office_admin".into()]];
     })
     .await
-}
-
-async fn deliver(app: &TestApp) {
-    for _ in 0..5 {
-        if deliver_due(&app.ctx).await.expect("deliver").is_idle() {
-            break;
-        }
-    }
 }
 
 /// The last approval card the stand-in delivered to `user`.

@@ -1,17 +1,8 @@
 //! The app's daily send budget: past 80 % the admins are told once, light messages wait for the
 //! next day, formal ones still go.
 
-use crate::common::TestApp;
+use crate::common::{deliver, TestApp};
 use chrono::Duration;
-use staffhome::outbox::worker::deliver_due;
-
-async fn deliver(app: &TestApp) {
-    for _ in 0..5 {
-        if deliver_due(&app.ctx).await.expect("deliver").is_idle() {
-            break;
-        }
-    }
-}
 
 fn passes_sent(app: &TestApp) -> usize {
     app.api.calls().iter().filter(|c| c.path == "message/send" && c.body["msgtype"] == "textcard").count()

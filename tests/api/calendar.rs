@@ -1,21 +1,12 @@
 //! Bookings in the members' WeCom calendars ([calendar] wecom): added when confirmed, removed
 //! when cancelled, through the outbox in order, against the stand-in's schedule API.
 
-use crate::common::{booking_no, TestApp};
+use crate::common::{booking_no, deliver, TestApp};
 use chrono::Duration;
-use staffhome::outbox::worker::deliver_due;
 use staffhome::wecom::sim::Fault;
 
 async fn spawn() -> TestApp {
     TestApp::spawn_with(|c| c.calendar.wecom = true).await
-}
-
-async fn deliver(app: &TestApp) {
-    for _ in 0..5 {
-        if deliver_due(&app.ctx).await.expect("deliver").is_idle() {
-            break;
-        }
-    }
 }
 
 fn schedule_calls(app: &TestApp) -> Vec<String> {

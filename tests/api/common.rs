@@ -253,6 +253,15 @@ pub fn chromium() -> Option<String> {
     found
 }
 
+/// Deliver what the outbox holds now (a few passes, until one finds nothing due).
+pub async fn deliver(app: &TestApp) {
+    for _ in 0..5 {
+        if staffhome::outbox::worker::deliver_due(&app.ctx).await.expect("deliver").is_idle() {
+            break;
+        }
+    }
+}
+
 /// WeCom's own browser, as its User-Agent says.
 pub const WECOM_BROWSER: &str = "Mozilla/5.0 wxwork/4.1.0";
 

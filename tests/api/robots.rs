@@ -1,10 +1,9 @@
 //! The lighter channel: light notices to everyone go to the group robots of `[[robots]]`
 //! (at most 20 a minute each, the rest later, none lost); formal ones never do.
 
-use crate::common::TestApp;
+use crate::common::{deliver, TestApp};
 use chrono::Duration;
 use staffhome::config::{RobotConfig, Secret};
-use staffhome::outbox::worker::deliver_due;
 
 async fn spawn() -> TestApp {
     let app = TestApp::spawn().await;
@@ -13,14 +12,6 @@ async fn spawn() -> TestApp {
         c.robots = vec![RobotConfig { name: "全员群".into(), webhook_url: Secret::new(url), departments: vec![] }];
     })
     .await
-}
-
-async fn deliver(app: &TestApp) {
-    for _ in 0..5 {
-        if deliver_due(&app.ctx).await.expect("deliver").is_idle() {
-            break;
-        }
-    }
 }
 
 fn app_broadcasts(app: &TestApp) -> usize {
