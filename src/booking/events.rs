@@ -50,6 +50,8 @@ pub enum Event {
     Promoted { booking: Booking },
     /// A booking was cancelled by `by` (the owner or an admin).
     Cancelled { booking: Booking, by: String },
+    /// 改约: `from` released and `to` taken in one step (the old slot's waitlist promoted).
+    Moved { from: Booking, to: Vec<Booking>, by: String },
     /// The approvers of `level` are asked to decide.
     ApprovalRequested {
         booking: Booking,
@@ -116,5 +118,27 @@ impl Events {
     /// Take the events out, leaving none.
     pub fn take(&mut self) -> Vec<Event> {
         std::mem::take(&mut self.0)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Forget what was pushed after the first `len` (an operation rolled back).
+    pub fn truncate(&mut self, len: usize) {
+        self.0.truncate(len);
+    }
+
+    /// Keep, of what was pushed after the first `from`, only what `keep` accepts.
+    pub fn retain_from(&mut self, from: usize, keep: impl Fn(&Event) -> bool) {
+        let mut index = 0;
+        self.0.retain(|event| {
+            index += 1;
+            index <= from || keep(event)
+        });
     }
 }

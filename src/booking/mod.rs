@@ -8,6 +8,7 @@ pub mod checkin;
 pub mod closure;
 pub mod events;
 pub mod model;
+pub mod moves;
 pub mod policy;
 pub mod query;
 pub mod rules;

@@ -96,6 +96,7 @@ impl<'a> Turn<'a> {
             Command::Waitlist(request) => self.waitlist(request),
             Command::LeaveWaitlist(request) => self.leave_waitlist(request),
             Command::Cancel(id) => self.cancel(id),
+            Command::Move { booking, to } => self.move_booking(booking, to),
             Command::Mine => self.mine(),
             Command::Confirm(id) => self.confirm(id),
             Command::Board => self.board(),

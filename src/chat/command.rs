@@ -50,6 +50,11 @@ pub enum Command {
     Waitlist(SlotRequest),
     LeaveWaitlist(SlotRequest),
     Cancel(Option<i64>),
+    /// 改约 12 周四 19:30: booking 12 to another slot (what is not said stays as it was).
+    Move {
+        booking: Option<i64>,
+        to: SlotRequest,
+    },
     Mine,
     Confirm(Option<i64>),
     Board,
@@ -101,6 +106,8 @@ pub enum Args {
     Slot,
     /// A booking number, then a reason as typed (驳回 12 场地已另有安排).
     NumberAndReason,
+    /// A booking number, then a new slot as far as said (改约 12 周四 19:30).
+    NumberAndSlot,
     /// The first word as typed: a member's id or a booking number (免责).
     Target,
     /// Everything after the word, as typed. Such a command counts only as the message's first
@@ -115,6 +122,7 @@ pub enum Arg {
     BookingNo(Option<i64>),
     Slot(SlotRequest),
     NumberAndReason(Option<i64>, Option<String>),
+    NumberAndSlot(Option<i64>, SlotRequest),
     Target(Option<String>),
     Text(String),
 }
@@ -122,14 +130,14 @@ pub enum Arg {
 impl Arg {
     pub(super) fn booking_no(self) -> Option<i64> {
         match self {
-            Arg::BookingNo(n) | Arg::NumberAndReason(n, _) => n,
+            Arg::BookingNo(n) | Arg::NumberAndReason(n, _) | Arg::NumberAndSlot(n, _) => n,
             _ => None,
         }
     }
 
     pub(super) fn slot(self) -> SlotRequest {
         match self {
-            Arg::Slot(request) => request,
+            Arg::Slot(request) | Arg::NumberAndSlot(_, request) => request,
             _ => SlotRequest::default(),
         }
     }
@@ -162,6 +170,7 @@ impl Arg {
             Args::BookingNo => Arg::BookingNo(None),
             Args::Slot => Arg::Slot(SlotRequest::default()),
             Args::NumberAndReason => Arg::NumberAndReason(None, None),
+            Args::NumberAndSlot => Arg::NumberAndSlot(None, SlotRequest::default()),
             Args::Target => Arg::Target(None),
             Args::Text => Arg::Text(String::new()),
         }

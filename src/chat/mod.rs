@@ -9,6 +9,7 @@ pub mod command;
 pub mod dates;
 pub mod dialogue;
 mod free;
+mod moves;
 mod parse;
 mod preferences;
 mod refusals;

@@ -201,6 +201,16 @@ pub fn parse(text: &str, catalog: &Catalog, today: NaiveDate) -> Parsed {
                 return unknown(vec![entry.words[0].into()], entry.example, Some(problem));
             }
         },
+        Args::NumberAndSlot => {
+            let booking = take_booking_no(&mut rest);
+            match take_slot_request(&mut rest, catalog, today) {
+                Ok(request) => Arg::NumberAndSlot(booking, request),
+                Err(BadPiece(piece)) => {
+                    let problem = format!("「{piece}」不是有效的日期或时间");
+                    return unknown(vec![entry.words[0].into()], entry.example, Some(problem));
+                }
+            }
+        }
         Args::NumberAndReason => {
             // Everything after the number is the reason, said to the applicant as typed.
             let booking = take_booking_no(&mut rest);

@@ -61,6 +61,20 @@ pub static TABLE: &[Entry] = &[
         build: |arg| Command::Cancel(arg.booking_no()),
     },
     Entry {
+        words: &["改约", "改期", "调整预约"],
+        english: "move",
+        example: "改约 12 周四 19:30",
+        what: "改约到另一时段（新时段约上才释放原预约）",
+        who: Who::All,
+        read_only: false,
+        args: Args::NumberAndSlot,
+        rank: 3,
+        build: |arg| match arg {
+            crate::chat::command::Arg::NumberAndSlot(booking, to) => Command::Move { booking, to },
+            other => Command::Move { booking: None, to: other.slot() },
+        },
+    },
+    Entry {
         words: &["我的"],
         english: "mine",
         example: "我的",

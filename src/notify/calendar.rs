@@ -27,6 +27,11 @@ pub fn queue(tx: &Connection, n: &Notifier, event: &Event, now: i64) -> Result<(
         Event::Cancelled { booking, .. } | Event::ClosureHit { booking, .. } | Event::NoShow { booking, .. } => {
             remove(tx, booking, now)
         }
+        // The old time leaves the calendar, the new one (once confirmed) comes in.
+        Event::Moved { from, to, .. } => {
+            remove(tx, from, now)?;
+            to.iter().filter(|b| b.state == BookingState::Confirmed).try_for_each(|b| add(tx, n, b, now))
+        }
         _ => Ok(()),
     }
 }

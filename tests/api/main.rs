@@ -17,6 +17,7 @@ mod feeds;
 mod housekeeping;
 mod invariants;
 mod member;
+mod moves;
 mod operations;
 mod outbox;
 mod parser;
