@@ -64,3 +64,23 @@ async fn moving_a_request_needing_approval_asks_again_and_the_calendar_follows()
         "approval again"
     );
 }
+
+#[tokio::test]
+async fn a_move_racing_a_booking_of_the_new_slot_leaves_one_place_taken_once() {
+    for _ in 0..3 {
+        let app = TestApp::spawn().await;
+        let id = booking_no(&app.say("a", "预约 跑步机 明天 18:30").await);
+        let move_text = format!("改约 {id} 19:30");
+        let (moved, booked) = tokio::join!(app.say("a", &move_text), app.say("c", "预约 跑步机 明天 19:30"));
+        let taken = app.count("SELECT count(*) FROM bookings WHERE slot = 11 AND state = 'confirmed'");
+        assert_eq!(taken, 1, "the one place, once: {moved} / {booked}");
+        if moved.contains("已改约") {
+            assert_eq!(state(&app, id), "cancelled");
+            assert!(!booked.contains("预约成功"), "{booked}");
+        } else {
+            assert_eq!(state(&app, id), "confirmed", "kept: {moved}");
+            assert!(booked.contains("预约成功"), "{booked}");
+        }
+        app.assert_slot_usage_agrees();
+    }
+}
