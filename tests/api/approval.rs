@@ -1,10 +1,9 @@
 //! Approval by interactive cards, end to end: two levels, right person only, cards updated.
 
-use crate::common::{booking_no, deliver, TestApp};
+use crate::common::{booking_no, deliver, tap, tap_event, TestApp};
 use chrono::Duration;
 use serde_json::Value;
-use staffhome::wecom::sim::{Fault, SimReply};
-use staffhome::wecom::Inbound;
+use staffhome::wecom::sim::Fault;
 
 async fn spawn() -> TestApp {
     TestApp::spawn_with(|c| {
@@ -22,23 +21,6 @@ fn card_of(app: &TestApp, user: &str) -> Value {
         .rev()
         .find(|m| m["template_card"]["card_type"] == "button_interaction")
         .unwrap_or_else(|| panic!("no card for {user}"))
-}
-
-fn click_event(card: &Value, key: &str) -> Inbound {
-    Inbound::TemplateCardEvent {
-        event_key: key.into(),
-        task_id: card["template_card"]["task_id"].as_str().unwrap_or_default().into(),
-        card_type: "button_interaction".into(),
-        response_code: "rc-from-click".into(),
-        selected_items: vec![],
-    }
-}
-
-async fn click(app: &TestApp, user: &str, card: &Value, key: &str) -> String {
-    match app.send(user, click_event(card, key)).await {
-        SimReply::Message(m) if m.msg_type == "update_button" => m.content,
-        other => panic!("expected update_button, got {other:?}"),
-    }
 }
 
 fn state(app: &TestApp, id: i64) -> String {
@@ -62,7 +44,7 @@ async fn two_levels_approve_end_to_end_with_every_card_updated() {
         .unwrap_or_default()
         .contains("11月24日 周二 10:30-11:30"));
 
-    assert_eq!(click(&app, "dept_head", &head_card, &format!("approve:{id}:1")).await, "已通过");
+    assert_eq!(tap(&app, "dept_head", &head_card, &format!("approve:{id}:1")).await, "已通过");
     assert_eq!(state(&app, id), "pending");
     deliver(&app).await;
     // The deputy's copy was greyed out through update_template_card with its own response code.
@@ -78,7 +60,7 @@ async fn two_levels_approve_end_to_end_with_every_card_updated() {
     assert_eq!(updates[0].body["response_code"], deputy_code.as_str());
 
     let admin_card = card_of(&app, "office_admin");
-    assert_eq!(click(&app, "office_admin", &admin_card, &format!("approve:{id}:2")).await, "已通过");
+    assert_eq!(tap(&app, "office_admin", &admin_card, &format!("approve:{id}:2")).await, "已通过");
     assert_eq!(state(&app, id), "confirmed");
     deliver(&app).await;
     let result = app.api.sent_to("applicant");
@@ -115,23 +97,23 @@ async fn the_wrong_clicks_are_refused_and_change_nothing() {
     let card = card_of(&app, "dept_head");
     let approve = format!("approve:{id}:1");
     // Someone with a forwarded card.
-    assert_eq!(click(&app, "stranger", &card, &approve).await, "你不是审批人");
+    assert_eq!(tap(&app, "stranger", &card, &approve).await, "你不是审批人");
     // A level-2 approver on the level-1 card.
-    assert_eq!(click(&app, "office_admin", &card, &approve).await, "现在是第1级审批");
+    assert_eq!(tap(&app, "office_admin", &card, &approve).await, "现在是第1级审批");
     assert_eq!(state(&app, id), "pending");
     // The first decision wins; the second approver of the level is told who decided.
-    let msg = app.member.message("dept_head", app.now(), click_event(&card, &approve));
+    let msg = app.member.message("dept_head", app.now(), tap_event(&card, &approve));
     let callback = app.member.sign(&msg);
     let first = app.member.post(&callback).await;
     let replay = app.member.post(&callback).await;
     assert_eq!(first, replay, "a replayed click gets the same answer");
     app.advance(Duration::seconds(1));
-    assert_eq!(click(&app, "deputy", &card_of(&app, "deputy"), &approve).await, "已由dept_head通过");
+    assert_eq!(tap(&app, "deputy", &card_of(&app, "deputy"), &approve).await, "已由dept_head通过");
     assert_eq!(app.count("SELECT count(*) FROM approval_decisions"), 1);
     // A cancelled request.
     let other = booking_no(&app.say("applicant2", "预约 会议室 明天 第4节").await);
     app.say("applicant2", &format!("取消 {other}")).await;
-    let cancelled = click(&app, "dept_head", &card, &format!("approve:{other}:1")).await;
+    let cancelled = tap(&app, "dept_head", &card, &format!("approve:{other}:1")).await;
     assert_eq!(cancelled, "申请人已取消");
     assert_eq!(state(&app, other), "cancelled");
 }
@@ -217,7 +199,7 @@ async fn an_approver_cannot_approve_their_own_request() {
     let reply = app.say("dept_head", &format!("通过 {id}")).await;
     assert!(reply.contains("不能审批自己的申请"), "{reply}");
     let card = card_of(&app, "deputy");
-    assert_eq!(click(&app, "deputy", &card, &format!("approve:{id}:1")).await, "已通过");
+    assert_eq!(tap(&app, "deputy", &card, &format!("approve:{id}:1")).await, "已通过");
     deliver(&app).await;
     assert!(app.api.sent_to("office_admin").iter().any(|m| m["msgtype"] == "template_card"));
 
@@ -225,7 +207,7 @@ async fn an_approver_cannot_approve_their_own_request() {
     let own = booking_no(&app.say("office_admin", "预约 会议室 明天 第4节").await);
     deliver(&app).await;
     let level_1 = card_of(&app, "dept_head");
-    assert_eq!(click(&app, "dept_head", &level_1, &format!("approve:{own}:1")).await, "已通过");
+    assert_eq!(tap(&app, "dept_head", &level_1, &format!("approve:{own}:1")).await, "已通过");
     deliver(&app).await;
     let sent = app.api.sent_to("office_admin");
     assert!(
@@ -235,9 +217,9 @@ async fn an_approver_cannot_approve_their_own_request() {
     );
     let card = card_of(&app, "admin1");
     assert_eq!(card["template_card"]["button_list"][0]["key"], format!("approve:{own}:2"));
-    let clicked = app.send("office_admin", click_event(&card, &format!("approve:{own}:2"))).await;
+    let clicked = app.send("office_admin", tap_event(&card, &format!("approve:{own}:2"))).await;
     assert!(clicked.text().contains("不能审批自己的申请"), "{clicked:?}");
     assert!(app.say("admin1", "审批").await.contains(&format!("#{own}")));
-    assert_eq!(click(&app, "admin1", &card, &format!("approve:{own}:2")).await, "已通过");
+    assert_eq!(tap(&app, "admin1", &card, &format!("approve:{own}:2")).await, "已通过");
     assert_eq!(state(&app, own), "confirmed");
 }

@@ -253,6 +253,25 @@ pub fn chromium() -> Option<String> {
     found
 }
 
+/// A tap on button `key` of the interactive `card` (as sent), as WeCom reports it.
+pub fn tap_event(card: &serde_json::Value, key: &str) -> Inbound {
+    Inbound::TemplateCardEvent {
+        event_key: key.into(),
+        task_id: card["template_card"]["task_id"].as_str().unwrap_or_default().into(),
+        card_type: "button_interaction".into(),
+        response_code: "rc-tap".into(),
+        selected_items: vec![],
+    }
+}
+
+/// `user` taps `key` on `card`: the tapped button's new label (passive update_button).
+pub async fn tap(app: &TestApp, user: &str, card: &serde_json::Value, key: &str) -> String {
+    match app.send(user, tap_event(card, key)).await {
+        SimReply::Message(m) if m.msg_type == "update_button" => m.content,
+        other => panic!("expected update_button, got {other:?}"),
+    }
+}
+
 /// Deliver what the outbox holds now (a few passes, until one finds nothing due).
 pub async fn deliver(app: &TestApp) {
     for _ in 0..5 {

@@ -1,10 +1,9 @@
 //! Tap instead of type: cards of free slots that book, a full slot's alternatives and waitlist,
 //! and a card per upcoming booking, all through the real protocol.
 
-use crate::common::{booking_no, TestApp};
+use crate::common::{booking_no, tap, tap_event, TestApp};
 use serde_json::Value;
 use staffhome::wecom::sim::SimReply;
-use staffhome::wecom::Inbound;
 
 /// The button cards queued for `user`, oldest first.
 fn cards(app: &TestApp, user: &str) -> Vec<Value> {
@@ -24,24 +23,6 @@ fn buttons(card: &Value) -> Vec<(String, String)> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-fn tap_event(card: &Value, key: &str) -> Inbound {
-    Inbound::TemplateCardEvent {
-        event_key: key.into(),
-        task_id: card["template_card"]["task_id"].as_str().unwrap_or_default().into(),
-        card_type: "button_interaction".into(),
-        response_code: "rc-tap".into(),
-        selected_items: vec![],
-    }
-}
-
-/// Tap `key` on `card` as `user`: the tapped button's new label.
-async fn tap(app: &TestApp, user: &str, card: &Value, key: &str) -> String {
-    match app.send(user, tap_event(card, key)).await {
-        SimReply::Message(m) if m.msg_type == "update_button" => m.content,
-        other => panic!("expected update_button, got {other:?}"),
-    }
 }
 
 fn texts(app: &TestApp, user: &str) -> Vec<String> {
