@@ -80,8 +80,12 @@ fn queue_one(tx: &Connection, n: &Notifier, event: &Event, now: i64) -> Result<(
             notices::cancelled_by_admin(tx, n, booking, by, now)
         }
         Event::Cancelled { .. } => Ok(()),
-        // The new booking's pass (or its approval request) is what the member needs.
-        Event::Moved { to, .. } => to.iter().try_for_each(|booking| notices::pass(tx, n, booking, now)),
+        // The new booking's pass, as for a booking; a request needing approval has its own
+        // events (the approvers' cards) and no pass yet.
+        Event::Moved { to, .. } => to
+            .iter()
+            .filter(|b| b.state == crate::booking::BookingState::Confirmed)
+            .try_for_each(|booking| notices::pass(tx, n, booking, now)),
         Event::ApprovalRequested { booking, level, levels, approvers, department, pending_in_slot } => {
             let request = approval::Request {
                 booking,
