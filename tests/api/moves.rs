@@ -22,6 +22,8 @@ async fn a_booking_moves_to_another_slot_and_its_old_place_goes_to_the_waitlist(
         1,
         "b promoted"
     );
+    let queued = app.db(|c| staffhome::outbox::queued_for(c, "a"));
+    assert!(queued.iter().any(|m| m.dedupe_key == format!("pass:{new}")), "the new booking's pass");
 }
 
 #[tokio::test]
@@ -63,6 +65,11 @@ async fn moving_a_request_needing_approval_asks_again_and_the_calendar_follows()
         1,
         "approval again"
     );
+    let pending = app.count("SELECT id FROM bookings WHERE userid = 'a' AND facility = 'room' AND state = 'pending'");
+    let queued = app.db(|c| staffhome::outbox::queued_for(c, "a"));
+    assert!(!queued.iter().any(|m| m.dedupe_key == format!("pass:{pending}")), "no pass while it waits for approval");
+    let asked = app.db(|c| staffhome::outbox::queued_for(c, "dept_head"));
+    assert!(asked.iter().any(|m| m.dedupe_key.contains(&format!("{pending}"))), "the approver asked again: {asked:?}");
 }
 
 #[tokio::test]
