@@ -49,7 +49,9 @@ pub(super) async fn claim(
     // What WeCom counts against the app's day: messages to members, departments, everyone.
     let counted = is_message && !matches!(recipient, Recipient::Robot(_));
     let (budget, admins) = ctx.budget();
-    let (admins, formal) = (admins.to_vec(), row.formal);
+    // Who to tell at 80 %: copied only where a budget is watched (this runs for every message).
+    let admins = if budget > 0 { admins.to_vec() } else { Vec::new() };
+    let formal = row.formal;
     let of_schedule = matches!(row.body["msgtype"].as_str(), Some("schedule_update" | "schedule_del"))
         .then(|| row.body["booking_id"].as_i64().unwrap_or_default());
     write(ctx, move |tx| {

@@ -58,10 +58,7 @@ pub async fn page(
     request: HttpRequest,
     query: web::Query<PageQuery>,
 ) -> HttpResponse {
-    let back = match &query.facility {
-        Some(code) => format!("/m?facility={}", crate::wecom::url::urlencode(code)),
-        None => "/m".to_string(),
-    };
+    let back = page_of(query.facility.as_deref());
     let returned = (query.code.as_deref(), query.state.as_deref());
     let user = match oauth::visitor(&ctx, &limit, &request, returned, query.signin.is_some(), &back).await {
         Visitor::Member(user) => user,
@@ -137,16 +134,21 @@ pub async fn act(
             "操作没有完成，请稍后再试。".to_string()
         }
     };
-    let back = match &form.facility {
-        Some(code) => format!("/m?facility={}", crate::wecom::url::urlencode(code)),
-        None => "/m".to_string(),
-    };
+    let back = page_of(form.facility.as_deref());
     let flash = Cookie::build(FLASH, hex::encode(said.as_bytes()))
         .path("/m")
         .http_only(true)
         .max_age(actix_web::cookie::time::Duration::seconds(60))
         .finish();
     HttpResponse::SeeOther().insert_header((header::LOCATION, back)).cookie(flash).finish()
+}
+
+/// The member's page showing `facility` (or the first).
+fn page_of(facility: Option<&str>) -> String {
+    match facility {
+        Some(code) => format!("/m?facility={}", crate::wecom::url::urlencode(code)),
+        None => "/m".to_string(),
+    }
 }
 
 /// The chat command a page action is.
