@@ -8,9 +8,9 @@ use super::Recipient;
 use rusqlite::{params, OptionalExtension};
 
 pub(super) enum Claim {
-    /// With, for a calendar entry's change or removal, the WeCom schedule it is of (read once
-    /// the entries before it are marked).
-    Claimed(Option<String>),
+    /// The message's body as stored and, for a calendar entry's change or removal, the WeCom
+    /// schedule it is of (read once the entries before it are marked).
+    Claimed { payload: String, schedule_id: Option<String> },
     /// Another worker (`tick` beside `serve`) is sending it.
     Taken,
     /// The member's rate limit holds it back.
@@ -34,7 +34,7 @@ pub(super) async fn claim(
     marked: Option<Marked>,
 ) -> Result<Claim, WorkerError> {
     // A calendar entry is not a message: WeCom's per-member message limit does not count it.
-    let is_message = !row.body["msgtype"].as_str().is_some_and(|t| t.starts_with("schedule_"));
+    let is_message = !row.kind.starts_with("schedule_");
     let limits: Option<(String, &'static [(i64, i64)])> = match recipient {
         Recipient::User(user) if is_message => Some((user.clone(), PER_MEMBER)),
         Recipient::Robot(_) => Some((recipient.encode(), PER_ROBOT)),
@@ -52,8 +52,7 @@ pub(super) async fn claim(
     // Who to tell at 80 %: copied only where a budget is watched (this runs for every message).
     let admins = if budget > 0 { admins.to_vec() } else { Vec::new() };
     let formal = row.formal;
-    let of_schedule = matches!(row.body["msgtype"].as_str(), Some("schedule_update" | "schedule_del"))
-        .then(|| row.body["booking_id"].as_i64().unwrap_or_default());
+    let of_schedule = matches!(row.kind.as_str(), "schedule_update" | "schedule_del");
     write(ctx, move |tx| {
         if let Some(marked) = &marked {
             marked.write(tx)?;
@@ -89,19 +88,19 @@ pub(super) async fn claim(
                 return Ok(Claim::OverBudget);
             }
         }
-        let schedule_id = match of_schedule {
-            Some(booking) => {
-                crate::store::query_row(tx, "SELECT schedule_id FROM bookings WHERE id = ?1", [booking], |r| {
-                    r.get::<_, Option<String>>(0)
-                })
-                .optional()?
-                .flatten()
-            }
-            None => None,
-        };
-        Ok(Claim::Claimed(schedule_id))
+        let payload: String = crate::store::query_row(tx, "SELECT payload FROM outbox WHERE id = ?1", [id], |r| r.get(0))?;
+        let schedule_id = if of_schedule { schedule_of(tx, &payload)? } else { None };
+        Ok(Claim::Claimed { payload, schedule_id })
     })
     .await
+}
+
+/// The WeCom schedule of the booking a calendar entry's `payload` names, if it has one yet.
+fn schedule_of(tx: &rusqlite::Connection, payload: &str) -> rusqlite::Result<Option<String>> {
+    let body: serde_json::Value = serde_json::from_str(payload).unwrap_or_default();
+    let booking = body["booking_id"].as_i64().unwrap_or_default();
+    let sql = "SELECT schedule_id FROM bookings WHERE id = ?1";
+    Ok(crate::store::query_row(tx, sql, [booking], |r| r.get::<_, Option<String>>(0)).optional()?.flatten())
 }
 
 /// When an earlier message of `sequence` than `id` is still to be sent: not before it is due.

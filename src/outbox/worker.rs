@@ -87,7 +87,9 @@ pub(super) struct Row {
     pub id: i64,
     pub dedupe_key: String,
     pub recipient: String,
-    pub body: Value,
+    /// The message's `msgtype` (its body is read when the row is claimed: a pass reads up to
+    /// [`BATCH`] rows, and parsing every body at every pass cost more than sending).
+    pub kind: String,
     pub attempts: i64,
     /// Sent only after the earlier messages of this sequence.
     pub sequence: Option<String>,
@@ -122,16 +124,15 @@ fn backoff_seconds(attempts: i64) -> i64 {
 fn due_rows(ctx: &impl Courier, now: i64) -> rusqlite::Result<Vec<Row>> {
     ctx.store().read(|conn| {
         let mut stmt = conn.prepare_cached(
-            "SELECT id, recipient, payload, attempts, dedupe_key, sequence_key, waits_for_quiet, formal FROM outbox
+            "SELECT id, recipient, kind, attempts, dedupe_key, sequence_key, waits_for_quiet, formal FROM outbox
              WHERE state = 'pending' AND next_attempt_at <= ?1 AND (claimed_until IS NULL OR claimed_until <= ?1)
              ORDER BY next_attempt_at, id LIMIT ?2",
         )?;
         let rows = stmt.query_map(params![now, BATCH], |row| {
-            let payload: String = row.get(2)?;
             Ok(Row {
                 id: row.get(0)?,
                 recipient: row.get(1)?,
-                body: serde_json::from_str(&payload).unwrap_or(Value::Null),
+                kind: row.get(2)?,
                 attempts: row.get(3)?,
                 dedupe_key: row.get(4)?,
                 sequence: row.get(5)?,
@@ -241,8 +242,8 @@ async fn deliver_to(ctx: &Arc<impl Courier>, rows: Vec<Row>, now: i64) -> Result
     let mut marked = None;
     for row in rows {
         let recipient = Recipient::decode(&row.recipient);
-        let schedule_id = match claim(&**ctx, &row, &recipient, now, marked.take()).await? {
-            Claim::Claimed(schedule_id) => schedule_id,
+        let (body, schedule_id) = match claim(&**ctx, &row, &recipient, now, marked.take()).await? {
+            Claim::Claimed { payload, schedule_id } => (serde_json::from_str(&payload).unwrap_or(Value::Null), schedule_id),
             Claim::Taken => continue,
             Claim::Deferred => {
                 done.deferred += 1;
@@ -258,12 +259,12 @@ async fn deliver_to(ctx: &Arc<impl Courier>, rows: Vec<Row>, now: i64) -> Result
             Recipient::Robot(name) => ctx.robot_url(name),
             _ => None,
         };
-        let result = send(api, &recipient, &row.body, schedule_id.as_deref(), robot_url.as_deref()).await;
+        let result = send(api, &recipient, &body, schedule_id.as_deref(), robot_url.as_deref()).await;
         let mark_as = match result {
             Ok(sent) => {
                 ctx.metrics().outbox_sent.inc();
                 done.sent += 1;
-                let schedule = schedule_change(&row.body, sent.schedule_id);
+                let schedule = schedule_change(&body, sent.schedule_id);
                 Mark::Done { msgid: sent.msgid, response_code: sent.response_code, schedule }
             }
             Err(error) if error.is_transient() && row.attempts + 1 < MAX_ATTEMPTS => {
@@ -274,7 +275,7 @@ async fn deliver_to(ctx: &Arc<impl Courier>, rows: Vec<Row>, now: i64) -> Result
             }
             Err(error) => {
                 tracing::error!(outbox = row.id, error = %error, "delivery failed for good");
-                if let Some(text) = row.body["fallback"].as_str() {
+                if let Some(text) = body["fallback"].as_str() {
                     // A card update WeCom refused (response code spent or expired): say it in text.
                     queue_fallback(&**ctx, &row.dedupe_key, &row.recipient, text).await?;
                 }
