@@ -7,7 +7,7 @@ use super::{Notifier, NotifyError};
 use crate::booking::{Booking, BookingState, Event};
 use crate::outbox::{self, Outgoing, Weight};
 use chrono::{Offset, TimeZone};
-use rusqlite::Connection;
+use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Value};
 
 /// The calendar entries `event` calls for.
@@ -27,11 +27,16 @@ pub fn queue(tx: &Connection, n: &Notifier, event: &Event, now: i64) -> Result<(
         Event::Cancelled { booking, .. } | Event::ClosureHit { booking, .. } | Event::NoShow { booking, .. } => {
             remove(tx, booking, now)
         }
-        // The old time leaves the calendar, the new one (once confirmed) comes in.
-        Event::Moved { from, to, .. } => {
-            remove(tx, from, now)?;
-            to.iter().filter(|b| b.state == BookingState::Confirmed).try_for_each(|b| add(tx, n, b, now))
-        }
+        // Moved to one confirmed booking: its schedule is updated in place. Otherwise (to a
+        // request awaiting approval, or to several slots) the old time leaves the calendar and
+        // the new one comes in once confirmed.
+        Event::Moved { from, to, .. } => match to.as_slice() {
+            [to] if to.state == BookingState::Confirmed => update(tx, n, from, to, now),
+            _ => {
+                remove(tx, from, now)?;
+                to.iter().filter(|b| b.state == BookingState::Confirmed).try_for_each(|b| add(tx, n, b, now))
+            }
+        },
         _ => Ok(()),
     }
 }
@@ -53,22 +58,36 @@ pub fn backfill(tx: &Connection, n: &Notifier, now: i64) -> Result<usize, Notify
     Ok(bookings.len())
 }
 
-/// The sequence of a booking's calendar entries.
-fn sequence(booking: &Booking) -> String {
-    format!("booking:{}", booking.id)
+/// The sequence of a booking's calendar entries: its own, or, for a booking moved here, that of
+/// the booking whose schedule it took over.
+fn sequence(tx: &Connection, booking: &Booking) -> Result<String, NotifyError> {
+    let sql = "SELECT calendar_sequence FROM bookings WHERE id = ?1";
+    let inherited: Option<String> = crate::store::query_row(tx, sql, [booking.id], |r| r.get(0)).optional()?.flatten();
+    Ok(inherited.unwrap_or_else(|| format!("booking:{}", booking.id)))
 }
 
 fn add(tx: &Connection, n: &Notifier, booking: &Booking, now: i64) -> Result<(), NotifyError> {
     let body = json!({"msgtype": "schedule_add", "booking_id": booking.id, "schedule": schedule(n, booking)});
     let entry = Outgoing::to_user(format!("schedule:{}:add", booking.id), &booking.userid, Weight::Reply, body);
-    outbox::enqueue_in_sequence(tx, &entry, &sequence(booking), now)?;
+    outbox::enqueue_in_sequence(tx, &entry, &sequence(tx, booking)?, now)?;
     Ok(())
 }
 
 fn remove(tx: &Connection, booking: &Booking, now: i64) -> Result<(), NotifyError> {
     let body = json!({"msgtype": "schedule_del", "booking_id": booking.id});
     let entry = Outgoing::to_user(format!("schedule:{}:del", booking.id), &booking.userid, Weight::Reply, body);
-    outbox::enqueue_in_sequence(tx, &entry, &sequence(booking), now)?;
+    outbox::enqueue_in_sequence(tx, &entry, &sequence(tx, booking)?, now)?;
+    Ok(())
+}
+
+/// `from`'s schedule moved to `to`'s time (`oa/schedule/update`; added when `from` had none).
+/// `to` takes over `from`'s sequence, so its own later removal waits for this update.
+fn update(tx: &Connection, n: &Notifier, from: &Booking, to: &Booking, now: i64) -> Result<(), NotifyError> {
+    let sequence = sequence(tx, from)?;
+    crate::store::execute(tx, "UPDATE bookings SET calendar_sequence = ?2 WHERE id = ?1", params![to.id, sequence])?;
+    let body = json!({"msgtype": "schedule_update", "booking_id": from.id, "moved_to": to.id, "schedule": schedule(n, to)});
+    let entry = Outgoing::to_user(format!("schedule:{}:move", from.id), &to.userid, Weight::Reply, body);
+    outbox::enqueue_in_sequence(tx, &entry, &sequence, now)?;
     Ok(())
 }
 

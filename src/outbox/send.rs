@@ -29,14 +29,19 @@ pub(super) async fn send(
             let id = api.add_schedule(&body["schedule"]).await?;
             return Ok(SendResult { schedule_id: Some(id), ..nothing });
         }
-        // No schedule (its add failed for good, or came before the calendar was turned on):
-        // nothing to change.
-        Some("schedule_update" | "schedule_del") if schedule_id.is_none() => return Ok(nothing),
+        // A moved booking whose first one has no schedule (its add failed for good, or came
+        // before the calendar was turned on): added now.
+        Some("schedule_update") if schedule_id.is_none() => {
+            let id = api.add_schedule(&body["schedule"]).await?;
+            return Ok(SendResult { schedule_id: Some(id), ..nothing });
+        }
+        // No schedule to remove.
+        Some("schedule_del") if schedule_id.is_none() => return Ok(nothing),
         Some("schedule_update") => {
             let mut schedule = body["schedule"].clone();
             schedule["schedule_id"] = Value::from(schedule_id);
             api.update_schedule(&schedule).await?;
-            return Ok(nothing);
+            return Ok(SendResult { schedule_id: schedule_id.map(str::to_string), ..nothing });
         }
         Some("schedule_del") => {
             api.delete_schedule(schedule_id.unwrap_or_default()).await?;
@@ -56,14 +61,15 @@ pub(super) async fn send(
     }
 }
 
-/// What a calendar entry sent changes on its booking: the schedule's id (added), or none
-/// (removed).
-pub(super) fn schedule_change(body: &Value, added: Option<String>) -> Option<(i64, Option<String>)> {
-    let booking = body["booking_id"].as_i64()?;
-    match body["msgtype"].as_str() {
-        Some("schedule_add") => Some((booking, added)),
-        Some("schedule_del") => Some((booking, None)),
-        _ => None,
+/// What a calendar entry sent changes on bookings: the schedule's id (added), none (removed),
+/// or, moved, the schedule passed from the old booking to the new one.
+pub(super) fn schedule_change(body: &Value, schedule_id: Option<String>) -> Vec<(i64, Option<String>)> {
+    let Some(booking) = body["booking_id"].as_i64() else { return Vec::new() };
+    match (body["msgtype"].as_str(), body["moved_to"].as_i64()) {
+        (Some("schedule_add"), _) => vec![(booking, schedule_id)],
+        (Some("schedule_del"), _) => vec![(booking, None)],
+        (Some("schedule_update"), Some(moved_to)) => vec![(booking, None), (moved_to, schedule_id)],
+        _ => Vec::new(),
     }
 }
 
@@ -75,11 +81,11 @@ pub(super) fn describe(error: &ApiError) -> String {
 }
 
 pub(super) enum Mark {
-    /// `schedule`: a booking's calendar entry, added (its id) or removed (None).
+    /// `schedule`: bookings' calendar entries, added (its id) or removed (None).
     Done {
         msgid: Option<String>,
         response_code: Option<String>,
-        schedule: Option<(i64, Option<String>)>,
+        schedule: Vec<(i64, Option<String>)>,
     },
     Retry {
         error: String,
@@ -102,7 +108,7 @@ impl Marked {
         let Marked { id, how, at } = self;
         match how {
             Mark::Done { msgid, response_code, schedule } => {
-                if let Some((booking, schedule_id)) = schedule {
+                for (booking, schedule_id) in schedule {
                     let set = "UPDATE bookings SET schedule_id = ?2 WHERE id = ?1";
                     crate::store::execute(tx, set, params![booking, schedule_id])?;
                 }

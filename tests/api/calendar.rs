@@ -128,3 +128,50 @@ async fn a_stop_use_removes_the_bookings_it_closes_from_the_calendars() {
     assert!(app.api.schedules().is_empty(), "removed with the closure");
     assert_eq!(schedule_id(&app, id), None);
 }
+
+/// The member's only confirmed booking (after a move, the one moved to).
+fn confirmed_booking(app: &TestApp, user: &str) -> i64 {
+    let sql = "SELECT id FROM bookings WHERE userid = ?1 AND state = 'confirmed'";
+    app.db(|c| c.query_row(sql, [user], |r| r.get(0)))
+}
+
+#[tokio::test]
+async fn a_move_updates_the_schedule_in_place_and_a_later_cancellation_removes_it() {
+    let app = spawn().await;
+    let id = booking_no(&app.say("zhangsan", "预约 乒乓球 明天 18:30").await);
+    deliver(&app).await;
+    let (sid, _) = app.api.schedules()[0].clone();
+
+    let moved = app.say("zhangsan", &format!("改约 {id} 19:30")).await;
+    assert!(moved.contains("已改约"), "{moved}");
+    let new_id = confirmed_booking(&app, "zhangsan");
+    deliver(&app).await;
+    let schedules = app.api.schedules();
+    assert_eq!(schedules.len(), 1, "still one schedule: {schedules:?}");
+    assert_eq!(schedules[0].0, sid, "the same schedule");
+    let starts: i64 = app.db(|c| c.query_row("SELECT starts_at FROM bookings WHERE id = ?1", [new_id], |r| r.get(0)));
+    assert_eq!(schedules[0].1["start_time"].as_i64(), Some(starts), "at the new time");
+    assert_eq!((schedule_id(&app, id), schedule_id(&app, new_id)), (None, Some(sid)), "passed to the new booking");
+
+    app.say("zhangsan", &format!("取消 {new_id}")).await;
+    deliver(&app).await;
+    assert!(app.api.schedules().is_empty(), "removed");
+    assert_eq!(schedule_calls(&app), ["oa/schedule/add", "oa/schedule/update", "oa/schedule/del"]);
+}
+
+#[tokio::test]
+async fn booked_moved_and_cancelled_while_wecom_is_down_leaves_no_schedule() {
+    let app = spawn().await;
+    let id = booking_no(&app.say("zhangsan", "预约 乒乓球 明天 18:30").await);
+    app.say("zhangsan", &format!("改约 {id} 19:30")).await;
+    let new_id = confirmed_booking(&app, "zhangsan");
+    app.say("zhangsan", &format!("取消 {new_id}")).await;
+    // WeCom is down for the pass and the add: the update and the new booking's removal wait.
+    app.api.inject([Fault::Status(502), Fault::Status(502)]);
+    deliver(&app).await;
+    assert!(schedule_calls(&app).is_empty(), "{:?}", schedule_calls(&app));
+    app.advance(Duration::minutes(5));
+    deliver(&app).await;
+    assert!(app.api.schedules().is_empty(), "the removal waited for the add and the update");
+    assert_eq!(schedule_calls(&app), ["oa/schedule/add", "oa/schedule/update", "oa/schedule/del"]);
+}
