@@ -252,6 +252,9 @@ impl Demo {
             match call.path.as_str() {
                 "message/send" => out.push_str(&self.show_message(&call.body, call.response_code.as_deref())),
                 "oa/schedule/add" => out.push_str(&self.show_schedule(&call.body["schedule"])),
+                "oa/schedule/update" => {
+                    out.push_str(&self.show_schedule(&call.body["schedule"]).replacen("[日程", "[日程改期", 1))
+                }
                 "webhook/send" => {
                     let message = &call.body["message"];
                     let content = message["markdown"]["content"].as_str().or(message["text"]["content"].as_str());
