@@ -17,7 +17,7 @@ use crate::wecom::api::WeComApi;
 use rand::Rng;
 use rusqlite::params;
 use serde_json::Value;
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 /// WeCom silently drops more than this per member per app.
@@ -188,22 +188,26 @@ pub async fn deliver_due<C: Courier>(ctx: &Arc<C>) -> Result<Delivered, WorkerEr
 pub async fn run<C: Courier>(ctx: Arc<C>) -> Result<(), WorkerError> {
     let mut tasks = tokio::task::JoinSet::new();
     let mut busy: HashSet<String> = HashSet::new();
+    // Recipients read and not yet started: the due rows are read again only once these are
+    // started (sending one at a time, a read per message cost more than the message).
+    let mut waiting: VecDeque<Vec<Row>> = VecDeque::new();
     loop {
-        if tasks.len() < room(&*ctx) {
+        if tasks.len() < room(&*ctx) && waiting.is_empty() {
             let now = ctx.clock().now().timestamp();
             match due(&ctx, now).await {
-                Ok(rows) => {
-                    let free: Vec<Vec<Row>> =
-                        by_recipient(rows).into_iter().filter(|g| !busy.contains(&g[0].recipient)).collect();
-                    let room = room(&*ctx).saturating_sub(tasks.len());
-                    for group in free.into_iter().take(room) {
-                        let (ctx, recipient) = (Arc::clone(&ctx), group[0].recipient.clone());
-                        busy.insert(recipient.clone());
-                        tasks.spawn(async move { (recipient, deliver_to(&ctx, group, now).await) });
-                    }
-                }
+                Ok(rows) => waiting.extend(by_recipient(rows)),
                 Err(error) => tracing::error!(error = %error, "outbox read failed; retrying"),
             }
+        }
+        while tasks.len() < room(&*ctx) {
+            let Some(group) = waiting.pop_front() else { break };
+            let recipient = group[0].recipient.clone();
+            // Still sending to them (read before): their rows are read again later.
+            if !busy.insert(recipient.clone()) {
+                continue;
+            }
+            let (ctx, now) = (Arc::clone(&ctx), ctx.clock().now().timestamp());
+            tasks.spawn(async move { (recipient, deliver_to(&ctx, group, now).await) });
         }
         let pause = if tasks.is_empty() { 500 } else { 100 };
         tokio::select! {
