@@ -13,13 +13,15 @@ pub(super) struct Digest {
     period: String,
     /// None when nothing happened that week (a new installation): no empty report is sent.
     content: Option<String>,
+    /// The week's free peak places, for the robots (None without robots, or none free).
+    free_places: Option<String>,
 }
 
 /// The digest for the digest time `fired`, read on a blocking thread; None when it was sent
 /// already (or cannot be read now: the next tick tries again).
-pub(super) async fn prepare<C: JobContext>(ctx: &Arc<C>, fired: DateTime<Utc>) -> Option<Digest> {
+pub(super) async fn prepare<C: JobContext>(ctx: &Arc<C>, fired: DateTime<Utc>, now: DateTime<Utc>) -> Option<Digest> {
     let ctx = Arc::clone(ctx);
-    let read = tokio::task::spawn_blocking(move || ctx.store().read(|conn| read(conn, ctx.catalog(), fired))).await;
+    let read = tokio::task::spawn_blocking(move || ctx.store().read(|conn| read(conn, &*ctx, fired, now))).await;
     match read {
         Ok(Ok(digest)) => digest,
         Ok(Err(error)) => {
@@ -33,7 +35,13 @@ pub(super) async fn prepare<C: JobContext>(ctx: &Arc<C>, fired: DateTime<Utc>) -
     }
 }
 
-fn read(conn: &Connection, catalog: &Catalog, fired: DateTime<Utc>) -> rusqlite::Result<Option<Digest>> {
+fn read(
+    conn: &Connection,
+    ctx: &impl JobContext,
+    fired: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<Option<Digest>> {
+    let catalog = ctx.catalog();
     let to = catalog.today(fired);
     let period = to.to_string();
     let sent = crate::store::query_row(
@@ -58,7 +66,11 @@ fn read(conn: &Connection, catalog: &Catalog, fired: DateTime<Utc>) -> rusqlite:
         0 => None,
         _ => Some(crate::report::digest_markdown(catalog, conn, from, to)?),
     };
-    Ok(Some(Digest { period, content }))
+    let free_places = match ctx.config().robots.is_empty() {
+        true => None,
+        false => super::free_places::summary(conn, &ctx.rules(), now)?,
+    };
+    Ok(Some(Digest { period, content, free_places }))
 }
 
 impl Digest {
@@ -69,7 +81,15 @@ impl Digest {
             "INSERT INTO job_runs (job, period, ran_at) VALUES ('weekly_digest', ?1, ?2) ON CONFLICT DO NOTHING",
             params![self.period, now.timestamp()],
         )?;
-        let Some(content) = self.content.as_deref().filter(|_| inserted == 1) else {
+        if inserted != 1 {
+            return Ok(false);
+        }
+        let notifier = ctx.notifier();
+        if let Some(free_places) = &self.free_places {
+            let key = format!("free_places:{}", self.period);
+            notify::robots::to_robots(tx, &notifier, &key, free_places, now.timestamp())?;
+        }
+        let Some(content) = self.content.as_deref() else {
             return Ok(false);
         };
         for admin in &ctx.config().roles.admins {
@@ -77,7 +97,7 @@ impl Digest {
         }
         // Its public part (usage, no one's name) to the staff groups' robots.
         let key = format!("digest:{}", self.period);
-        notify::robots::to_robots(tx, &ctx.notifier(), &key, content, now.timestamp())?;
+        notify::robots::to_robots(tx, &notifier, &key, content, now.timestamp())?;
         Ok(true)
     }
 }

@@ -16,6 +16,7 @@ use cron::Schedule;
 use std::sync::Arc;
 
 mod digest;
+mod free_places;
 mod housekeeping;
 
 pub use digest::rank_slots_by_demand;
@@ -147,7 +148,7 @@ pub async fn run_due_jobs<C: JobContext>(ctx: &Arc<C>, schedules: &Schedules, no
     }
     if let Some(fired) = schedules.last_fire(&schedules.weekly_digest, now) {
         // Worked out on a reader; the write only marks it sent and queues it.
-        if let Some(digest) = digest::prepare(ctx, fired).await {
+        if let Some(digest) = digest::prepare(ctx, fired, now).await {
             report.digest = job(ctx, "weekly_digest", &mut report, move |ctx, tx, _| digest.send(ctx, tx, now)).await;
         }
     }

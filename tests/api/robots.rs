@@ -89,3 +89,28 @@ async fn the_weekly_digests_public_part_goes_to_the_robot_too() {
     let digest = digest.expect("the digest in the group");
     assert!(!digest.contains("zhangsan"), "no one's name: {digest}");
 }
+
+#[tokio::test]
+async fn at_the_digest_time_the_robot_gets_the_weeks_free_peak_places() {
+    let app = spawn().await;
+    let monday_8 =
+        chrono::DateTime::parse_from_rfc3339("2026-11-30T08:00:00+08:00").expect("t").with_timezone(&chrono::Utc);
+    app.clock.set(monday_8);
+    // Tuesday 18:30 at the table-tennis tables is taken by two: it is not offered.
+    app.say("zhangsan", "预约 乒乓球 明天 18:30").await;
+    app.say("lisi", "预约 乒乓球 明天 18:30").await;
+    let schedules = staffhome::scheduler::Schedules::from_config(&app.ctx.config);
+    staffhome::scheduler::run_due_jobs(&app.ctx, &schedules, monday_8).await;
+    deliver(&app).await;
+    let posted = app.api.robot_messages("all-staff-key");
+    let summary = posted.iter().find_map(|m| m["markdown"]["content"].as_str().filter(|c| c.contains("还有空位")));
+    let summary = summary.expect("the free places in the group");
+    let table_tennis = summary.lines().find(|l| l.contains("乒乓球")).expect("a line for 乒乓球");
+    assert!(table_tennis.contains("周二 19:30 剩2"), "{summary}");
+    assert!(!table_tennis.contains("周二 18:30"), "the full slot is left out: {summary}");
+    assert!(summary.len() <= 4096, "within a robot message");
+    // Once per digest time.
+    staffhome::scheduler::run_due_jobs(&app.ctx, &schedules, monday_8).await;
+    deliver(&app).await;
+    assert_eq!(app.api.robot_messages("all-staff-key").len(), posted.len());
+}
