@@ -6,6 +6,7 @@
 //! told.
 
 use super::model::{Alternative, Booking};
+use super::offers::Offer;
 use chrono::{DateTime, NaiveDate, Utc};
 
 /// Why a pending request ended without a decision at its current level.
@@ -104,6 +105,10 @@ pub enum Event {
     RequestExpired { booking: Booking },
     /// The week starting on this Monday is open for booking.
     WeekPublished { week: NaiveDate },
+    /// A freed place is held for a waiter until they accept or decline it, or the offer lapses.
+    Offered { offer: Offer },
+    /// An offer's time ran out (the place went on to the next waiter).
+    OfferLapsed { offer: Offer },
 }
 
 /// The events of one transaction, in the order they happened.

@@ -9,6 +9,7 @@ pub mod closure;
 pub mod events;
 pub mod model;
 pub mod moves;
+pub mod offers;
 pub mod policy;
 pub mod query;
 pub mod rules;

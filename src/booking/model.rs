@@ -153,6 +153,10 @@ pub enum BookingError {
     NotActive { state: BookingState },
     #[error("admins only")]
     AdminOnly,
+    #[error("no place offered")]
+    NoOffer,
+    #[error("the offer lapsed")]
+    OfferExpired,
     #[error("database: {0}")]
     Db(#[from] rusqlite::Error),
 }

@@ -7,10 +7,15 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{params, Connection};
 use std::collections::HashMap;
 
-const USED_PLACES: &str =
-    concat!("SELECT count(*) FROM bookings WHERE facility = ?1 AND date = ?2 AND slot = ?3 AND ", live!());
+const USED_PLACES: &str = concat!(
+    "SELECT (SELECT count(*) FROM bookings WHERE facility = ?1 AND date = ?2 AND slot = ?3 AND ",
+    live!(),
+    ") + (SELECT count(*) FROM waitlist WHERE facility = ?1 AND date = ?2 AND slot = ?3 AND state = 'waiting'
+          AND offered_until IS NOT NULL)"
+);
 
-/// Places taken (pending, confirmed or checked in) in one facility slot.
+/// Places taken (pending, confirmed or checked in) in one facility slot, and those held for a
+/// waiter it was offered to.
 pub fn used_places(conn: &Connection, facility: &str, date: NaiveDate, slot: u32) -> rusqlite::Result<u32> {
     crate::store::query_row(conn, USED_PLACES, params![facility, date.to_string(), slot], |row| row.get(0))
 }
@@ -222,24 +227,32 @@ pub fn open_actions(
 }
 
 /// A member's places in queues, with their positions.
-pub fn waiting_entries(
-    conn: &Connection,
-    user: &str,
-    today: NaiveDate,
-) -> rusqlite::Result<Vec<(String, NaiveDate, u32, u32)>> {
+pub fn waiting_entries(conn: &Connection, user: &str, today: NaiveDate) -> rusqlite::Result<Vec<QueuePlace>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT facility, date, slot FROM waitlist WHERE userid = ?1 AND state = 'waiting' AND date >= ?2 ORDER BY date, slot",
+        "SELECT facility, date, slot, offered_until FROM waitlist WHERE userid = ?1 AND state = 'waiting' AND date >= ?2
+         ORDER BY date, slot",
     )?;
-    let rows: Vec<(String, String, u32)> = stmt
-        .query_map(params![user, today.to_string()], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+    let rows: Vec<(String, String, u32, Option<i64>)> = stmt
+        .query_map(params![user, today.to_string()], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))?
         .collect::<Result<_, _>>()?;
     let mut out = Vec::new();
-    for (facility, date, slot) in rows {
+    for (facility, date, slot, offered_until) in rows {
         let date = NaiveDate::parse_from_str(&date, "%Y-%m-%d").unwrap_or(today);
         let position = waitlist_position(conn, user, &facility, date, slot)?.unwrap_or(0);
-        out.push((facility, date, slot, position));
+        out.push(QueuePlace { facility, date, slot, position, offered_until });
     }
     Ok(out)
+}
+
+/// A member's place in a slot's queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuePlace {
+    pub facility: String,
+    pub date: NaiveDate,
+    pub slot: u32,
+    pub position: u32,
+    /// A freed place is held for them until then (a waitlist offer: 接受 / 放弃).
+    pub offered_until: Option<i64>,
 }
 
 #[cfg(test)]

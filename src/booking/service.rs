@@ -48,7 +48,7 @@ pub fn booking_by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<Book
 /// the same table: SQLite copies such a select into a temporary table first, which cost more
 /// than the insert. `Ok(None)` = full; else the booking as written (not read back).
 #[allow(clippy::too_many_arguments)]
-fn insert_if_room(
+pub(super) fn insert_if_room(
     tx: &Connection,
     rules: &Rules,
     user: &str,
@@ -125,7 +125,7 @@ impl Demand {
     }
 }
 
-fn record_demand(
+pub(super) fn record_demand(
     tx: &Connection,
     kind: &'static str,
     user: &str,
@@ -294,7 +294,8 @@ pub fn set_state(
     Ok(())
 }
 
-/// Give a freed place to the first waiter who can take it, and tell them (same transaction).
+/// Give a freed place to the first waiter who can take it, and tell them (same transaction);
+/// shortly before the start, offer it instead (`offers`).
 pub fn promote(
     tx: &Connection,
     rules: &Rules,
@@ -309,6 +310,9 @@ pub fn promote(
     };
     if rules.catalog.slot_end(date, slot) <= now {
         return Ok(None);
+    }
+    if super::offers::offered_not_given(rules, date, slot, now) {
+        return super::offers::offer_next(tx, rules, facility, date, slot, now, events).map(|_| None);
     }
     loop {
         let next: Option<(i64, String)> = crate::store::query_row(
@@ -350,22 +354,35 @@ pub fn promote(
     }
 }
 
-/// Leave the queue for a slot: true when `user` was waiting there.
+/// Leave the queue for a slot: true when `user` was waiting there. A place offered to them
+/// goes on to the next waiter.
+#[allow(clippy::too_many_arguments)]
 pub fn leave_waitlist(
     tx: &Connection,
+    rules: &Rules,
     user: &str,
     facility: &str,
     date: NaiveDate,
     slot: u32,
     now: DateTime<Utc>,
+    events: &mut Events,
 ) -> rusqlite::Result<bool> {
-    let left = crate::store::execute(
+    let waiting = "SELECT offered_until IS NOT NULL FROM waitlist
+                   WHERE userid = ?1 AND facility = ?2 AND date = ?3 AND slot = ?4 AND state = 'waiting'";
+    let key = params![user, facility, date.to_string(), slot];
+    let Some(held_an_offer) = crate::store::query_row(tx, waiting, key, |r| r.get::<_, bool>(0)).optional()? else {
+        return Ok(false);
+    };
+    crate::store::execute(
         tx,
-        "UPDATE waitlist SET state = 'left', updated_at = ?5
+        "UPDATE waitlist SET state = 'left', offered_until = NULL, updated_at = ?5
          WHERE userid = ?1 AND facility = ?2 AND date = ?3 AND slot = ?4 AND state = 'waiting'",
         params![user, facility, date.to_string(), slot, now.timestamp()],
     )?;
-    Ok(left > 0)
+    if held_an_offer {
+        promote(tx, rules, facility, date, slot, now, events)?;
+    }
+    Ok(true)
 }
 
 /// A place in the queue.

@@ -9,7 +9,7 @@ use super::Turn;
 use crate::booking::approval::Decision;
 use crate::booking::{self, query, service, Booking, BookingError, Facility, Rules};
 use crate::users::Role;
-use chrono::{Datelike, NaiveDate};
+use chrono::{Datelike, NaiveDate, Utc};
 use serde_json::{json, Value};
 
 /// Where a request stands, before anything is written.
@@ -48,6 +48,12 @@ impl<'a> Turn<'a> {
 
     pub(super) fn facility_name(&self, code: &str) -> String {
         self.ctx.catalog.facility(code).map_or(code.to_string(), |f| f.name.clone())
+    }
+
+    /// `18:45`: a unix time on the service's clock face.
+    pub(super) fn local_time(&self, at: i64) -> String {
+        let at = chrono::DateTime::<Utc>::from_timestamp(at, 0).unwrap_or_default();
+        at.with_timezone(&self.ctx.catalog.tz()).format("%H:%M").to_string()
     }
 
     pub(super) fn what(&self, b: &Booking) -> String {
@@ -99,6 +105,8 @@ impl<'a> Turn<'a> {
             Command::Move { booking, to } => self.move_booking(booking, to),
             Command::Mine => self.mine(),
             Command::Confirm(id) => self.confirm(id),
+            Command::AcceptOffer(entry) => self.accept_offer(entry),
+            Command::DeclineOffer(entry) => self.decline_offer(entry),
             Command::Board => self.board(),
             Command::Calendar { reset } => self.calendar(reset),
             Command::Remind(args) => self.remind(&args),
@@ -294,6 +302,8 @@ impl<'a> Turn<'a> {
                     json!({
                         "what": service::describe(self.ctx.catalog, &facility.code, date, slots[0]),
                         "position": waiting.position, "newly": waiting.newly_joined,
+                        "offer_before": self.rules().config.offer_before_minutes,
+                        "offer_minutes": self.rules().config.offer_minutes,
                     }),
                 ),
                 done: Some(format!("已候补 第{}位", waiting.position)),
@@ -308,7 +318,9 @@ impl<'a> Turn<'a> {
             Resolved::Ask(text) | Resolved::Refuse(text) => return Ok(text),
         };
         let what = service::describe(self.ctx.catalog, &facility.code, date, slots[0]);
-        Ok(if service::leave_waitlist(self.tx, self.user, &facility.code, date, slots[0], self.now)? {
+        let events = &mut self.events.borrow_mut();
+        let (rules, slot) = (self.rules(), slots[0]);
+        Ok(if service::leave_waitlist(self.tx, &rules, self.user, &facility.code, date, slot, self.now, events)? {
             format!("已退出 {what} 的候补。")
         } else {
             format!("你没有在候补 {what}。发「我的」看你的预约与候补。")
@@ -349,8 +361,10 @@ impl<'a> Turn<'a> {
             upcoming.iter().map(|b| json!({"id": b.id, "what": self.what(b), "state": b.state.label()})).collect();
         let waits: Vec<Value> = query::waiting_entries(self.tx, self.user, self.today())?
             .into_iter()
-            .map(|(facility, date, slot, position)| {
-                json!({"what": service::describe(self.ctx.catalog, &facility, date, slot), "position": position})
+            .map(|w| {
+                let offered_until = w.offered_until.map(|t| self.local_time(t));
+                let what = service::describe(self.ctx.catalog, &w.facility, w.date, w.slot);
+                json!({"what": what, "position": w.position, "offered_until": offered_until})
             })
             .collect();
         Ok(self.render("mine", json!({"bookings": bookings, "waits": waits})))

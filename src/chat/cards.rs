@@ -18,6 +18,8 @@ impl Turn<'_> {
             CardButton::Book { facility, date, slot } => self.tap_book(facility, date, slot)?,
             CardButton::Waitlist { facility, date, slot } => self.tap_waitlist(facility, date, slot)?,
             CardButton::CheckIn(id) => self.tap_check_in(id)?,
+            CardButton::AcceptOffer(entry) => self.tap_offer(true, entry)?,
+            CardButton::DeclineOffer(entry) => self.tap_offer(false, entry)?,
             other => self.on_booking_button(other)?,
         };
         Ok(Reply::UpdateButton(label))
@@ -47,7 +49,11 @@ impl Turn<'_> {
                     Err(error) => short_refusal(&error),
                 }
             }
-            CardButton::Book { .. } | CardButton::Waitlist { .. } | CardButton::CheckIn(_) => "无效操作".to_string(),
+            CardButton::Book { .. }
+            | CardButton::Waitlist { .. }
+            | CardButton::CheckIn(_)
+            | CardButton::AcceptOffer(_)
+            | CardButton::DeclineOffer(_) => "无效操作".to_string(),
         };
         Ok(label)
     }

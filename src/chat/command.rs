@@ -57,6 +57,9 @@ pub enum Command {
     },
     Mine,
     Confirm(Option<i64>),
+    /// 接受 / 放弃 a waitlist offer (its entry's number, if given: the card's buttons name it).
+    AcceptOffer(Option<i64>),
+    DeclineOffer(Option<i64>),
     Board,
     /// 日历 (the feed's address) / 日历 重置 (a new one).
     Calendar {

@@ -10,6 +10,7 @@ pub mod dates;
 pub mod dialogue;
 mod free;
 mod moves;
+mod offers;
 mod parse;
 mod preferences;
 mod refusals;

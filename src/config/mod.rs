@@ -162,6 +162,11 @@ pub struct BookingConfig {
     pub strike_limit: u32,
     pub strike_window_days: i64,
     pub suspend_days: i64,
+    /// A place freed less than this before its start is offered to the first waiter (0: never,
+    /// always given at once).
+    pub offer_before_minutes: i64,
+    /// How long an offered place is held for its waiter.
+    pub offer_minutes: i64,
 }
 
 impl Default for BookingConfig {
@@ -177,6 +182,8 @@ impl Default for BookingConfig {
             strike_limit: 3,
             strike_window_days: 30,
             suspend_days: 7,
+            offer_before_minutes: 180,
+            offer_minutes: 15,
         }
     }
 }

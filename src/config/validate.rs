@@ -116,11 +116,15 @@ impl Config {
             ("booking.no_show_after_minutes", b.no_show_after_minutes),
             ("booking.confirm_before_minutes", b.confirm_before_minutes),
             ("booking.remind_before_minutes", b.remind_before_minutes),
+            ("booking.offer_before_minutes", b.offer_before_minutes),
         ];
         for (key, value) in minutes {
             if !(0..=24 * 60).contains(&value) {
                 return Err(invalid(key, "must be between 0 and 1440 minutes"));
             }
+        }
+        if !(1..=120).contains(&b.offer_minutes) {
+            return Err(invalid("booking.offer_minutes", "must be between 1 and 120 minutes"));
         }
         if b.strike_limit == 0 {
             return Err(invalid("booking.strike_limit", "must be at least 1"));

@@ -7,9 +7,17 @@ use chrono::NaiveDate;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CardButton {
     /// A free slot on a card of choices: book it, as 预约 would.
-    Book { facility: String, date: NaiveDate, slot: u32 },
+    Book {
+        facility: String,
+        date: NaiveDate,
+        slot: u32,
+    },
     /// 候补 on a full slot's card: join its waitlist.
-    Waitlist { facility: String, date: NaiveDate, slot: u32 },
+    Waitlist {
+        facility: String,
+        date: NaiveDate,
+        slot: u32,
+    },
     /// 签到 on a booking's card.
     CheckIn(i64),
     /// 确认参加 on a confirmation card.
@@ -17,7 +25,14 @@ pub enum CardButton {
     /// 取消预约 on a confirmation card.
     Cancel(i64),
     /// 通过 / 驳回 on an approval card of one level (None: an old card without it).
-    Decide { booking: i64, level: Option<u32>, decision: Decision },
+    Decide {
+        booking: i64,
+        level: Option<u32>,
+        decision: Decision,
+    },
+    /// 接受 / 放弃 on a waitlist offer's card (the waitlist entry it was made to).
+    AcceptOffer(i64),
+    DeclineOffer(i64),
 }
 
 impl CardButton {
@@ -30,6 +45,8 @@ impl CardButton {
             CardButton::CheckIn(id) => format!("checkin:{id}"),
             CardButton::Confirm(id) => format!("confirm:{id}"),
             CardButton::Cancel(id) => format!("cancel:{id}"),
+            CardButton::AcceptOffer(entry) => format!("accept_offer:{entry}"),
+            CardButton::DeclineOffer(entry) => format!("decline_offer:{entry}"),
             CardButton::Decide { booking, level, decision } => {
                 let level = level.map(|l| format!(":{l}")).unwrap_or_default();
                 format!("{}:{booking}{level}", decision.as_str())
@@ -59,6 +76,8 @@ impl CardButton {
             "confirm" => Some(CardButton::Confirm(id)),
             "cancel" => Some(CardButton::Cancel(id)),
             "checkin" => Some(CardButton::CheckIn(id)),
+            "accept_offer" => Some(CardButton::AcceptOffer(id)),
+            "decline_offer" => Some(CardButton::DeclineOffer(id)),
             "approve" => Some(CardButton::Decide { booking: id, level, decision: Decision::Approve }),
             "reject" => Some(CardButton::Decide { booking: id, level, decision: Decision::Reject }),
             _ => None,
@@ -79,6 +98,8 @@ mod tests {
             CardButton::CheckIn(12),
             CardButton::Confirm(12),
             CardButton::Cancel(12),
+            CardButton::AcceptOffer(3),
+            CardButton::DeclineOffer(3),
             CardButton::Decide { booking: 7, level: Some(2), decision: Decision::Approve },
             CardButton::Decide { booking: 7, level: Some(1), decision: Decision::Reject },
             CardButton::Decide { booking: 7, level: None, decision: Decision::Reject },

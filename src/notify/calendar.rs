@@ -85,7 +85,8 @@ fn remove(tx: &Connection, booking: &Booking, now: i64) -> Result<(), NotifyErro
 fn update(tx: &Connection, n: &Notifier, from: &Booking, to: &Booking, now: i64) -> Result<(), NotifyError> {
     let sequence = sequence(tx, from)?;
     crate::store::execute(tx, "UPDATE bookings SET calendar_sequence = ?2 WHERE id = ?1", params![to.id, sequence])?;
-    let body = json!({"msgtype": "schedule_update", "booking_id": from.id, "moved_to": to.id, "schedule": schedule(n, to)});
+    let body =
+        json!({"msgtype": "schedule_update", "booking_id": from.id, "moved_to": to.id, "schedule": schedule(n, to)});
     let entry = Outgoing::to_user(format!("schedule:{}:move", from.id), &to.userid, Weight::Reply, body);
     outbox::enqueue_in_sequence(tx, &entry, &sequence, now)?;
     Ok(())

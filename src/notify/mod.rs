@@ -9,6 +9,7 @@ pub mod calendar;
 mod choices;
 mod direct;
 mod notices;
+mod offers;
 pub mod robots;
 mod stop_use;
 
@@ -133,5 +134,7 @@ fn queue_one(tx: &Connection, n: &Notifier, event: &Event, now: i64) -> Result<(
         }
         Event::RequestExpired { booking } => notices::request_expired(tx, n, booking, now),
         Event::WeekPublished { week } => notices::week_published(tx, n, *week, now),
+        Event::Offered { offer } => offers::offered(tx, n, offer, now),
+        Event::OfferLapsed { offer } => offers::lapsed(tx, n, offer, now),
     }
 }

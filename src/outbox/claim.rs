@@ -88,7 +88,8 @@ pub(super) async fn claim(
                 return Ok(Claim::OverBudget);
             }
         }
-        let payload: String = crate::store::query_row(tx, "SELECT payload FROM outbox WHERE id = ?1", [id], |r| r.get(0))?;
+        let payload: String =
+            crate::store::query_row(tx, "SELECT payload FROM outbox WHERE id = ?1", [id], |r| r.get(0))?;
         let schedule_id = if of_schedule { schedule_of(tx, &payload)? } else { None };
         Ok(Claim::Claimed { payload, schedule_id })
     })

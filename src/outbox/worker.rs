@@ -247,7 +247,9 @@ async fn deliver_to(ctx: &Arc<impl Courier>, rows: Vec<Row>, now: i64) -> Result
     for row in rows {
         let recipient = Recipient::decode(&row.recipient);
         let (body, schedule_id) = match claim(&**ctx, &row, &recipient, now, marked.take()).await? {
-            Claim::Claimed { payload, schedule_id } => (serde_json::from_str(&payload).unwrap_or(Value::Null), schedule_id),
+            Claim::Claimed { payload, schedule_id } => {
+                (serde_json::from_str(&payload).unwrap_or(Value::Null), schedule_id)
+            }
             Claim::Taken => continue,
             Claim::Deferred => {
                 done.deferred += 1;

@@ -78,6 +78,8 @@ pub struct JobReport {
     pub reminders: u32,
     pub no_shows: policy::NoShows,
     pub expired: u32,
+    /// Waitlist offers whose time ran out (each offered on to the next waiter).
+    pub offers_lapsed: u32,
     pub published: bool,
     pub digest: bool,
     /// Old records deleted this pass (`housekeeping`).
@@ -126,6 +128,10 @@ pub async fn run_due_jobs<C: JobContext>(ctx: &Arc<C>, schedules: &Schedules, no
     let mut report = JobReport::default();
     report.expired = job(ctx, "expire_pending", &mut report, move |_, tx, events| {
         Ok(policy::expire_pending(tx, now, events)?.len() as u32)
+    })
+    .await;
+    report.offers_lapsed = job(ctx, "offers", &mut report, move |ctx, tx, events| {
+        Ok(crate::booking::offers::lapse_due(tx, &ctx.rules(), now, events)? as u32)
     })
     .await;
     report.no_shows = job(ctx, "no_shows", &mut report, move |ctx, tx, events| {

@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0009_member_settings.sql"),
     include_str!("migrations/0010_send_budget.sql"),
     include_str!("migrations/0011_calendar_moves.sql"),
+    include_str!("migrations/0012_waitlist_offers.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -74,10 +74,10 @@ fn bookings(ctx: &AppContext, conn: &Connection, user: &str) -> rusqlite::Result
 fn waits(ctx: &AppContext, conn: &Connection, user: &str, today: NaiveDate) -> rusqlite::Result<Vec<Value>> {
     Ok(query::waiting_entries(conn, user, today)?
         .into_iter()
-        .map(|(facility, date, slot, position)| {
+        .map(|w| {
             json!({
-                "facility": facility, "date": date.to_string(), "slot": slot, "position": position,
-                "what": service::describe(&ctx.catalog, &facility, date, slot),
+                "facility": w.facility, "date": w.date.to_string(), "slot": w.slot, "position": w.position,
+                "what": service::describe(&ctx.catalog, &w.facility, w.date, w.slot), "offered": w.offered_until.is_some(),
             })
         })
         .collect())

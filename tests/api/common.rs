@@ -213,12 +213,15 @@ impl TestApp {
         self.db(|c| c.query_row(sql, [], |r| r.get(0)))
     }
 
-    /// The trigger-kept places-taken counters agree with the bookings themselves.
+    /// The trigger-kept places-taken counters agree with the bookings themselves (and the
+    /// places held for a waiter they were offered to).
     pub fn assert_slot_usage_agrees(&self) {
         let drift = self.count(
             "SELECT count(*) FROM (SELECT 1 FROM (
                SELECT facility, date, slot, count(*) AS used FROM bookings
                  WHERE state IN ('pending', 'confirmed', 'checked_in') GROUP BY 1, 2, 3
+               UNION ALL SELECT facility, date, slot, count(*) FROM waitlist
+                 WHERE state = 'waiting' AND offered_until IS NOT NULL GROUP BY 1, 2, 3
                UNION ALL SELECT facility, date, slot, -used FROM slot_usage)
              GROUP BY facility, date, slot HAVING sum(used) <> 0)",
         );

@@ -87,3 +87,28 @@ fn the_demo_shows_cards_to_tap_and_the_members_page() {
         assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
     }
 }
+
+#[test]
+fn the_demo_shows_a_move_and_a_waitlist_offer() {
+    let out = run_demo(
+        "预约 跑步机 今天 12:00\n\
+         /as lisi\n\
+         候补 跑步机 今天 12:00\n\
+         /as zhangsan\n\
+         改约 1 13:00\n\
+         /as lisi\n\
+         /sync\n\
+         /click 1\n\
+         /quit\n",
+    );
+    for expected in [
+        "已改约：原 #1 跑步机 11月23日 周一 12:00-13:00 已释放。",
+        "[日程改期 → zhangsan] 跑步机 11-23 13:00-14:00",
+        "[卡片 → lisi] 候补名额为你保留 — 跑步机 11月23日 周一 12:00-13:00",
+        "/click 1 接受   /click 2 放弃",
+        "（点击「接受」）[按钮] 已接受",
+        "[推送 → lisi] 已为你候补成功：跑步机 11月23日 周一 12:00-13:00",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+}

@@ -18,6 +18,7 @@ mod housekeeping;
 mod invariants;
 mod member;
 mod moves;
+mod offers;
 mod operations;
 mod outbox;
 mod parser;

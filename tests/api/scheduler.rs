@@ -72,7 +72,9 @@ async fn the_confirmation_card_works_by_click_and_the_stand_in_accepts_it() {
     app.advance(Duration::seconds(1));
     let cancelled = app.send("a", click(&format!("cancel:{id}"))).await;
     assert_eq!(update_label(&cancelled), "已取消");
-    assert!(app.say("b", "我的").await.contains("跑步机 11月24日 周二 18:30-19:30【已预约】"), "promoted at once");
+    // Two hours before the start the place is offered to the waiter first (issue 25).
+    assert!(app.say("b", "接受").await.contains("已接受"), "offered at once");
+    assert!(app.say("b", "我的").await.contains("跑步机 11月24日 周二 18:30-19:30【已预约】"));
 }
 
 fn update_label(reply: &SimReply) -> String {
@@ -103,9 +105,11 @@ async fn a_no_show_at_t_plus_15_promotes_the_waitlist_and_counts_a_strike() {
     let t = tuesday_1830();
     assert_eq!(pass(&app, t + Duration::minutes(14)).await.no_shows.marked, 0);
     let report = pass(&app, t + Duration::minutes(15)).await;
-    assert_eq!((report.no_shows.marked, report.no_shows.promoted), (1, 1));
+    // The slot has begun: the place is offered to the waiter (issue 25), not given.
+    assert_eq!((report.no_shows.marked, report.no_shows.promoted), (1, 0));
     assert_eq!(app.count(&format!("SELECT count(*) FROM strikes WHERE booking_id = {id}")), 1);
     assert_eq!(app.count(&format!("SELECT count(*) FROM bookings WHERE id = {id} AND state = 'no_show'")), 1);
+    assert!(app.say("b", "接受").await.contains("已接受"));
     assert_eq!(app.count("SELECT count(*) FROM bookings WHERE userid = 'b' AND state = 'confirmed'"), 1);
     assert_eq!(pass(&app, t + Duration::minutes(16)).await.no_shows.marked, 0, "once");
     app.assert_slot_usage_agrees();
