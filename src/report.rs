@@ -34,7 +34,11 @@ pub struct Report {
     pub bookings: u32,
     pub cancellations: u32,
     pub median_cancel_lead_minutes: Option<i64>,
+    /// Came (checked in), including those who signed out early.
     pub checked_in: u32,
+    /// Signed out (签退) before the end, and the minutes so given back.
+    pub signed_out_early: u32,
+    pub minutes_given_back: i64,
     pub no_shows: u32,
     pub promotions: u32,
     pub refused_full: u32,
@@ -53,7 +57,8 @@ pub fn span_allowed(from: NaiveDate, to: NaiveDate) -> bool {
     from <= to && (to - from).num_days() <= MAX_SPAN_DAYS
 }
 
-const HELD: &str = "('confirmed', 'checked_in', 'no_show')";
+/// A booking that held its place at slot time (came, signed out early, or did not come).
+const HELD: &str = "('confirmed', 'checked_in', 'completed', 'no_show')";
 
 fn count(conn: &Connection, sql: &str, from: &str, to: &str) -> rusqlite::Result<u32> {
     crate::store::query_row(conn, sql, params![from, to], |row| row.get(0))
@@ -67,8 +72,22 @@ pub fn build(conn: &Connection, catalog: &Catalog, from: NaiveDate, to: NaiveDat
     let bookings = count(conn, &format!("SELECT count(*) FROM bookings WHERE {in_range}"), &f, &t)?;
     let cancellations =
         count(conn, &format!("SELECT count(*) FROM bookings WHERE {in_range} AND state = 'cancelled'"), &f, &t)?;
-    let checked_in =
-        count(conn, &format!("SELECT count(*) FROM bookings WHERE {in_range} AND state = 'checked_in'"), &f, &t)?;
+    let checked_in = count(
+        conn,
+        &format!("SELECT count(*) FROM bookings WHERE {in_range} AND (state = 'checked_in' OR state = 'completed')"),
+        &f,
+        &t,
+    )?;
+    // Visits ended early by 签退, and the minutes they gave back (the real end is recorded).
+    let (signed_out_early, minutes_given_back): (u32, i64) = crate::store::query_row(
+        conn,
+        &format!(
+            "SELECT count(*), COALESCE(sum(ends_at - ended_at), 0) / 60 FROM bookings
+             WHERE {in_range} AND state = 'completed' AND ended_at < ends_at"
+        ),
+        params![f, t],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )?;
     let no_shows =
         count(conn, &format!("SELECT count(*) FROM bookings WHERE {in_range} AND state = 'no_show'"), &f, &t)?;
     let demand = |kind: &str| {
@@ -106,6 +125,8 @@ pub fn build(conn: &Connection, catalog: &Catalog, from: NaiveDate, to: NaiveDat
         cancellations,
         median_cancel_lead_minutes,
         checked_in,
+        signed_out_early,
+        minutes_given_back,
         no_shows,
         promotions: demand("promotion")?,
         refused_full: demand("refused_full")?,
@@ -189,6 +210,9 @@ pub fn markdown(report: &Report, catalog: &Catalog, title: &str) -> String {
         "预约 **{}** 次，取消 {} 次（中位提前 {lead}），签到 {} 次，未到场 <font color=\"warning\">{}</font> 次，候补转正 {} 次\n",
         report.bookings, report.cancellations, report.checked_in, report.no_shows, report.promotions
     ));
+    if report.signed_out_early > 0 {
+        out.push_str(&format!("提前签退 {} 次，让出 {} 分钟\n", report.signed_out_early, report.minutes_given_back));
+    }
     out.push_str(&format!("未满足需求：满员被拒 {} 次，排候补 {} 次\n", report.refused_full, report.waitlist_joins));
     if !report.busiest.is_empty() {
         let cells: Vec<String> = report

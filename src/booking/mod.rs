@@ -14,6 +14,7 @@ pub mod policy;
 pub mod query;
 pub mod rules;
 pub mod service;
+pub mod signout;
 
 pub use catalog::{date_label, week_start, weekday_zh, Catalog, Facility, Slot};
 pub use events::{Event, Events};

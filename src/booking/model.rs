@@ -13,6 +13,8 @@ pub enum BookingState {
     NoShow,
     Closed,
     Expired,
+    /// Signed out (签退) after check-in: the visit is over, its place free.
+    Completed,
 }
 
 /// SQL: the booking holds a place (pending, confirmed or checked in). Written as comparisons,
@@ -39,6 +41,7 @@ impl BookingState {
             BookingState::NoShow => "no_show",
             BookingState::Closed => "closed",
             BookingState::Expired => "expired",
+            BookingState::Completed => "completed",
         }
     }
 
@@ -51,6 +54,7 @@ impl BookingState {
             "rejected" => BookingState::Rejected,
             "no_show" => BookingState::NoShow,
             "closed" => BookingState::Closed,
+            "completed" => BookingState::Completed,
             _ => BookingState::Expired,
         }
     }
@@ -65,6 +69,7 @@ impl BookingState {
             BookingState::NoShow => "未到场",
             BookingState::Closed => "设施停用",
             BookingState::Expired => "已过期",
+            BookingState::Completed => "已签退",
         }
     }
 

@@ -115,6 +115,7 @@ impl<'a> Turn<'a> {
             Command::Publish => self.publish(),
             Command::Approvals => self.approvals(),
             Command::CheckIn(id) => self.check_in(id, None),
+            Command::SignOut(id) => self.sign_out(id),
             Command::Forgive(target) => self.forgive(target),
             Command::Close(args) => self.close(&args),
             Command::Reopen(args) => self.reopen(&args),

@@ -5,6 +5,7 @@ use super::taps::Attempt;
 use super::Turn;
 use crate::booking::checkin::{self, CheckInRefusal};
 use crate::booking::query;
+use crate::booking::signout::{self, SignOutRefusal};
 use serde_json::json;
 
 impl Turn<'_> {
@@ -12,7 +13,10 @@ impl Turn<'_> {
     pub fn on_scan(&self, scanned: &str) -> super::Result<String> {
         let rules = self.rules();
         match checkin::facility_of_scan(&rules, scanned) {
-            Some(code) => self.check_in(None, Some(code)),
+            Some(code) => match self.sign_out_by_rescan(code)? {
+                Some(text) => Ok(text),
+                None => self.check_in(None, Some(code)),
+            },
             None => Ok(self.render("checkin", json!({"kind": "wrong_code", "scanned": scanned}))),
         }
     }
@@ -58,5 +62,44 @@ impl Turn<'_> {
             }
         };
         Ok(Attempt { text: self.render("checkin", ctx), done })
+    }
+
+    /// 签退 (or 签退 12): the visit ends now; its place, and the later slots of the same
+    /// range, are freed.
+    pub(super) fn sign_out(&self, id: Option<i64>) -> super::Result<String> {
+        let events = &mut self.events.borrow_mut();
+        match signout::sign_out(self.tx, &self.rules(), self.user, id, self.now, events) {
+            Ok(done) => {
+                let early = (done.booking.ends_at - self.now.timestamp()) / 60;
+                let mut text = format!(
+                    "已签退 #{} {}，提前 {early} 分钟结束，名额已释放。",
+                    done.booking.id,
+                    self.what(&done.booking)
+                );
+                if !done.later.is_empty() {
+                    let later: Vec<String> = done.later.iter().map(|b| format!("#{} {}", b.id, self.what(b))).collect();
+                    text.push_str(&format!("\n同一时段连着的 {} 也已取消。", later.join("、")));
+                }
+                Ok(text)
+            }
+            Err(SignOutRefusal::Db(e)) => Err(e.into()),
+            Err(SignOutRefusal::NotYours) => Ok("这不是你的预约。".to_string()),
+            Err(SignOutRefusal::NotCheckedIn) => {
+                Ok("你现在没有签到中的预约，无需签退。到场后先「签到」，提前离开时再「签退」。".to_string())
+            }
+        }
+    }
+
+    /// The door QR scanned again a while after checking in there: a sign-out.
+    fn sign_out_by_rescan(&self, facility: &str) -> super::Result<Option<String>> {
+        let running = signout::running_checked_in(self.tx, self.user, Some(facility), self.now)?;
+        match running {
+            Some((booking, checked_in_at))
+                if self.now.timestamp() - checked_in_at >= signout::RESCAN_SIGNS_OUT_AFTER_SECONDS =>
+            {
+                self.sign_out(Some(booking.id)).map(Some)
+            }
+            _ => Ok(None),
+        }
     }
 }

@@ -79,6 +79,8 @@ pub enum Command {
         reason: Option<String>,
     },
     CheckIn(Option<i64>),
+    /// 签退 / 签退 12: leave early.
+    SignOut(Option<i64>),
     /// 免责 userid / 免责 12
     Forgive(Option<String>),
     /// Admin commands keep their arguments as typed (texts and reasons are shown to people).

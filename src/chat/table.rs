@@ -130,6 +130,17 @@ pub static TABLE: &[Entry] = &[
         build: |arg| Command::CheckIn(arg.booking_no()),
     },
     Entry {
+        words: &["签退", "离场"],
+        english: "signout",
+        example: "签退",
+        what: "提前离开时签退（释放名额；或再扫门口二维码）",
+        who: Who::All,
+        read_only: false,
+        args: Args::BookingNo,
+        rank: 1,
+        build: |arg| Command::SignOut(arg.booking_no()),
+    },
+    Entry {
         words: &["状态", "看板"],
         english: "board",
         example: "状态",

@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0010_send_budget.sql"),
     include_str!("migrations/0011_calendar_moves.sql"),
     include_str!("migrations/0012_waitlist_offers.sql"),
+    include_str!("migrations/0013_sign_out.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -124,6 +125,39 @@ mod tests {
         assert!(conn.execute("UPDATE outbox SET state = 'sent'", []).is_err(), "an unknown outbox state");
         assert!(conn.execute("UPDATE waitlist SET state = 'gone'", []).is_err(), "an unknown waitlist state");
         assert!(conn.execute("UPDATE demand_events SET kind = 'other'", []).is_err(), "an unknown demand kind");
+    }
+
+    #[test]
+    fn the_sign_out_rebuild_keeps_every_column_and_takes_the_new_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = database_at(&dir, 12);
+        conn.execute_batch(
+            "INSERT INTO users (userid, created_at, last_seen_at) VALUES ('u1', 0, 0);
+             INSERT INTO bookings (id, userid, facility, date, slot, starts_at, ends_at, state, checkin_code,
+                                   pass_token, created_at, updated_at, checked_in_at, reminded_at, schedule_id,
+                                   revision, calendar_sequence)
+                 VALUES (1, 'u1', 'gym', '2026-12-01', 1, 100, 200, 'checked_in', '123456', 't1', 0, 0, 90, 40,
+                         'sched-1', 3, 'booking:7');
+             INSERT INTO strikes (userid, booking_id, at) VALUES ('u1', 1, 0);",
+        )
+        .unwrap();
+
+        apply(&mut conn).unwrap();
+
+        let kept: (i64, i64, String, i64, String) = conn
+            .query_row(
+                "SELECT checked_in_at, reminded_at, schedule_id, revision, calendar_sequence FROM bookings WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .unwrap();
+        assert_eq!(kept, (90, 40, "sched-1".to_string(), 3, "booking:7".to_string()));
+        let used = "SELECT used FROM slot_usage WHERE facility = 'gym' AND date = '2026-12-01' AND slot = 1";
+        assert_eq!(count(&conn, used), 1);
+        conn.execute("UPDATE bookings SET state = 'completed', ended_at = 150 WHERE id = 1", []).unwrap();
+        assert_eq!(count(&conn, used), 0, "a completed visit frees its place");
+        assert_eq!(count(&conn, "SELECT revision FROM bookings WHERE id = 1"), 4, "the revision trigger is back");
+        assert!(conn.execute("UPDATE bookings SET state = 'done' WHERE id = 1", []).is_err(), "states still checked");
     }
 
     #[test]

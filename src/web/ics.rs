@@ -156,7 +156,9 @@ fn render(ctx: &AppContext, name: &str, entries: &[Entry], with_member: bool) ->
 fn status(state: BookingState) -> &'static str {
     match state {
         BookingState::Pending => "TENTATIVE",
-        BookingState::Confirmed | BookingState::CheckedIn | BookingState::NoShow => "CONFIRMED",
+        BookingState::Confirmed | BookingState::CheckedIn | BookingState::NoShow | BookingState::Completed => {
+            "CONFIRMED"
+        }
         BookingState::Cancelled | BookingState::Rejected | BookingState::Closed | BookingState::Expired => "CANCELLED",
     }
 }

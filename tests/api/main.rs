@@ -30,6 +30,7 @@ mod scheduler;
 mod security;
 mod settings;
 mod signin;
+mod signout;
 mod taps;
 mod vectors;
 mod web;
