@@ -14,6 +14,9 @@ pub struct Facility {
     /// Approval levels, each a list of approver user ids; empty = no approval.
     pub approval: Vec<Vec<String>>,
     pub kind: Option<String>,
+    /// The places of a slot recurring bookings may take as a held week opens (the facility's
+    /// `recurring_share` of its capacity, rounded down).
+    pub recurring_places: u32,
 }
 
 impl Facility {
@@ -117,6 +120,7 @@ impl Catalog {
                 capacity: f.capacity,
                 approval: f.approval.clone(),
                 kind: f.kind.clone(),
+                recurring_places: (f64::from(f.capacity) * f.recurring_share).floor() as u32,
             })
             .collect();
         let slots = config

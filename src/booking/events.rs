@@ -109,6 +109,11 @@ pub enum Event {
     Offered { offer: Offer },
     /// An offer's time ran out (the place went on to the next waiter).
     OfferLapsed { offer: Offer },
+    /// A recurring booking's date held for a week not yet open could not be booked as it opened.
+    HeldOccurrenceRefused { userid: String, facility: String, date: NaiveDate, slot: u32, reason: String },
+    /// A recurring booking ended after `missed` no-shows: its later bookings cancelled, its
+    /// `holds` held dates dropped.
+    SeriesEnded { userid: String, missed: i64, cancelled: Vec<Booking>, holds: usize },
 }
 
 /// The events of one transaction, in the order they happened.

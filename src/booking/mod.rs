@@ -13,6 +13,7 @@ pub mod offers;
 pub mod policy;
 pub mod query;
 pub mod rules;
+pub mod series;
 pub mod service;
 pub mod signout;
 

@@ -162,6 +162,8 @@ pub enum BookingError {
     NoOffer,
     #[error("the offer lapsed")]
     OfferExpired,
+    #[error("not part of a recurring booking")]
+    NotASeries,
     #[error("database: {0}")]
     Db(#[from] rusqlite::Error),
 }

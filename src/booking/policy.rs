@@ -110,6 +110,7 @@ pub fn mark_no_shows(
         if promote(tx, rules, &booking.facility, booking.date, booking.slot, now, events)?.is_some() {
             done.promoted += 1;
         }
+        super::series::after_no_show(tx, rules, booking, now, events)?;
         let suspended_until = if strikes >= rules.config.strike_limit {
             let until = now + Duration::days(rules.config.suspend_days);
             crate::store::execute(

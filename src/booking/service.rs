@@ -438,6 +438,7 @@ pub fn describe(catalog: &Catalog, facility: &str, date: NaiveDate, slot: u32) -
 /// Open `week` (its Monday) for booking, once. False if already open.
 pub fn publish_week(
     tx: &Connection,
+    rules: &Rules,
     week: NaiveDate,
     by: &str,
     now: DateTime<Utc>,
@@ -449,6 +450,8 @@ pub fn publish_week(
         params![week.to_string(), now.timestamp(), by],
     )?;
     if inserted == 1 {
+        // Held dates of recurring bookings first, in the same step: no one else comes between.
+        super::series::book_held(tx, rules, week, now, events)?;
         events.push(Event::WeekPublished { week });
     }
     Ok(inserted == 1)

@@ -22,7 +22,7 @@ enum Plan<'f> {
 }
 
 /// Where a request stands once its missing pieces are looked at.
-enum Resolved<'f> {
+pub(super) enum Resolved<'f> {
     Ready {
         facility: &'f Facility,
         date: NaiveDate,
@@ -102,6 +102,7 @@ impl<'a> Turn<'a> {
             Command::Waitlist(request) => self.waitlist(request),
             Command::LeaveWaitlist(request) => self.leave_waitlist(request),
             Command::Cancel(id) => self.cancel(id),
+            Command::CancelSeries(id) => self.cancel_series(id),
             Command::Move { booking, to } => self.move_booking(booking, to),
             Command::Mine => self.mine(),
             Command::Confirm(id) => self.confirm(id),
@@ -178,7 +179,11 @@ impl<'a> Turn<'a> {
     }
 
     /// Fill in what the member left out, or ask for it.
-    fn resolve(&self, request: &SlotRequest, remember: fn(SlotRequest) -> Dialogue) -> super::Result<Resolved<'a>> {
+    pub(super) fn resolve(
+        &self,
+        request: &SlotRequest,
+        remember: fn(SlotRequest) -> Dialogue,
+    ) -> super::Result<Resolved<'a>> {
         let catalog = &self.ctx.catalog;
         let ask = |missing: &str, options: Vec<Value>, request: SlotRequest| -> super::Result<Resolved<'a>> {
             let understood = self.describe_request(&request);
@@ -265,6 +270,9 @@ impl<'a> Turn<'a> {
     }
 
     pub(super) fn book_attempt(&self, request: SlotRequest) -> super::Result<Attempt> {
+        if let Some(repeat) = request.repeat {
+            return self.book_series(request, repeat);
+        }
         let (facility, date, slots) = match self.resolve(&request, Dialogue::Book)? {
             Resolved::Ready { facility, date, slots } => (facility, date, slots),
             Resolved::Ask(text) | Resolved::Refuse(text) => return Ok(Attempt { text, done: None }),
@@ -358,8 +366,7 @@ impl<'a> Turn<'a> {
     pub(super) fn mine(&self) -> super::Result<String> {
         let upcoming = query::upcoming_bookings(self.tx, self.user, self.now)?;
         self.offer_booking_cards(&upcoming)?;
-        let bookings: Vec<Value> =
-            upcoming.iter().map(|b| json!({"id": b.id, "what": self.what(b), "state": b.state.label()})).collect();
+        let bookings = self.bookings_listed(&upcoming)?;
         let waits: Vec<Value> = query::waiting_entries(self.tx, self.user, self.today())?
             .into_iter()
             .map(|w| {

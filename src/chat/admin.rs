@@ -16,7 +16,8 @@ impl Turn<'_> {
             return Ok(refusal);
         }
         let week = booking::week_start(self.today()) + Duration::days(7);
-        let newly = service::publish_week(self.tx, week, self.user, self.now, &mut self.events.borrow_mut())?;
+        let newly =
+            service::publish_week(self.tx, &self.rules(), week, self.user, self.now, &mut self.events.borrow_mut())?;
         let label = format!("{}—{}", booking::date_label(week), booking::date_label(week + Duration::days(6)));
         Ok(self.render("published", json!({"week": label, "newly": newly})))
     }

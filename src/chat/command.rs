@@ -16,6 +16,9 @@ pub struct SlotRequest {
     pub date: Option<NaiveDate>,
     pub slot: Option<SlotSpec>,
     pub part: Option<DayPart>,
+    /// 每周三 … 4周: a recurring booking.
+    #[serde(default)]
+    pub repeat: Option<crate::booking::series::Repeat>,
 }
 
 impl SlotRequest {
@@ -37,6 +40,9 @@ impl SlotRequest {
         if later.part.is_some() {
             self.part = later.part;
         }
+        if later.repeat.is_some() {
+            self.repeat = later.repeat;
+        }
     }
 }
 
@@ -50,6 +56,8 @@ pub enum Command {
     Waitlist(SlotRequest),
     LeaveWaitlist(SlotRequest),
     Cancel(Option<i64>),
+    /// 取消 12 全部 / 取消 系列 12: booking 12's recurring series from now on.
+    CancelSeries(Option<i64>),
     /// 改约 12 周四 19:30: booking 12 to another slot (what is not said stays as it was).
     Move {
         booking: Option<i64>,

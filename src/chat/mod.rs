@@ -14,7 +14,9 @@ mod offers;
 mod parse;
 mod preferences;
 mod refusals;
+mod repeat;
 mod reply;
+mod series;
 mod table;
 mod taps;
 

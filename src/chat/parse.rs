@@ -153,6 +153,7 @@ fn take_slot_request(text: &mut String, catalog: &Catalog, today: NaiveDate) -> 
         request.facility = Some(facility.code.clone());
         text.replace_range(start..end, " ");
     }
+    request.repeat = super::repeat::take_repeat(text);
     request.slot = dates::take_slot(text)?;
     let (date, implied_part) = dates::take_date(text, today)?;
     request.date = date;

@@ -53,12 +53,19 @@ pub static TABLE: &[Entry] = &[
         words: &["取消"],
         english: "cancel",
         example: "取消 12",
-        what: "取消预约",
+        what: "取消预约（取消 12 全部：周期预约的这次及之后全部）",
         who: Who::All,
         read_only: false,
-        args: Args::BookingNo,
+        args: Args::NumberAndReason,
         rank: 5,
-        build: |arg| Command::Cancel(arg.booking_no()),
+        build: |arg| match arg {
+            crate::chat::command::Arg::NumberAndReason(id, Some(rest))
+                if ["全部", "系列", "all"].iter().any(|w| rest.contains(w)) =>
+            {
+                Command::CancelSeries(id)
+            }
+            other => Command::Cancel(other.booking_no()),
+        },
     },
     Entry {
         words: &["改约", "改期", "调整预约"],

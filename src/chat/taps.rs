@@ -99,16 +99,24 @@ impl Turn<'_> {
     /// A tap on a free slot: booked as `预约` would. The label shows the outcome; a refusal's
     /// words (with its alternatives card) follow as messages.
     pub(super) fn tap_book(&self, facility: String, date: NaiveDate, slot: u32) -> super::Result<String> {
-        let request =
-            SlotRequest { facility: Some(facility), date: Some(date), slot: Some(SlotSpec::Number(slot)), part: None };
+        let request = SlotRequest {
+            facility: Some(facility),
+            date: Some(date),
+            slot: Some(SlotSpec::Number(slot)),
+            ..SlotRequest::default()
+        };
         let attempt = self.book_attempt(request)?;
         Ok(self.tapped(attempt, "未能预约"))
     }
 
     /// A tap on 候补: the waitlist joined as `候补` would.
     pub(super) fn tap_waitlist(&self, facility: String, date: NaiveDate, slot: u32) -> super::Result<String> {
-        let request =
-            SlotRequest { facility: Some(facility), date: Some(date), slot: Some(SlotSpec::Number(slot)), part: None };
+        let request = SlotRequest {
+            facility: Some(facility),
+            date: Some(date),
+            slot: Some(SlotSpec::Number(slot)),
+            ..SlotRequest::default()
+        };
         let attempt = self.waitlist_attempt(request)?;
         Ok(self.tapped(attempt, "未能候补"))
     }

@@ -167,6 +167,8 @@ pub struct BookingConfig {
     pub offer_before_minutes: i64,
     /// How long an offered place is held for its waiter.
     pub offer_minutes: i64,
+    /// The most weeks a recurring booking (预约 … 每周三 … 4周) may span.
+    pub max_recurring_weeks: u32,
 }
 
 impl Default for BookingConfig {
@@ -184,6 +186,7 @@ impl Default for BookingConfig {
             suspend_days: 7,
             offer_before_minutes: 180,
             offer_minutes: 15,
+            max_recurring_weeks: 8,
         }
     }
 }
@@ -282,6 +285,14 @@ pub struct FacilityConfig {
     /// Optional grouping word ("球类", "会议") used to suggest similar facilities.
     #[serde(default)]
     pub kind: Option<String>,
+    /// At most this share of a slot's places go to recurring bookings held for a week not yet
+    /// open (booked as it opens, before everyone else): the rest stay for walk-ins.
+    #[serde(default = "default_recurring_share")]
+    pub recurring_share: f64,
+}
+
+fn default_recurring_share() -> f64 {
+    0.5
 }
 
 /// A WeCom group robot: light notices to everyone go to its group as markdown.

@@ -123,6 +123,9 @@ impl Config {
                 return Err(invalid(key, "must be between 0 and 1440 minutes"));
             }
         }
+        if !(1..=52).contains(&b.max_recurring_weeks) {
+            return Err(invalid("booking.max_recurring_weeks", "must be between 1 and 52"));
+        }
         if !(1..=120).contains(&b.offer_minutes) {
             return Err(invalid("booking.offer_minutes", "must be between 1 and 120 minutes"));
         }
@@ -179,6 +182,9 @@ impl Config {
             }
             if f.capacity == 0 || f.capacity > 1000 {
                 return Err(invalid(key("capacity"), "must be between 1 and 1000"));
+            }
+            if !(0.0..=1.0).contains(&f.recurring_share) {
+                return Err(invalid(key("recurring_share"), "must be between 0 and 1"));
             }
             for (level, approvers) in f.approval.iter().enumerate() {
                 if approvers.is_empty() || approvers.iter().any(|a| a.trim().is_empty()) {

@@ -11,6 +11,7 @@ mod direct;
 mod notices;
 mod offers;
 pub mod robots;
+mod series;
 mod stop_use;
 
 pub use buttons::CardButton;
@@ -136,5 +137,11 @@ fn queue_one(tx: &Connection, n: &Notifier, event: &Event, now: i64) -> Result<(
         Event::WeekPublished { week } => notices::week_published(tx, n, *week, now),
         Event::Offered { offer } => offers::offered(tx, n, offer, now),
         Event::OfferLapsed { offer } => offers::lapsed(tx, n, offer, now),
+        Event::HeldOccurrenceRefused { userid, facility, date, slot, reason } => {
+            series::held_refused(tx, n, (userid, facility, *date, *slot), reason, now)
+        }
+        Event::SeriesEnded { userid, missed, cancelled, holds } => {
+            series::ended(tx, n, userid, *missed, cancelled, *holds, now)
+        }
     }
 }

@@ -179,7 +179,7 @@ fn publish(
     if week <= week_start(rules.catalog.today(now)) {
         return Ok(false);
     }
-    service::publish_week(tx, week, "scheduler", now, events)
+    service::publish_week(tx, rules, week, "scheduler", now, events)
 }
 
 /// Once at start: upcoming bookings into the members' WeCom calendars, when that was turned on

@@ -158,7 +158,7 @@ fn command_of(action: &str, form: &ActionForm) -> Option<Command> {
             facility: Some(form.facility.clone()?),
             date: Some(NaiveDate::parse_from_str(form.date.as_deref()?, "%Y-%m-%d").ok()?),
             slot: Some(SlotSpec::Number(form.slot?)),
-            part: None,
+            ..SlotRequest::default()
         })
     };
     Some(match action {

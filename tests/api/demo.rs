@@ -112,3 +112,16 @@ fn the_demo_shows_a_move_and_a_waitlist_offer() {
         assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
     }
 }
+
+#[test]
+fn the_demo_shows_a_recurring_booking() {
+    let out = run_demo("预约 羽毛球 每周三 18:30 3周\n/as admin1\n发布 下周\n/quit\n");
+    for expected in [
+        "周期预约：羽毛球 每周三 18:30，3 周",
+        "#1 羽毛球 11月25日 周三 18:30-19:30",
+        "待开放周，开放时优先为你预约：12月2日 周三、12月9日 周三",
+        "[凭证 → zhangsan] 预约凭证 #2 羽毛球",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+}

@@ -28,6 +28,7 @@ mod robots;
 mod robustness;
 mod scheduler;
 mod security;
+mod series;
 mod settings;
 mod signin;
 mod signout;
