@@ -111,6 +111,12 @@ pub enum Event {
     OfferLapsed { offer: Offer },
     /// A recurring booking's date held for a week not yet open could not be booked as it opened.
     HeldOccurrenceRefused { userid: String, facility: String, date: NaiveDate, slot: u32, reason: String },
+    /// A place was taken for a partner, who is asked to 接受 / 拒绝 it.
+    PartnerInvited { booking: Booking, booker: String },
+    /// A partner accepted, or refused (their place cancelled).
+    PartnerAnswered { booking: Booking, booker: String, accepted: bool },
+    /// The booker cancelled: the partner's place went with it.
+    PartnerPlaceCancelled { booking: Booking, booker: String },
     /// A recurring booking ended after `missed` no-shows: its later bookings cancelled, its
     /// `holds` held dates dropped.
     SeriesEnded { userid: String, missed: i64, cancelled: Vec<Booking>, holds: usize },

@@ -10,6 +10,7 @@ pub mod events;
 pub mod model;
 pub mod moves;
 pub mod offers;
+pub mod partners;
 pub mod policy;
 pub mod query;
 pub mod rules;

@@ -164,6 +164,16 @@ pub enum BookingError {
     OfferExpired,
     #[error("not part of a recurring booking")]
     NotASeries,
+    #[error("partners cannot come to a facility that needs approval")]
+    PartnersNotHere,
+    #[error("too many partners")]
+    TooManyPartners { max: u32 },
+    #[error("unknown partner")]
+    UnknownPartner { userid: String },
+    #[error("a partner already holds the slot")]
+    PartnerAlreadyBooked { userid: String, id: i64 },
+    #[error("no invitation to answer")]
+    NoInvitation,
     #[error("database: {0}")]
     Db(#[from] rusqlite::Error),
 }

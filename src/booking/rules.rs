@@ -4,9 +4,17 @@ use super::catalog::{week_start, Facility, Slot};
 use super::model::{live, BookingError};
 
 /// A member's live bookings not yet over, and those of one week: one range of `bookings_by_user`.
+/// A place a partner booked for them counts for the partner, not for them.
 const HELD_BY_USER: &str = concat!(
-    "SELECT count(*) FILTER (WHERE ends_at > ?2), count(*) FILTER (WHERE date >= ?3 AND date < ?4)
+    "SELECT count(*) FILTER (WHERE ends_at > ?2 AND booked_by IS NULL),
+            count(*) FILTER (WHERE date >= ?3 AND date < ?4 AND booked_by IS NULL)
      FROM bookings WHERE userid = ?1 AND ",
+    live!()
+);
+/// The places a member booked for partners, counted likewise: one range of `bookings_by_booker`.
+const HELD_FOR_PARTNERS: &str = concat!(
+    "SELECT count(*) FILTER (WHERE ends_at > ?2), count(*) FILTER (WHERE date >= ?3 AND date < ?4)
+     FROM bookings WHERE booked_by = ?1 AND ",
     live!()
 );
 const LIVE_BOOKING_OF: &str =
@@ -87,12 +95,16 @@ pub fn check_user_may_book(
         return Err(BookingError::Suspended { until: Utc.timestamp_opt(until, 0).single().unwrap_or(now) });
     }
     let week = week_start(date);
-    let (active, this_week): (u32, u32) = crate::store::query_row(
-        conn,
-        HELD_BY_USER,
-        params![user, now.timestamp(), week.to_string(), (week + Duration::days(7)).to_string()],
-        |row| Ok((row.get(0)?, row.get(1)?)),
-    )?;
+    let held = |sql: &str| -> rusqlite::Result<(u32, u32)> {
+        crate::store::query_row(
+            conn,
+            sql,
+            params![user, now.timestamp(), week.to_string(), (week + Duration::days(7)).to_string()],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+    };
+    let ((own, own_week), (partners, partners_week)) = (held(HELD_BY_USER)?, held(HELD_FOR_PARTNERS)?);
+    let (active, this_week) = (own + partners, own_week + partners_week);
     if active + adding > rules.config.max_active_per_user {
         return Err(BookingError::OverLimit { limit: rules.config.max_active_per_user });
     }

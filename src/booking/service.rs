@@ -269,6 +269,7 @@ pub fn cancel(
     super::approval::withdraw(&booking, Withdrawn::Cancelled, events);
     let cancelled = Booking { state: BookingState::Cancelled, ..booking.clone() };
     events.push(Event::Cancelled { booking: cancelled, by: actor.to_string() });
+    super::partners::after_cancel(tx, rules, &booking, actor, now, events)?;
     let promoted = promote(tx, rules, &booking.facility, booking.date, booking.slot, now, events)?;
     let booking = booking_by_id(tx, id)?.ok_or(BookingError::NotFound)?;
     Ok(Cancelled { booking, promoted })

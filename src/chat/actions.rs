@@ -106,7 +106,7 @@ impl<'a> Turn<'a> {
             Command::Move { booking, to } => self.move_booking(booking, to),
             Command::Mine => self.mine(),
             Command::Confirm(id) => self.confirm(id),
-            Command::AcceptOffer(entry) => self.accept_offer(entry),
+            Command::AcceptOffer(entry) => self.accept_offer_or_invitation(entry),
             Command::DeclineOffer(entry) => self.decline_offer(entry),
             Command::Board => self.board(),
             Command::Calendar { reset } => self.calendar(reset),
@@ -125,6 +125,10 @@ impl<'a> Turn<'a> {
             Command::Grant(args) => self.set_admin(&args, true),
             Command::Revoke(args) => self.set_admin(&args, false),
             Command::Approve(id) => self.decide_by_chat(id, Decision::Approve, None),
+            // 拒绝 is also a partner's answer to an invitation.
+            Command::Reject { booking, reason } if reason.is_none() && self.has_invitation(booking)? => {
+                self.answer_invitation(booking, false)
+            }
             Command::Reject { booking, reason } => self.decide_by_chat(booking, Decision::Reject, reason),
         }
     }
@@ -272,6 +276,9 @@ impl<'a> Turn<'a> {
     pub(super) fn book_attempt(&self, request: SlotRequest) -> super::Result<Attempt> {
         if let Some(repeat) = request.repeat {
             return self.book_series(request, repeat);
+        }
+        if !request.partners.is_empty() {
+            return self.book_with_partners(request);
         }
         let (facility, date, slots) = match self.resolve(&request, Dialogue::Book)? {
             Resolved::Ready { facility, date, slots } => (facility, date, slots),

@@ -20,6 +20,8 @@ impl Turn<'_> {
             CardButton::CheckIn(id) => self.tap_check_in(id)?,
             CardButton::AcceptOffer(entry) => self.tap_offer(true, entry)?,
             CardButton::DeclineOffer(entry) => self.tap_offer(false, entry)?,
+            CardButton::PartnerAccept(id) => self.tap_invitation(true, id)?,
+            CardButton::PartnerDecline(id) => self.tap_invitation(false, id)?,
             other => self.on_booking_button(other)?,
         };
         Ok(Reply::UpdateButton(label))
@@ -53,7 +55,9 @@ impl Turn<'_> {
             | CardButton::Waitlist { .. }
             | CardButton::CheckIn(_)
             | CardButton::AcceptOffer(_)
-            | CardButton::DeclineOffer(_) => "无效操作".to_string(),
+            | CardButton::DeclineOffer(_)
+            | CardButton::PartnerAccept(_)
+            | CardButton::PartnerDecline(_) => "无效操作".to_string(),
         };
         Ok(label)
     }

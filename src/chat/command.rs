@@ -19,6 +19,9 @@ pub struct SlotRequest {
     /// 每周三 … 4周: a recurring booking.
     #[serde(default)]
     pub repeat: Option<crate::booking::series::Repeat>,
+    /// 和 lisi wangwu: partners' user ids, as typed (WeCom ids are case-sensitive).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partners: Vec<String>,
 }
 
 impl SlotRequest {
@@ -42,6 +45,9 @@ impl SlotRequest {
         }
         if later.repeat.is_some() {
             self.repeat = later.repeat;
+        }
+        if !later.partners.is_empty() {
+            self.partners = later.partners;
         }
     }
 }

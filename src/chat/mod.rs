@@ -12,6 +12,7 @@ mod free;
 mod moves;
 mod offers;
 mod parse;
+mod partners;
 mod preferences;
 mod refusals;
 mod repeat;

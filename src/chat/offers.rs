@@ -7,6 +7,17 @@ use crate::booking::service::describe;
 use crate::booking::{Booking, BookingError};
 
 impl Turn<'_> {
+    /// 接受: a waitlist offer held for the member, else a partner's invitation.
+    pub(super) fn accept_offer_or_invitation(&self, number: Option<i64>) -> super::Result<String> {
+        if self.has_invitation(number)? {
+            let offered = crate::booking::query::waiting_entries(self.tx, self.user, self.today())?;
+            if !offered.iter().any(|w| w.offered_until.is_some()) || number.is_some() {
+                return self.answer_invitation(number, true);
+            }
+        }
+        self.accept_offer(number)
+    }
+
     pub(super) fn accept_offer(&self, entry: Option<i64>) -> super::Result<String> {
         match self.take_offer(entry) {
             Ok(booking) => Ok(format!(

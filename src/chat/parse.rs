@@ -41,6 +41,27 @@ pub fn normalize(text: &str) -> String {
     mapped.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// `和 lisi wangwu`, `与 @lisi`: partners' ids after the word (letters, digits, `_ . - @`).
+static PARTNERS_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?:和|与|跟|带上?)((?:\s*@?[a-z][a-z0-9_.@\-]*)+)").expect("static regex"));
+
+/// Take the partners out of `rest` (normalised, so lower-cased), each written as in `original`.
+fn take_partners(rest: &mut String, original: &str) -> Vec<String> {
+    let Some(caps) = PARTNERS_RE.captures(rest) else { return Vec::new() };
+    let (range, ids) = (caps.get(0).map(|m| m.range()).unwrap_or_default(), caps[1].to_string());
+    rest.replace_range(range, " ");
+    let typed: Vec<&str> = original.split(|c: char| c.is_whitespace() || "，、,".contains(c)).collect();
+    let mut partners: Vec<String> = Vec::new();
+    for id in ids.split_whitespace().map(|id| id.trim_start_matches('@')) {
+        let as_typed = typed.iter().map(|t| t.trim_start_matches(['@', '＠'])).find(|t| t.to_lowercase() == id);
+        let id = as_typed.unwrap_or(id).to_string();
+        if !partners.contains(&id) {
+            partners.push(id);
+        }
+    }
+    partners
+}
+
 static BOOKING_NO_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"#?\s*(\d{1,9})").expect("static regex"));
 static BARE_NUMBER_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b(\d{1,2})\b").expect("static regex"));
 
@@ -196,6 +217,10 @@ pub fn parse(text: &str, catalog: &Catalog, today: NaiveDate) -> Parsed {
         }
         Args::BookingNo => Arg::BookingNo(take_booking_no(&mut rest)),
         Args::Slot => match take_slot_request(&mut rest, catalog, today) {
+            Ok(request) if entry.english == "book" => {
+                let partners = take_partners(&mut rest, text);
+                Arg::Slot(SlotRequest { partners, ..request })
+            }
             Ok(request) => Arg::Slot(request),
             Err(BadPiece(piece)) => {
                 let problem = format!("「{piece}」不是有效的日期或时间");

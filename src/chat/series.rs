@@ -98,10 +98,12 @@ impl Turn<'_> {
         }
     }
 
-    /// 我的: each series once (its first upcoming booking, then its next dates); the other
-    /// bookings as they are.
+    /// 我的: each series once (its first upcoming booking, then its next dates); a partner's
+    /// place with who booked it; the other bookings as they are.
     pub(super) fn bookings_listed(&self, upcoming: &[crate::booking::Booking]) -> super::Result<Vec<Value>> {
         let series = series::upcoming_series(self.tx, self.user, self.now)?;
+        let since = upcoming.iter().map(|b| b.starts_at).min().unwrap_or(i64::MAX) - 1;
+        let places = crate::booking::partners::partner_places(self.tx, self.user, since)?;
         let mut listed = Vec::new();
         for b in upcoming {
             let of_series = series.iter().find(|s| s.bookings.contains(&b.id));
@@ -118,7 +120,13 @@ impl Turn<'_> {
                     let then = if next.is_empty() { String::new() } else { format!("，之后 {}", next.join("、")) };
                     format!("{}（{}{then}）", self.what(b), repeat.label())
                 }
-                None => self.what(b),
+                None => match places.iter().find(|(id, _)| *id == b.id) {
+                    Some((_, place)) if place.state == "invited" => {
+                        format!("{}（{} 约你同去，回复「接受」或「拒绝」）", self.what(b), place.booker)
+                    }
+                    Some((_, place)) => format!("{}（{} 约的）", self.what(b), place.booker),
+                    None => self.what(b),
+                },
             };
             listed.push(serde_json::json!({"id": b.id, "what": what, "state": b.state.label()}));
         }

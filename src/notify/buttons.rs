@@ -33,6 +33,9 @@ pub enum CardButton {
     /// 接受 / 放弃 on a waitlist offer's card (the waitlist entry it was made to).
     AcceptOffer(i64),
     DeclineOffer(i64),
+    /// 接受 / 拒绝 on a partner's invitation (their booking).
+    PartnerAccept(i64),
+    PartnerDecline(i64),
 }
 
 impl CardButton {
@@ -47,6 +50,8 @@ impl CardButton {
             CardButton::Cancel(id) => format!("cancel:{id}"),
             CardButton::AcceptOffer(entry) => format!("accept_offer:{entry}"),
             CardButton::DeclineOffer(entry) => format!("decline_offer:{entry}"),
+            CardButton::PartnerAccept(id) => format!("partner_accept:{id}"),
+            CardButton::PartnerDecline(id) => format!("partner_decline:{id}"),
             CardButton::Decide { booking, level, decision } => {
                 let level = level.map(|l| format!(":{l}")).unwrap_or_default();
                 format!("{}:{booking}{level}", decision.as_str())
@@ -78,6 +83,8 @@ impl CardButton {
             "checkin" => Some(CardButton::CheckIn(id)),
             "accept_offer" => Some(CardButton::AcceptOffer(id)),
             "decline_offer" => Some(CardButton::DeclineOffer(id)),
+            "partner_accept" => Some(CardButton::PartnerAccept(id)),
+            "partner_decline" => Some(CardButton::PartnerDecline(id)),
             "approve" => Some(CardButton::Decide { booking: id, level, decision: Decision::Approve }),
             "reject" => Some(CardButton::Decide { booking: id, level, decision: Decision::Reject }),
             _ => None,
@@ -100,6 +107,8 @@ mod tests {
             CardButton::Cancel(12),
             CardButton::AcceptOffer(3),
             CardButton::DeclineOffer(3),
+            CardButton::PartnerAccept(4),
+            CardButton::PartnerDecline(4),
             CardButton::Decide { booking: 7, level: Some(2), decision: Decision::Approve },
             CardButton::Decide { booking: 7, level: Some(1), decision: Decision::Reject },
             CardButton::Decide { booking: 7, level: None, decision: Decision::Reject },

@@ -19,14 +19,16 @@ pub fn queue(tx: &Connection, n: &Notifier, event: &Event, now: i64) -> Result<(
         Event::Booked { booking } | Event::Promoted { booking } if booking.state == BookingState::Confirmed => {
             add(tx, n, booking, now)
         }
+        Event::PartnerAnswered { booking, accepted: true, .. } => add(tx, n, booking, now),
         Event::ApprovalDecided { booking, final_decision: true, decision, .. }
             if *decision == crate::booking::approval::Decision::Approve =>
         {
             add(tx, n, booking, now)
         }
-        Event::Cancelled { booking, .. } | Event::ClosureHit { booking, .. } | Event::NoShow { booking, .. } => {
-            remove(tx, booking, now)
-        }
+        Event::Cancelled { booking, .. }
+        | Event::ClosureHit { booking, .. }
+        | Event::NoShow { booking, .. }
+        | Event::PartnerPlaceCancelled { booking, .. } => remove(tx, booking, now),
         // Moved to one confirmed booking: its schedule is updated in place. Otherwise (to a
         // request awaiting approval, or to several slots) the old time leaves the calendar and
         // the new one comes in once confirmed.

@@ -10,6 +10,7 @@ mod choices;
 mod direct;
 mod notices;
 mod offers;
+mod partners;
 pub mod robots;
 mod series;
 mod stop_use;
@@ -140,6 +141,11 @@ fn queue_one(tx: &Connection, n: &Notifier, event: &Event, now: i64) -> Result<(
         Event::HeldOccurrenceRefused { userid, facility, date, slot, reason } => {
             series::held_refused(tx, n, (userid, facility, *date, *slot), reason, now)
         }
+        Event::PartnerInvited { booking, booker } => partners::invited(tx, n, booking, booker, now),
+        Event::PartnerAnswered { booking, booker, accepted } => {
+            partners::answered(tx, n, booking, booker, *accepted, now)
+        }
+        Event::PartnerPlaceCancelled { booking, booker } => partners::place_cancelled(tx, n, booking, booker, now),
         Event::SeriesEnded { userid, missed, cancelled, holds } => {
             series::ended(tx, n, userid, *missed, cancelled, *holds, now)
         }

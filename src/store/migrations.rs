@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0012_waitlist_offers.sql"),
     include_str!("migrations/0013_sign_out.sql"),
     include_str!("migrations/0014_series.sql"),
+    include_str!("migrations/0015_partners.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -22,6 +22,7 @@ mod offers;
 mod operations;
 mod outbox;
 mod parser;
+mod partners;
 mod phone;
 mod protocol;
 mod robots;

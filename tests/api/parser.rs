@@ -24,7 +24,7 @@ fn t(h: u32, m: u32) -> NaiveTime {
 }
 
 fn req(facility: Option<&str>, date: Option<NaiveDate>, slot: Option<SlotSpec>, part: Option<DayPart>) -> SlotRequest {
-    SlotRequest { facility: facility.map(str::to_string), date, slot, part, repeat: None }
+    SlotRequest { facility: facility.map(str::to_string), date, slot, part, repeat: None, partners: vec![] }
 }
 
 fn book(facility: &str, date: Option<NaiveDate>, slot: Option<SlotSpec>) -> Command {

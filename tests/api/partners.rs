@@ -1,0 +1,109 @@
+//! Partners: a booking for the booker and each partner, all or none; partners answer by card or
+//! by chat; a refusal frees the place and tells the booker; the booker's cancellation cancels
+//! and tells the partners; the places count against the booker's quota.
+
+use crate::common::{booking_no, tap, TestApp};
+use serde_json::Value;
+
+fn live(app: &TestApp, user: &str) -> i64 {
+    app.count(&format!("SELECT count(*) FROM bookings WHERE userid = '{user}' AND state IN ('pending', 'confirmed')"))
+}
+
+fn texts(app: &TestApp, user: &str) -> Vec<String> {
+    app.db(|c| staffhome::outbox::queued_for(c, user))
+        .into_iter()
+        .filter_map(|m| m.body["text"]["content"].as_str().map(str::to_string))
+        .collect()
+}
+
+fn invitation(app: &TestApp, user: &str) -> Value {
+    app.db(|c| staffhome::outbox::queued_for(c, user))
+        .into_iter()
+        .map(|m| m.body)
+        .find(|b| b["template_card"]["main_title"]["title"].as_str().is_some_and(|t| t.contains("约你一起去")))
+        .expect("an invitation card")
+}
+
+/// Members the service knows (they have written to it before).
+async fn known(app: &TestApp, users: &[&str]) {
+    for user in users {
+        app.say(user, "帮助").await;
+    }
+}
+
+#[tokio::test]
+async fn partners_get_places_and_cards_and_the_places_count_for_the_booker() {
+    let app = TestApp::spawn().await;
+    known(&app, &["LiSi", "wangwu"]).await;
+    let reply = app.say("a", "预约 健身房 明天 18:30 和 LiSi wangwu").await;
+    assert!(reply.contains("预约成功") && reply.contains("同伴：LiSi、wangwu"), "{reply}");
+    assert_eq!((live(&app, "a"), live(&app, "LiSi"), live(&app, "wangwu")), (1, 1, 1), "ids kept as typed");
+    let card = invitation(&app, "LiSi");
+    assert!(app.say("LiSi", "我的").await.contains("a 约你同去"), "the partner sees it");
+    assert_eq!(tap(&app, "LiSi", &card, "partner_accept:2").await, "已接受");
+    assert!(texts(&app, "a").iter().any(|t| t.contains("LiSi 接受了你的邀请")));
+
+    // a holds 3 places of a quota of 4: one more, not two.
+    assert!(app.say("a", "预约 健身房 后天 18:30").await.contains("预约成功"));
+    assert!(app.say("a", "预约 健身房 后天 19:30").await.contains("4"), "over the limit");
+    assert_eq!(live(&app, "a"), 2);
+    // LiSi's own quota is untouched by the place a booked for her.
+    for time in ["8:30", "9:30", "10:30", "12:00"] {
+        assert!(app.say("LiSi", &format!("预约 健身房 后天 {time}")).await.contains("预约成功"));
+    }
+}
+
+#[tokio::test]
+async fn all_or_none_and_only_known_members() {
+    let app = TestApp::spawn().await;
+    known(&app, &["lisi", "wangwu"]).await;
+    app.say("c", "预约 乒乓球 明天 18:30").await;
+    // 乒乓球 has 2 places, one taken: three people do not fit.
+    let reply = app.say("a", "预约 乒乓球 明天 18:30 和 lisi wangwu").await;
+    assert!(reply.contains("没有为任何人预约"), "{reply}");
+    assert_eq!(live(&app, "a") + live(&app, "lisi") + live(&app, "wangwu"), 0);
+    let reply = app.say("a", "预约 健身房 明天 18:30 和 nobody").await;
+    assert!(reply.contains("找不到同伴「nobody」"), "{reply}");
+    assert_eq!(live(&app, "a"), 0);
+    app.assert_slot_usage_agrees();
+}
+
+#[tokio::test]
+async fn a_refusal_frees_the_place_for_the_waitlist_and_tells_the_booker() {
+    let app = TestApp::spawn().await;
+    known(&app, &["lisi"]).await;
+    booking_no(&app.say("a", "预约 乒乓球 明天 18:30 和 lisi").await);
+    assert!(app.say("w", "候补 乒乓球 明天 18:30").await.contains("第 1 位"));
+    let reply = app.say("lisi", "拒绝").await;
+    assert!(reply.contains("已拒绝"), "{reply}");
+    assert_eq!((live(&app, "lisi"), live(&app, "w")), (0, 1), "the waiter got the place");
+    assert!(texts(&app, "a").iter().any(|t| t.contains("lisi 不能来了")));
+    app.assert_slot_usage_agrees();
+}
+
+#[tokio::test]
+async fn the_bookers_cancellation_cancels_and_tells_the_partners() {
+    let app = TestApp::spawn().await;
+    known(&app, &["lisi"]).await;
+    let id = booking_no(&app.say("a", "预约 健身房 明天 18:30 和 lisi").await);
+    assert!(app.say("a", &format!("取消 {id}")).await.contains("已取消"));
+    assert_eq!(live(&app, "lisi"), 0);
+    assert!(texts(&app, "lisi").iter().any(|t| t.contains("a 取消了") && t.contains("一并取消")));
+    assert!(!texts(&app, "lisi").iter().any(|t| t.contains("管理员")), "not told as an admin's cancellation");
+    app.assert_slot_usage_agrees();
+}
+
+#[tokio::test]
+async fn two_refusals_and_the_bookers_cancellation_at_once_leave_everything_consistent() {
+    let app = TestApp::spawn().await;
+    known(&app, &["lisi", "wangwu"]).await;
+    let id = booking_no(&app.say("a", "预约 健身房 明天 18:30 和 lisi wangwu").await);
+    let cancel = format!("取消 {id}");
+    let (l, w, a) = tokio::join!(app.say("lisi", "拒绝"), app.say("wangwu", "拒绝"), app.say("a", &cancel));
+    assert!(a.contains("已取消"), "{a}");
+    for reply in [l, w] {
+        assert!(reply.contains("已拒绝") || reply.contains("没有待回复的同伴邀请"), "{reply}");
+    }
+    assert_eq!(live(&app, "a") + live(&app, "lisi") + live(&app, "wangwu"), 0);
+    app.assert_slot_usage_agrees();
+}
