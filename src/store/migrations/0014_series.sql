@@ -13,6 +13,7 @@ CREATE TABLE series (
     created_at  INTEGER NOT NULL,
     updated_at  INTEGER NOT NULL
 );
+CREATE INDEX series_by_member ON series (userid) WHERE state = 'active';
 
 ALTER TABLE bookings ADD COLUMN series_id INTEGER REFERENCES series (id);
 CREATE INDEX bookings_by_series ON bookings (series_id, starts_at) WHERE series_id IS NOT NULL;
