@@ -171,7 +171,7 @@ pub fn respond(
     let turn = Turn::new(ctx, tx, user, role, now, &key);
     let reply = turn.reply_to(msg, parsed)?;
     notify::queue(tx, &ctx.notifier(), &turn.events.borrow_mut().take(), now.timestamp())?;
-    for message in turn.message.take().iter().chain(&turn.follow_ups.take()) {
+    for message in turn.message.take().into_iter().chain(turn.follow_ups.take()) {
         message.queue(tx, now.timestamp())?;
     }
     Ok(reply)

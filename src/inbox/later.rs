@@ -59,9 +59,10 @@ impl Later {
                 for (user, at) in &seen {
                     users::touch(tx, user, *at)?;
                 }
-                for (message, at) in &messages {
-                    if let Err(error) = message.queue(tx, *at) {
-                        tracing::error!(error = %error, key = %message.key, "a card could not be queued");
+                for (message, at) in messages {
+                    let key = message.key.clone();
+                    if let Err(error) = message.queue(tx, at) {
+                        tracing::error!(error = %error, key = %key, "a card could not be queued");
                     }
                 }
                 Ok::<(), rusqlite::Error>(())

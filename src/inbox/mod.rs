@@ -88,10 +88,12 @@ pub async fn handle<C: InboxContext>(ctx: Arc<C>, msg: Arc<InboundMessage>) -> R
         // reader), is an effect: written, once, before the answer goes out.
         FirstLook::ReadOnly(answer, _) => {
             write_once(&ctx, msg, move |_, tx, msg| {
+                let mut answer = answer;
                 if answer.clears_dialogue {
                     chat::dialogue::clear(tx, &msg.from_user_name)?;
                 }
-                for message in answer.message.iter().chain(&answer.follow_ups) {
+                let follow_ups = std::mem::take(&mut answer.follow_ups);
+                for message in answer.message.take().into_iter().chain(follow_ups) {
                     message.queue(tx, now.timestamp())?;
                 }
                 Ok(answer.reply)

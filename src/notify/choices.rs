@@ -31,9 +31,9 @@ impl Message {
         Message { key, to: to.to_string(), body: json!({"msgtype": "text", "text": {"content": content}}) }
     }
 
-    /// Queue it (once per key).
-    pub fn queue(&self, tx: &Connection, now: i64) -> Result<(), NotifyError> {
-        outbox::enqueue(tx, &Outgoing::to_user(self.key.clone(), &self.to, Weight::Reply, self.body.clone()), now)?;
+    /// Queue it (once per key). It is used up: a card's JSON is not copied to be queued.
+    pub fn queue(self, tx: &Connection, now: i64) -> Result<(), NotifyError> {
+        outbox::enqueue(tx, &Outgoing::to_user(self.key, &self.to, Weight::Reply, self.body), now)?;
         Ok(())
     }
 }
