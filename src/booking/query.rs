@@ -229,17 +229,19 @@ pub fn open_actions(
 /// A member's places in queues, with their positions.
 pub fn waiting_entries(conn: &Connection, user: &str, today: NaiveDate) -> rusqlite::Result<Vec<QueuePlace>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT facility, date, slot, offered_until FROM waitlist WHERE userid = ?1 AND state = 'waiting' AND date >= ?2
-         ORDER BY date, slot",
+        "SELECT id, facility, date, slot, offered_until FROM waitlist WHERE userid = ?1 AND state = 'waiting'
+           AND date >= ?2 ORDER BY date, slot",
     )?;
-    let rows: Vec<(String, String, u32, Option<i64>)> = stmt
-        .query_map(params![user, today.to_string()], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))?
+    let rows: Vec<(i64, String, String, u32, Option<i64>)> = stmt
+        .query_map(params![user, today.to_string()], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+        })?
         .collect::<Result<_, _>>()?;
     let mut out = Vec::new();
-    for (facility, date, slot, offered_until) in rows {
+    for (entry, facility, date, slot, offered_until) in rows {
         let date = NaiveDate::parse_from_str(&date, "%Y-%m-%d").unwrap_or(today);
         let position = waitlist_position(conn, user, &facility, date, slot)?.unwrap_or(0);
-        out.push(QueuePlace { facility, date, slot, position, offered_until });
+        out.push(QueuePlace { entry, facility, date, slot, position, offered_until });
     }
     Ok(out)
 }
@@ -247,6 +249,8 @@ pub fn waiting_entries(conn: &Connection, user: &str, today: NaiveDate) -> rusql
 /// A member's place in a slot's queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueuePlace {
+    /// The waitlist entry (an offer's card and the page's forms name it).
+    pub entry: i64,
     pub facility: String,
     pub date: NaiveDate,
     pub slot: u32,

@@ -14,6 +14,10 @@ use serde_json::Value;
 
 impl Turn<'_> {
     pub(super) fn book_series(&self, mut request: SlotRequest, repeat: Repeat) -> super::Result<Attempt> {
+        if !request.partners.is_empty() {
+            let text = "周期预约不能带同伴：请先约好周期，再逐次「预约 … 和 同事」邀请。".to_string();
+            return Ok(Attempt { text, done: None });
+        }
         // Its first day from today on, unless a date was said (周三 … 4周).
         if request.date.is_none() && repeat.weekdays != 0 {
             let today = self.today();

@@ -169,6 +169,9 @@ fn command_of(action: &str, form: &ActionForm) -> Option<Command> {
         "confirm" => Command::Confirm(Some(form.booking?)),
         "checkin" => Command::CheckIn(Some(form.booking?)),
         "calendar" => Command::Calendar { reset: false },
+        // A waitlist offer: `booking` carries its entry's number, as the offer's card does.
+        "accept_offer" => Command::AcceptOffer(Some(form.booking?)),
+        "decline_offer" => Command::DeclineOffer(Some(form.booking?)),
         _ => return None,
     })
 }

@@ -78,6 +78,7 @@ fn waits(ctx: &AppContext, conn: &Connection, user: &str, today: NaiveDate) -> r
             json!({
                 "facility": w.facility, "date": w.date.to_string(), "slot": w.slot, "position": w.position,
                 "what": service::describe(&ctx.catalog, &w.facility, w.date, w.slot), "offered": w.offered_until.is_some(),
+                "entry": w.entry,
             })
         })
         .collect())

@@ -161,3 +161,20 @@ async fn a_full_slot_offers_the_waitlist_and_a_place_in_it_can_be_left() {
     assert!(app.say("a", "取消候补 跑步机 明天 18:30").await.contains("已退出"));
     assert!(app.say("a", "退出候补 跑步机 明天 18:30").await.contains("没有在候补"));
 }
+
+#[tokio::test]
+async fn a_place_offered_from_the_waitlist_is_taken_on_the_page() {
+    let app = TestApp::spawn().await;
+    // The clock starts on Monday 10:00: a place freed for 12:00 is offered, not given.
+    let id = crate::common::booking_no(&app.say("x", "预约 跑步机 今天 12:00").await);
+    app.say("a", "候补 跑步机 今天 12:00").await;
+    app.say("x", &format!("取消 {id}")).await;
+    let a = Member::sign_in(&app, "a").await;
+    let (_, page) = a.get("/m", None).await;
+    assert!(page.contains("名额为你保留中") && page.contains("/m/accept_offer"), "{page}");
+    let token = Member::csrf(&page);
+    let entry: i64 = app.db(|c| c.query_row("SELECT id FROM waitlist WHERE userid = 'a'", [], |r| r.get(0)));
+    let (_, page) = a.post("/m/accept_offer", &[("csrf", token), ("booking", entry.to_string())]).await;
+    assert!(page.contains("已接受"), "{page}");
+    assert_eq!(app.count("SELECT count(*) FROM bookings WHERE userid = 'a' AND state = 'confirmed'"), 1);
+}

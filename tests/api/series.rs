@@ -49,6 +49,8 @@ async fn each_occurrence_passes_every_rule_and_the_reply_says_why_not() {
     let reply = app.say("a", "预约 健身房 每天 18:30 1周").await;
     assert_eq!(live(&app, "a").len(), 4, "{reply}");
     assert!(reply.contains("未能预约：11月27日 周五（超出预约上限）"), "{reply}");
+    // A series takes no partners (said, not silently dropped).
+    assert!(app.say("c", "预约 健身房 每周五 9:30 和 a").await.contains("周期预约不能带同伴"));
     // More weeks than allowed are cut to the limit, and the reply says so.
     let reply = app.say("b", "预约 健身房 每周五 9:30 10周").await;
     assert!(reply.contains("（最多 8 周）"), "{reply}");
