@@ -121,7 +121,11 @@ impl Turn<'_> {
                         .map(|o| o.date.format("%m-%d").to_string())
                         .chain(held.iter().map(|d: &NaiveDate| format!("{}（待开放）", d.format("%m-%d"))))
                         .collect();
-                    let then = if next.is_empty() { String::new() } else { format!("，之后 {}", next.join("、")) };
+                    let then = match next.len() {
+                        0 => String::new(),
+                        1..=4 => format!("，之后 {}", next.join("、")),
+                        n => format!("，之后 {} 等 {n} 次", next[..3].join("、")),
+                    };
                     format!("{}（{}{then}）", self.what(b), repeat.label())
                 }
                 None => match places.iter().find(|(id, _)| *id == b.id) {
