@@ -209,7 +209,7 @@ pub static TABLE: &[Entry] = &[
         words: &["接受", "接受候补"],
         english: "accept",
         example: "接受",
-        what: "接受为你保留的候补名额",
+        what: "接受为你保留的候补名额，或同伴的邀请（不去回复「拒绝」）",
         who: Who::All,
         read_only: false,
         args: Args::BookingNo,
