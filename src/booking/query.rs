@@ -270,6 +270,8 @@ mod tests {
             plan.contains("SEARCH bookings USING INDEX bookings_live_by_slot (facility=? AND date=? AND slot=?)"),
             "{plan}"
         );
+        // The places held for offered waiters: a range of the slot's queue, not a scan.
+        assert!(plan.contains("SEARCH waitlist USING INDEX waitlist_queue (facility=? AND date=? AND slot=?)"), "{plan}");
         assert!(!crate::store::builds_temporary_btree(USED_PLACES), "{plan}");
     }
 

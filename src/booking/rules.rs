@@ -132,6 +132,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_places_a_member_booked_for_partners_are_a_range_of_their_index() {
+        let plan = crate::store::query_plan(HELD_FOR_PARTNERS);
+        assert!(plan.contains("SEARCH bookings USING INDEX bookings_by_booker (booked_by=?)"), "{plan}");
+        assert!(!crate::store::builds_temporary_btree(HELD_FOR_PARTNERS));
+    }
+
+    #[test]
     fn a_members_live_booking_of_a_slot_is_found_in_the_index_that_keeps_it_unique() {
         let plan = crate::store::query_plan(LIVE_BOOKING_OF);
         assert!(plan.contains("SEARCH bookings USING INDEX bookings_one_per_user_slot ("), "{plan}");
