@@ -271,7 +271,10 @@ mod tests {
             "{plan}"
         );
         // The places held for offered waiters: a range of the slot's queue, not a scan.
-        assert!(plan.contains("SEARCH waitlist USING INDEX waitlist_queue (facility=? AND date=? AND slot=?)"), "{plan}");
+        assert!(
+            plan.contains("SEARCH waitlist USING INDEX waitlist_queue (facility=? AND date=? AND slot=?)"),
+            "{plan}"
+        );
         assert!(!crate::store::builds_temporary_btree(USED_PLACES), "{plan}");
     }
 
