@@ -39,7 +39,8 @@ impl Turn<'_> {
         self.offer(format!("{}:slots", self.callback), &title, "点一下即预约", &choices, None);
     }
 
-    /// A card of the alternatives to a full slot, and its waitlist.
+    /// A card of the alternatives to a full slot, and its waitlist; none when there is no
+    /// alternative (a lone 候补 button adds nothing to the answer, which says how to queue).
     pub(super) fn offer_alternatives(
         &self,
         facility: &Facility,
@@ -47,6 +48,9 @@ impl Turn<'_> {
         slot: u32,
         alternatives: &[Alternative],
     ) {
+        if alternatives.is_empty() {
+            return;
+        }
         let catalog = self.ctx.catalog;
         let start = |no: u32| catalog.slot(no).map(|s| s.start_label()).unwrap_or_default();
         let choices: Vec<SlotChoice> = alternatives

@@ -137,3 +137,15 @@ async fn mine_sends_a_card_per_upcoming_booking_with_what_applies() {
     assert_ne!(tap(&app, "b", soon_card, &format!("cancel:{soon}")).await, "已取消");
     assert_eq!(app.count(&format!("SELECT state = 'checked_in' FROM bookings WHERE id = {soon}")), 1);
 }
+
+#[tokio::test]
+async fn a_full_slot_without_alternatives_sends_no_card_and_says_how_to_queue() {
+    let app = TestApp::spawn().await;
+    // 19:00: the treadmill's 19:30 is the day's last slot, and nothing like it is left.
+    let evening = chrono::DateTime::parse_from_rfc3339("2026-11-23T19:00:00+08:00").expect("t");
+    app.clock.set(evening.with_timezone(&chrono::Utc));
+    assert!(app.say("x", "预约 跑步机 今天 19:30").await.contains("预约成功"));
+    let refused = app.say("a", "预约 跑步机 今天 19:30").await;
+    assert!(refused.contains("候补"), "{refused}");
+    assert!(cards(&app, "a").is_empty(), "no card with a lone 候补 button");
+}
