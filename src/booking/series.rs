@@ -149,6 +149,7 @@ pub fn book_held(
     for (series, date, user, facility, slots) in held {
         let Ok(date) = NaiveDate::parse_from_str(&date, "%Y-%m-%d") else { continue };
         let slots: Vec<u32> = slots.split(',').filter_map(|s| s.parse().ok()).collect();
+        let Some(&first_slot) = slots.first() else { continue };
         let outcome = match rules.catalog.facility(&facility) {
             None => Err("设施已不再开放".to_string()),
             Some(f) if over_share(tx, f, date, &slots)? => Err("已达该时段留给周期预约的名额".to_string()),
@@ -171,7 +172,7 @@ pub fn book_held(
             params![series, date.to_string(), state, reason],
         )?;
         if let Err(reason) = outcome {
-            events.push(Event::HeldOccurrenceRefused { userid: user, facility, date, slot: slots[0], reason });
+            events.push(Event::HeldOccurrenceRefused { userid: user, facility, date, slot: first_slot, reason });
         }
     }
     Ok(())
