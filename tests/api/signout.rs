@@ -71,6 +71,7 @@ async fn only_a_checked_in_visit_can_be_signed_out() {
     let id = booking_no(&app.say("a", "预约 跑步机 今天 12:00").await);
     app.clock.set(at("12:05"));
     assert!(app.say("a", "签退").await.contains("没有签到中的预约"));
+    assert!(app.say("a", &format!("签退 {id}")).await.contains("没有签到中的预约"), "named, still not checked in");
     assert!(app.say("b", &format!("签退 {id}")).await.contains("不是你的预约"));
     assert_eq!(state(&app, id).0, "confirmed");
 }
