@@ -24,8 +24,11 @@ pub struct Offer {
     pub until: i64,
 }
 
+/// The waitlist columns an [`Offer`] is read from.
+const OFFER_COLUMNS: &str = "id, userid, facility, date, slot, offered_until";
+
 impl Offer {
-    /// From `id, userid, facility, date, slot, offered_until` of a waitlist row.
+    /// From [`OFFER_COLUMNS`] of a waitlist row.
     fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Offer> {
         let date: String = row.get(3)?;
         let date = NaiveDate::parse_from_str(&date, "%Y-%m-%d")
@@ -99,10 +102,11 @@ fn end(tx: &Connection, entry: i64, state: &str, now: DateTime<Utc>) -> rusqlite
 
 /// The offer `entry` holds for `user`, or the earliest one they hold when no entry is named.
 fn held_offer(tx: &Connection, user: &str, entry: Option<i64>) -> Result<Offer, BookingError> {
-    let sql = "SELECT id, userid, facility, date, slot, offered_until FROM waitlist
-               WHERE userid = ?1 AND (?2 IS NULL OR id = ?2) AND state = 'waiting' AND offered_until IS NOT NULL
-               ORDER BY offered_until LIMIT 1";
-    let found = crate::store::query_row(tx, sql, params![user, entry], Offer::from_row).optional()?;
+    let sql = format!(
+        "SELECT {OFFER_COLUMNS} FROM waitlist WHERE userid = ?1 AND (?2 IS NULL OR id = ?2) AND state = 'waiting'
+           AND offered_until IS NOT NULL ORDER BY offered_until LIMIT 1"
+    );
+    let found = crate::store::query_row(tx, &sql, params![user, entry], Offer::from_row).optional()?;
     found.ok_or(BookingError::NoOffer)
 }
 
@@ -155,10 +159,10 @@ pub fn decline(
 /// Offers whose time is up (the scheduler, every tick): each lapses, its member is told, and
 /// the place is offered to the next waiter.
 pub fn lapse_due(tx: &Connection, rules: &Rules, now: DateTime<Utc>, events: &mut Events) -> rusqlite::Result<usize> {
-    let mut stmt = tx.prepare_cached(
-        "SELECT id, userid, facility, date, slot, offered_until FROM waitlist
-         WHERE offered_until IS NOT NULL AND state = 'waiting' AND offered_until <= ?1 ORDER BY offered_until",
-    )?;
+    let mut stmt = tx.prepare_cached(&format!(
+        "SELECT {OFFER_COLUMNS} FROM waitlist
+         WHERE offered_until IS NOT NULL AND state = 'waiting' AND offered_until <= ?1 ORDER BY offered_until"
+    ))?;
     let due = stmt.query_map([now.timestamp()], Offer::from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
     for offer in &due {
         lapse(tx, rules, offer, now, events)?;

@@ -53,7 +53,7 @@ impl Turn<'_> {
             Err(BookingError::SlotFull { .. }) if !request.partners.is_empty() => Ok(Attempt {
                 text: format!(
                     "{} 剩余名额不够 {} 人，没有为任何人预约。",
-                    self.what_slot(facility, date, slots[0]),
+                    crate::booking::service::describe(self.ctx.catalog, &facility.code, date, slots[0]),
                     request.partners.len() + 1
                 ),
                 done: None,
@@ -87,9 +87,5 @@ impl Turn<'_> {
             Err(BookingError::Db(e)) => Err(e.into()),
             Err(_) => Ok("邀请已失效".to_string()),
         }
-    }
-
-    fn what_slot(&self, facility: &crate::booking::Facility, date: chrono::NaiveDate, slot: u32) -> String {
-        crate::booking::service::describe(self.ctx.catalog, &facility.code, date, slot)
     }
 }
