@@ -118,6 +118,11 @@ pub fn book_series(
             Err(refusal) => done.refused.push((date, refusal)),
         }
     }
+    if done.booked.is_empty() && done.held.is_empty() {
+        // Nothing to follow: the series ends at once rather than stand empty.
+        let sql = "UPDATE series SET state = 'ended', end_reason = 'nothing booked' WHERE id = ?1";
+        crate::store::execute(tx, sql, [series])?;
+    }
     Ok(done)
 }
 
@@ -314,17 +319,23 @@ pub fn after_no_show(
 pub struct UpcomingSeries {
     pub id: i64,
     pub repeat: Repeat,
+    pub facility: String,
+    /// The first slot of each occurrence.
+    pub slot: u32,
     pub bookings: Vec<i64>,
     pub held: Vec<NaiveDate>,
 }
 
 /// A member's upcoming series.
 pub fn upcoming_series(conn: &Connection, user: &str, now: DateTime<Utc>) -> rusqlite::Result<Vec<UpcomingSeries>> {
-    let mut stmt =
-        conn.prepare_cached("SELECT id, weekdays FROM series WHERE userid = ?1 AND state = 'active' ORDER BY id")?;
-    let series: Vec<(i64, u8)> = stmt.query_map([user], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, weekdays, facility, slots FROM series WHERE userid = ?1 AND state = 'active' ORDER BY id",
+    )?;
+    let series: Vec<(i64, u8, String, String)> =
+        stmt.query_map([user], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?.collect::<Result<_, _>>()?;
     let mut out = Vec::new();
-    for (id, weekdays) in series {
+    for (id, weekdays, facility, slots) in series {
+        let slot = slots.split(',').next().and_then(|s| s.parse().ok()).unwrap_or(1);
         let sql =
             format!("SELECT id FROM bookings WHERE series_id = ?1 AND ends_at > ?2 AND {LIVE} ORDER BY starts_at");
         let bookings: Vec<i64> = conn
@@ -338,7 +349,7 @@ pub fn upcoming_series(conn: &Connection, user: &str, now: DateTime<Utc>) -> rus
             .filter_map(|d| d.ok().and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()))
             .collect();
         if !bookings.is_empty() || !held.is_empty() {
-            out.push(UpcomingSeries { id, repeat: Repeat { weekdays, weeks: None }, bookings, held });
+            out.push(UpcomingSeries { id, repeat: Repeat { weekdays, weeks: None }, facility, slot, bookings, held });
         }
     }
     Ok(out)

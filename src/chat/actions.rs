@@ -373,7 +373,7 @@ impl<'a> Turn<'a> {
     pub(super) fn mine(&self) -> super::Result<String> {
         let upcoming = query::upcoming_bookings(self.tx, self.user, self.now)?;
         self.offer_booking_cards(&upcoming)?;
-        let bookings = self.bookings_listed(&upcoming)?;
+        let (bookings, held) = self.bookings_listed(&upcoming)?;
         let waits: Vec<Value> = query::waiting_entries(self.tx, self.user, self.today())?
             .into_iter()
             .map(|w| {
@@ -382,7 +382,7 @@ impl<'a> Turn<'a> {
                 json!({"what": what, "position": w.position, "offered_until": offered_until})
             })
             .collect();
-        Ok(self.render("mine", json!({"bookings": bookings, "waits": waits})))
+        Ok(self.render("mine", json!({"bookings": bookings, "waits": waits, "held": held})))
     }
 
     /// The member's calendar feed: its secret address, or a new one.

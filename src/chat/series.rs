@@ -103,8 +103,12 @@ impl Turn<'_> {
     }
 
     /// 我的: each series once (its first upcoming booking, then its next dates); a partner's
-    /// place with who booked it; the other bookings as they are.
-    pub(super) fn bookings_listed(&self, upcoming: &[crate::booking::Booking]) -> super::Result<Vec<Value>> {
+    /// place with who booked it; the other bookings as they are. Then the series that have only
+    /// held dates yet (a week not open), one line each.
+    pub(super) fn bookings_listed(
+        &self,
+        upcoming: &[crate::booking::Booking],
+    ) -> super::Result<(Vec<Value>, Vec<String>)> {
         let series = series::upcoming_series(self.tx, self.user, self.now)?;
         let since = upcoming.iter().map(|b| b.starts_at).min().unwrap_or(i64::MAX) - 1;
         let places = crate::booking::partners::partner_places(self.tx, self.user, since)?;
@@ -138,6 +142,16 @@ impl Turn<'_> {
             };
             listed.push(serde_json::json!({"id": b.id, "what": what, "state": b.state.label()}));
         }
-        Ok(listed)
+        let held_only = series
+            .iter()
+            .filter(|s| s.bookings.is_empty())
+            .map(|s| {
+                let name = self.facility_name(&s.facility);
+                let time = self.ctx.catalog.slot(s.slot).map(|t| t.start_label()).unwrap_or_default();
+                let dates: Vec<String> = s.held.iter().map(|d| d.format("%m-%d").to_string()).collect();
+                format!("{name} {} {time}：{}（开放时优先为你预约）", s.repeat.label(), dates.join("、"))
+            })
+            .collect();
+        Ok((listed, held_only))
     }
 }

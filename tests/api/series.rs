@@ -94,3 +94,16 @@ async fn three_missed_occurrences_end_the_series() {
         .any(|t| t.contains("已有 3 次未到场，系列已结束")));
     app.assert_slot_usage_agrees();
 }
+
+#[tokio::test]
+async fn a_series_with_only_held_dates_shows_in_mine_and_one_with_none_ends() {
+    let app = TestApp::spawn().await;
+    // Monday 10:00: today's 8:30 has begun, the next Mondays are in weeks not yet open.
+    let reply = app.say("a", "预约 羽毛球 每周一 8:30 3周").await;
+    assert!(reply.contains("待开放周") && !reply.contains("已约上"), "{reply}");
+    let mine = app.say("a", "我的").await;
+    assert!(mine.contains("周期预约待开放") && mine.contains("羽毛球 每周一 08:30：11-30、12-07"), "{mine}");
+    // One week of Mondays from today: nothing left to book or hold.
+    app.say("b", "预约 羽毛球 每周一 8:30 1周").await;
+    assert_eq!(app.count("SELECT count(*) FROM series WHERE userid = 'b' AND state = 'active'"), 0);
+}
