@@ -6,9 +6,8 @@ use super::model::{live, BookingError};
 /// A member's live bookings not yet over, and those of one week: one range of `bookings_by_user`.
 /// A place a partner booked for them counts for the partner, not for them.
 const HELD_BY_USER: &str = concat!(
-    "SELECT count(*) FILTER (WHERE ends_at > ?2 AND booked_by IS NULL),
-            count(*) FILTER (WHERE date >= ?3 AND date < ?4 AND booked_by IS NULL)
-     FROM bookings WHERE userid = ?1 AND ",
+    "SELECT count(*) FILTER (WHERE ends_at > ?2), count(*) FILTER (WHERE date >= ?3 AND date < ?4)
+     FROM bookings WHERE userid = ?1 AND booked_by IS NULL AND ",
     live!()
 );
 /// The places a member booked for partners, counted likewise: one range of `bookings_by_booker`.
