@@ -37,9 +37,17 @@ impl Later {
         });
     }
 
-    /// Queue `messages` in the outbox (once per key): not waited for.
+    /// Queue `messages` in the outbox (once per key): not waited for. A card still waiting here
+    /// that one of them replaces (the member asked again meanwhile) is dropped.
     pub fn send(self: &Arc<Self>, store: &Store, messages: Vec<Message>, at: i64) {
-        self.add(store, |state| state.messages.extend(messages.into_iter().map(|m| (m, at))));
+        self.add(store, |state| {
+            for message in messages {
+                if message.replaces.is_some() {
+                    state.messages.retain(|(m, _)| m.to != message.to || m.replaces != message.replaces);
+                }
+                state.messages.push((message, at));
+            }
+        });
     }
 
     fn add(self: &Arc<Self>, store: &Store, change: impl FnOnce(&mut State)) {
@@ -108,5 +116,39 @@ mod tests {
             .unwrap();
         assert_eq!(rows, vec![("a".to_string(), 12), ("b".to_string(), 11)], "each once, at the latest time");
         assert!(lock(&touches.state).seen.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_card_still_waiting_here_gives_way_to_the_members_next_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        let later = Arc::new(Later::default());
+        let (started, release) = (Arc::new(std::sync::Barrier::new(2)), Arc::new(std::sync::Barrier::new(2)));
+        let (s, r) = (Arc::clone(&started), Arc::clone(&release));
+        let busy = store.write(move |_| {
+            s.wait();
+            r.wait();
+            Ok::<(), rusqlite::Error>(())
+        });
+        started.wait();
+        let card = |key: &str, to: &str| Message {
+            key: key.to_string(),
+            to: to.to_string(),
+            body: serde_json::json!({"msgtype": "template_card", "template_card": {}}),
+            replaces: Some("choices".to_string()),
+        };
+        later.send(&store, vec![card("a1", "a"), card("b1", "b")], 10);
+        later.send(&store, vec![card("a2", "a")], 11);
+        release.wait();
+        busy.await.unwrap();
+        let keys: Vec<String> = store
+            .write(|tx| {
+                let mut stmt = tx.prepare("SELECT dedupe_key FROM outbox ORDER BY id")?;
+                let rows = stmt.query_map([], |r| r.get(0))?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .await
+            .unwrap();
+        assert_eq!(keys, ["b1", "a2"], "a's first card never queued; b's kept");
     }
 }

@@ -20,20 +20,29 @@ pub struct Message {
     pub to: String,
     /// The message/send body (`msgtype` and its object).
     pub body: Value,
+    /// What the card shows (`choices`, `booking:12`): it takes the place of the member's
+    /// earlier card of the same, if that has not gone yet.
+    pub replaces: Option<String>,
 }
 
 impl Message {
     pub fn markdown(key: String, to: &str, content: &str) -> Message {
-        Message { key, to: to.to_string(), body: json!({"msgtype": "markdown", "markdown": {"content": content}}) }
+        let body = json!({"msgtype": "markdown", "markdown": {"content": content}});
+        Message { key, to: to.to_string(), body, replaces: None }
     }
 
     pub fn text(key: String, to: &str, content: &str) -> Message {
-        Message { key, to: to.to_string(), body: json!({"msgtype": "text", "text": {"content": content}}) }
+        let body = json!({"msgtype": "text", "text": {"content": content}});
+        Message { key, to: to.to_string(), body, replaces: None }
     }
 
     /// Queue it (once per key). It is used up: a card's JSON is not copied to be queued.
     pub fn queue(self, tx: &Connection, now: i64) -> Result<(), NotifyError> {
-        outbox::enqueue(tx, &Outgoing::to_user(self.key, &self.to, Weight::Reply, self.body), now)?;
+        let message = Outgoing::to_user(self.key, &self.to, Weight::Reply, self.body);
+        match &self.replaces {
+            Some(replaces) => outbox::enqueue_replacing(tx, &message, replaces, now)?,
+            None => outbox::enqueue(tx, &message, now)?,
+        };
         Ok(())
     }
 }
@@ -87,7 +96,8 @@ pub fn slot_card(
         .map(|(i, (text, key))| Button { text, style: if i == 0 { 1 } else { 2 }, key: key.clone() })
         .collect();
     let body = card::button_card(&task_id("slots", &key)?, title, desc, &[], &buttons)?;
-    Ok(Some(Message { key, to: to.to_string(), body }))
+    // Every card of choices shows what the member asked last: a newer one replaces it.
+    Ok(Some(Message { key, to: to.to_string(), body, replaces: Some("choices".to_string()) }))
 }
 
 /// What one upcoming booking's card shows and offers.
@@ -115,5 +125,5 @@ pub fn booking_card(key: String, to: &str, booking: &BookingCard) -> Result<Mess
     let fields = [Field { key: "状态", value: booking.state }];
     let title = format!("#{} {}", booking.id, booking.what);
     let body = card::button_card(&task_id("mine", &key)?, &title, "我的预约", &fields, &buttons)?;
-    Ok(Message { key, to: to.to_string(), body })
+    Ok(Message { key, to: to.to_string(), body, replaces: Some(format!("booking:{}", booking.id)) })
 }

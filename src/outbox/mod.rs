@@ -83,22 +83,52 @@ impl Outgoing {
 
 /// Queue a message; false when a message with the same dedupe key was already queued.
 pub fn enqueue(tx: &Connection, message: &Outgoing, now: i64) -> rusqlite::Result<bool> {
-    insert(tx, message, None, now)
+    insert(tx, message, Order::Any, now)
 }
 
 /// Queue a message that is sent only after every earlier message of `sequence` (a booking's
 /// calendar entry: its delete never overtakes its add).
 pub fn enqueue_in_sequence(tx: &Connection, message: &Outgoing, sequence: &str, now: i64) -> rusqlite::Result<bool> {
-    insert(tx, message, Some(sequence), now)
+    insert(tx, message, Order::Sequence(sequence), now)
 }
 
-fn insert(tx: &Connection, message: &Outgoing, sequence: Option<&str>, now: i64) -> rusqlite::Result<bool> {
+/// Queue a card that takes the place of the member's earlier card showing `replaces` (e.g.
+/// `choices`: the free slots of the day asked before) if that one has not gone yet: a member
+/// who asks again before a card arrives gets the card of the newer question only. A card being
+/// sent is not touched.
+pub fn enqueue_replacing(tx: &Connection, message: &Outgoing, replaces: &str, now: i64) -> rusqlite::Result<bool> {
+    let inserted = insert(tx, message, Order::Replacing(replaces), now)?;
+    if inserted {
+        crate::store::execute(
+            tx,
+            "UPDATE outbox SET state = 'done', replaced_by = ?3
+             WHERE recipient = ?1 AND replaces = ?2 AND state = 'pending' AND id < ?3
+               AND (claimed_until IS NULL OR claimed_until <= ?4)",
+            params![message.recipient.encode(), replaces, tx.last_insert_rowid(), now],
+        )?;
+    }
+    Ok(inserted)
+}
+
+/// What a row waits for or takes the place of.
+enum Order<'a> {
+    Any,
+    Sequence(&'a str),
+    Replacing(&'a str),
+}
+
+fn insert(tx: &Connection, message: &Outgoing, order: Order, now: i64) -> rusqlite::Result<bool> {
     let payload = message.body.to_string();
+    let (sequence, replaces) = match order {
+        Order::Any => (None, None),
+        Order::Sequence(sequence) => (Some(sequence), None),
+        Order::Replacing(replaces) => (None, Some(replaces)),
+    };
     let inserted = crate::store::execute(
         tx,
         "INSERT INTO outbox (dedupe_key, recipient, kind, formal, payload, next_attempt_at, created_at, sequence_key,
-                             waits_for_quiet)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8)
+                             waits_for_quiet, replaces)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9)
          ON CONFLICT (dedupe_key) DO NOTHING",
         params![
             message.dedupe_key,
@@ -108,7 +138,8 @@ fn insert(tx: &Connection, message: &Outgoing, sequence: Option<&str>, now: i64)
             payload,
             now,
             sequence,
-            message.weight == Weight::Light
+            message.weight == Weight::Light,
+            replaces
         ],
     )?;
     Ok(inserted == 1)

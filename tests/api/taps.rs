@@ -1,7 +1,7 @@
 //! Tap instead of type: cards of free slots that book, a full slot's alternatives and waitlist,
 //! and a card per upcoming booking, all through the real protocol.
 
-use crate::common::{booking_no, tap, tap_event, TestApp};
+use crate::common::{booking_no, deliver, tap, tap_event, TestApp};
 use serde_json::Value;
 use staffhome::wecom::sim::SimReply;
 
@@ -148,4 +148,44 @@ async fn a_full_slot_without_alternatives_sends_no_card_and_says_how_to_queue() 
     let refused = app.say("a", "预约 跑步机 今天 19:30").await;
     assert!(refused.contains("候补"), "{refused}");
     assert!(cards(&app, "a").is_empty(), "no card with a lone 候补 button");
+}
+
+/// (state, replaced) of each card queued for `user`, oldest first.
+fn card_rows(app: &TestApp, user: &str) -> Vec<(String, bool)> {
+    app.db(|c| {
+        let sql = "SELECT state, replaced_by IS NOT NULL FROM outbox WHERE recipient = ?1 AND kind = 'template_card'
+                   ORDER BY id";
+        let mut stmt = c.prepare(sql)?;
+        let rows = stmt.query_map([user], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect()
+    })
+}
+
+#[tokio::test]
+async fn a_card_not_yet_sent_gives_way_to_the_card_of_the_next_question() {
+    let app = TestApp::spawn().await;
+    let row = |state: &str, replaced| (state.to_string(), replaced);
+    for user in ["a", "b"] {
+        app.say(user, "空闲 健身房 明天").await;
+    }
+    // The worker is sending b's card when b asks again: that one goes as it is.
+    app.db(|c| c.execute("UPDATE outbox SET claimed_until = ?1 WHERE recipient = 'b'", [app.now() + 60]));
+    for user in ["a", "b"] {
+        app.say(user, "空闲 健身房 周三").await;
+    }
+    assert_eq!(card_rows(&app, "a"), [row("done", true), row("pending", false)], "a gets the newer card only");
+    assert_eq!(card_rows(&app, "b"), [row("pending", false), row("pending", false)], "b's first was being sent");
+
+    deliver(&app).await;
+    let newest = cards(&app, "a").pop().expect("a's newest card");
+    let delivered: Vec<Value> = app.api.sent_to("a").into_iter().filter(|m| m["msgtype"] == "template_card").collect();
+    assert_eq!(delivered.len(), 1, "{delivered:?}");
+    assert_eq!(delivered[0]["template_card"]["task_id"], newest["template_card"]["task_id"]);
+    assert_eq!(buttons(&delivered[0])[0].1, "book:gym:2026-11-25:1", "the slots of the day asked last");
+
+    // 我的 asked twice before its cards go: one card per booking.
+    let id = booking_no(&app.say("c", "预约 健身房 明天 10:30").await);
+    app.say("c", "我的").await;
+    app.say("c", "我的").await;
+    assert_eq!(card_rows(&app, "c"), [row("done", true), row("pending", false)], "booking #{id}'s card once");
 }
