@@ -5,15 +5,44 @@ use crate::wecom::api::{ApiError, Audience, SendResult, WeComApi};
 use rusqlite::params;
 use serde_json::Value;
 
+/// A row's body as stored; parsed only for what is not a message to send as it is.
+pub(super) struct Stored<'a> {
+    /// The row's `kind` (the body's `msgtype`).
+    pub kind: &'a str,
+    pub payload: &'a str,
+}
+
+impl Stored<'_> {
+    /// A message to send as stored: not a card update or a calendar entry, which the worker
+    /// reads fields of.
+    fn is_message(&self) -> bool {
+        self.kind != "update_card" && !self.kind.starts_with("schedule_")
+    }
+
+    pub(super) fn body(&self) -> Value {
+        serde_json::from_str(self.payload).unwrap_or(Value::Null)
+    }
+}
+
 /// Send one row: a message, a card update (`msgtype` "update_card"), or a booking's calendar
 /// entry (`schedule_add`, `schedule_update`, `schedule_del`, the latter two of `schedule_id`).
 pub(super) async fn send(
     api: &WeComApi,
     recipient: &Recipient,
-    body: &Value,
+    stored: &Stored<'_>,
     schedule_id: Option<&str>,
     robot_url: Option<&str>,
 ) -> Result<SendResult, ApiError> {
+    let audience = match recipient {
+        Recipient::User(user) => Some(Audience::Users(std::slice::from_ref(user))),
+        Recipient::All => Some(Audience::All),
+        Recipient::Parties(parties) => Some(Audience::Parties(parties)),
+        Recipient::Robot(_) => None,
+    };
+    if let Some(audience) = audience.filter(|_| stored.is_message()) {
+        return api.send_stored(audience, stored.payload, true).await;
+    }
+    let body = stored.body();
     let nothing = SendResult::default();
     match body["msgtype"].as_str() {
         Some("update_card") => {
@@ -50,20 +79,22 @@ pub(super) async fn send(
         _ => {}
     }
     match recipient {
-        Recipient::User(user) => api.send(Audience::Users(std::slice::from_ref(user)), body, true).await,
-        Recipient::All => api.send(Audience::All, body, true).await,
-        Recipient::Parties(parties) => api.send(Audience::Parties(parties), body, true).await,
         Recipient::Robot(name) => {
             let url = robot_url.ok_or_else(|| ApiError::Garbage(format!("no robot {name} in [[robots]]")))?;
-            api.robot_send(url, body).await?;
+            api.robot_send(url, &body).await?;
             Ok(nothing)
         }
+        _ => Err(ApiError::Garbage(format!("{} is not sent to {}", stored.kind, recipient.encode()))),
     }
 }
 
 /// What a calendar entry sent changes on bookings: the schedule's id (added), none (removed),
 /// or, moved, the schedule passed from the old booking to the new one.
-pub(super) fn schedule_change(body: &Value, schedule_id: Option<String>) -> Vec<(i64, Option<String>)> {
+pub(super) fn schedule_change(stored: &Stored, schedule_id: Option<String>) -> Vec<(i64, Option<String>)> {
+    if !stored.kind.starts_with("schedule_") {
+        return Vec::new();
+    }
+    let body = stored.body();
     let Some(booking) = body["booking_id"].as_i64() else { return Vec::new() };
     match (body["msgtype"].as_str(), body["moved_to"].as_i64()) {
         (Some("schedule_add"), _) => vec![(booking, schedule_id)],

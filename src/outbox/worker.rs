@@ -8,7 +8,7 @@
 //! because notices carry `enable_duplicate_check`.
 
 use super::claim::{claim, Claim};
-use super::send::{describe, schedule_change, send, Mark, Marked};
+use super::send::{describe, schedule_change, send, Mark, Marked, Stored};
 use super::Recipient;
 use crate::clock::Clock;
 use crate::metrics::Metrics;
@@ -16,7 +16,6 @@ use crate::store::Store;
 use crate::wecom::api::WeComApi;
 use rand::Rng;
 use rusqlite::params;
-use serde_json::Value;
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
@@ -246,10 +245,8 @@ async fn deliver_to(ctx: &Arc<impl Courier>, rows: Vec<Row>, now: i64) -> Result
     let mut marked = None;
     for row in rows {
         let recipient = Recipient::decode(&row.recipient);
-        let (body, schedule_id) = match claim(&**ctx, &row, &recipient, now, marked.take()).await? {
-            Claim::Claimed { payload, schedule_id } => {
-                (serde_json::from_str(&payload).unwrap_or(Value::Null), schedule_id)
-            }
+        let (payload, schedule_id) = match claim(&**ctx, &row, &recipient, now, marked.take()).await? {
+            Claim::Claimed { payload, schedule_id } => (payload, schedule_id),
             Claim::Taken => continue,
             Claim::Deferred => {
                 done.deferred += 1;
@@ -265,12 +262,13 @@ async fn deliver_to(ctx: &Arc<impl Courier>, rows: Vec<Row>, now: i64) -> Result
             Recipient::Robot(name) => ctx.robot_url(name),
             _ => None,
         };
-        let result = send(api, &recipient, &body, schedule_id.as_deref(), robot_url.as_deref()).await;
+        let stored = Stored { kind: &row.kind, payload: &payload };
+        let result = send(api, &recipient, &stored, schedule_id.as_deref(), robot_url.as_deref()).await;
         let mark_as = match result {
             Ok(sent) => {
                 ctx.metrics().outbox_sent.inc();
                 done.sent += 1;
-                let schedule = schedule_change(&body, sent.schedule_id);
+                let schedule = schedule_change(&stored, sent.schedule_id);
                 Mark::Done { msgid: sent.msgid, response_code: sent.response_code, schedule }
             }
             Err(error) if error.is_transient() && row.attempts + 1 < MAX_ATTEMPTS => {
@@ -281,7 +279,7 @@ async fn deliver_to(ctx: &Arc<impl Courier>, rows: Vec<Row>, now: i64) -> Result
             }
             Err(error) => {
                 tracing::error!(outbox = row.id, error = %error, "delivery failed for good");
-                if let Some(text) = body["fallback"].as_str() {
+                if let Some(text) = stored.body()["fallback"].as_str() {
                     // A card update WeCom refused (response code spent or expired): say it in text.
                     queue_fallback(&**ctx, &row.dedupe_key, &row.recipient, text).await?;
                 }

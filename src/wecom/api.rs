@@ -43,6 +43,14 @@ impl ApiError {
     }
 }
 
+/// `message` (a JSON object) with the fields of `head` written in front of its own.
+fn addressed(head: &Value, message: &str) -> Option<String> {
+    let fields = message.trim().strip_prefix('{').filter(|rest| rest.trim_start() != "}")?;
+    let head = head.to_string();
+    let head = head.strip_suffix('}').filter(|h| *h != "{")?;
+    Some(format!("{head},{fields}"))
+}
+
 /// errcodes that mean the token must be fetched again.
 fn token_is_stale(code: i64) -> bool {
     matches!(code, 40014 | 41001 | 42001)
@@ -157,23 +165,29 @@ impl WeComApi {
 
     /// POST `path` with the token; on a stale-token errcode, refresh and retry once.
     async fn post(&self, path: &str, body: &Value) -> Result<Answer, ApiError> {
-        match self.post_once(path, body).await {
+        self.post_json(path, body.to_string()).await
+    }
+
+    /// POST a body already serialized (a stored message is sent as it was stored).
+    async fn post_json(&self, path: &str, body: String) -> Result<Answer, ApiError> {
+        match self.post_once(path, &body).await {
             Err(ApiError::ErrCode { code, .. }) if token_is_stale(code) => {
                 tracing::info!(code, "access token refused; fetching a new one");
                 self.forget_token().await;
-                self.post_once(path, body).await
+                self.post_once(path, &body).await
             }
             other => other,
         }
     }
 
-    async fn post_once(&self, path: &str, body: &Value) -> Result<Answer, ApiError> {
+    async fn post_once(&self, path: &str, body: &str) -> Result<Answer, ApiError> {
         let token = self.token().await?;
         let response = self
             .http
             .post(format!("{}/{path}", self.base))
             .query(&[("access_token", token.as_str())])
-            .json(body)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_string())
             .send()
             .await
             .map_err(|e| ApiError::Transport(e.without_url().to_string()))?;
@@ -182,19 +196,32 @@ impl WeComApi {
 
     /// message/send: `message` is the body without touser/agentid (`msgtype` + its object).
     pub async fn send(&self, to: Audience<'_>, message: &Value, duplicate_check: bool) -> Result<SendResult, ApiError> {
-        let mut body = message.clone();
-        match to {
-            Audience::Users(users) => body["touser"] = json!(users.join("|")),
-            Audience::All => body["touser"] = json!("@all"),
-            Audience::Parties(parties) => body["toparty"] = json!(parties.join("|")),
-        }
-        body["agentid"] = json!(self.agent_id);
+        self.send_stored(to, &message.to_string(), duplicate_check).await
+    }
+
+    /// message/send of a message body as the outbox stored it (a JSON object): the addressing
+    /// is written in front of its fields, so the body is neither parsed nor copied field by field.
+    pub async fn send_stored(
+        &self,
+        to: Audience<'_>,
+        message: &str,
+        duplicate_check: bool,
+    ) -> Result<SendResult, ApiError> {
+        let mut head = match to {
+            Audience::Users(users) => json!({"touser": users.join("|")}),
+            Audience::All => json!({"touser": "@all"}),
+            Audience::Parties(parties) => json!({"toparty": parties.join("|")}),
+        };
+        head["agentid"] = json!(self.agent_id);
         if duplicate_check {
             // A resend after a crash between sending and marking is dropped by WeCom.
-            body["enable_duplicate_check"] = json!(1);
-            body["duplicate_check_interval"] = json!(1800);
+            head["enable_duplicate_check"] = json!(1);
+            head["duplicate_check_interval"] = json!(1800);
         }
-        let answer = self.post("message/send", &body).await?;
+        let Some(body) = addressed(&head, message) else {
+            return Err(ApiError::Garbage(format!("a message that is not a JSON object: {message:.40}")));
+        };
+        let answer = self.post_json("message/send", body).await?;
         Ok(SendResult { msgid: answer.msgid, response_code: answer.response_code, schedule_id: None })
     }
 
@@ -279,4 +306,21 @@ async fn read_answer(response: reqwest::Response) -> Result<Answer, ApiError> {
         return Err(ApiError::ErrCode { code: answer.errcode, message: answer.errmsg });
     }
     Ok(answer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::addressed;
+    use serde_json::{json, Value};
+
+    #[test]
+    fn a_stored_message_is_sent_with_its_address_in_front() {
+        let stored = json!({"msgtype": "text", "text": {"content": "好"}}).to_string();
+        let sent = addressed(&json!({"touser": "a", "agentid": 7}), &stored).expect("an object");
+        let sent: Value = serde_json::from_str(&sent).expect("JSON");
+        assert_eq!(sent, json!({"touser": "a", "agentid": 7, "msgtype": "text", "text": {"content": "好"}}));
+        for not_a_message in ["", "{}", " { } ", "[1]", "\"text\""] {
+            assert_eq!(addressed(&json!({"touser": "a"}), not_a_message), None, "{not_a_message:?}");
+        }
+    }
 }
