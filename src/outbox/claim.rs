@@ -13,6 +13,8 @@ pub(super) enum Claim {
     Claimed { payload: String, schedule_id: Option<String> },
     /// Another worker (`tick` beside `serve`) is sending it.
     Taken,
+    /// A newer card of the same to its member waits: this one is done without being sent.
+    Replaced,
     /// The member's rate limit holds it back.
     Deferred,
     /// Past 80 % of the day's budget: a light message waits for tomorrow.
@@ -53,9 +55,16 @@ pub(super) async fn claim(
     let admins = if budget > 0 { admins.to_vec() } else { Vec::new() };
     let formal = row.formal;
     let of_schedule = matches!(row.kind.as_str(), "schedule_update" | "schedule_del");
+    let replaces = row.replaces.clone().map(|replaces| (row.recipient.clone(), replaces));
     write(ctx, move |tx| {
         if let Some(marked) = &marked {
             marked.write(tx)?;
+        }
+        if let Some((to, replaces)) = &replaces {
+            let replaced = crate::store::execute(tx, REPLACED_BY_NEWER, params![id, to, replaces, now])?;
+            if replaced == 1 {
+                return Ok(Claim::Replaced);
+            }
         }
         if let Some(until) = sequence.as_deref().map(|s| earlier_in_sequence(tx, s, id)).transpose()?.flatten() {
             crate::store::execute(tx, "UPDATE outbox SET next_attempt_at = ?2 WHERE id = ?1", params![id, until])?;
@@ -104,6 +113,13 @@ fn schedule_of(tx: &rusqlite::Connection, payload: &str) -> rusqlite::Result<Opt
     Ok(crate::store::query_row(tx, sql, [booking], |r| r.get::<_, Option<String>>(0)).optional()?.flatten())
 }
 
+/// A card done without being sent, when a newer card of the same waits for its member (and
+/// no other worker has it): the member's unsent rows are a range of `outbox_sent_to`.
+const REPLACED_BY_NEWER: &str = "UPDATE outbox SET state = 'done' WHERE id = ?1 AND state = 'pending'
+       AND (claimed_until IS NULL OR claimed_until <= ?4)
+       AND EXISTS (SELECT 1 FROM outbox newer WHERE newer.recipient = ?2 AND newer.sent_at IS NULL
+                     AND newer.replaces = ?3 AND newer.id > ?1 AND newer.state = 'pending')";
+
 /// When an earlier message of `sequence` than `id` is still to be sent: not before it is due.
 fn earlier_in_sequence(tx: &rusqlite::Connection, sequence: &str, id: i64) -> rusqlite::Result<Option<i64>> {
     crate::store::query_row(
@@ -146,6 +162,12 @@ const SENT_TO_RECENTLY: &str = "SELECT count(*), min(sent_at) FROM (SELECT sent_
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_members_waiting_cards_are_a_range_of_an_index() {
+        let plan = crate::store::query_plan(super::REPLACED_BY_NEWER);
+        assert!(plan.contains("USING INDEX outbox_sent_to (recipient=? AND sent_at=?"), "{plan}");
+    }
+
     #[test]
     fn a_members_recent_deliveries_are_a_range_of_an_index() {
         let plan = crate::store::query_plan(super::SENT_TO_RECENTLY);

@@ -92,26 +92,12 @@ pub fn enqueue_in_sequence(tx: &Connection, message: &Outgoing, sequence: &str, 
     insert(tx, message, Order::Sequence(sequence), now)
 }
 
-/// Queue a card that takes the place of the member's earlier card showing `replaces` (e.g.
-/// `choices`: the free slots of the day asked before) if that one has not gone yet: a member
-/// who asks again before a card arrives gets the card of the newer question only, in the
-/// earlier one's turn. A card being sent is not touched. False when `message` was queued before.
+/// Queue a card showing `replaces` (e.g. `choices`: the free slots of a day asked): while it
+/// waits, the member's earlier card of the same that has not gone yet is not sent (a member who
+/// asks again before a card arrives gets the card of the newer question only; see `claim`).
 pub fn enqueue_replacing(tx: &Connection, message: &Outgoing, replaces: &str, now: i64) -> rusqlite::Result<bool> {
-    let to = message.recipient.encode();
-    let payload = message.body.to_string();
-    let params = params![to, replaces, message.dedupe_key, payload, message.kind(), now];
-    // OR IGNORE: a message queued before (its key taken) replaces nothing and is not queued again.
-    if crate::store::execute(tx, REPLACE_WAITING, params)? == 1 {
-        return Ok(true);
-    }
     insert(tx, message, Order::Replacing(replaces), now)
 }
-
-/// The member's latest waiting card of the same, not being sent, becomes the new one; a
-/// look-up in the `outbox_replaceable` index of waiting cards.
-const REPLACE_WAITING: &str = "UPDATE OR IGNORE outbox SET dedupe_key = ?3, payload = ?4, kind = ?5, created_at = ?6
-     WHERE id = (SELECT id FROM outbox WHERE recipient = ?1 AND replaces = ?2 AND state = 'pending'
-                   AND (claimed_until IS NULL OR claimed_until <= ?6) ORDER BY id DESC LIMIT 1)";
 
 /// What a row waits for or takes the place of.
 enum Order<'a> {
@@ -191,13 +177,4 @@ pub fn queued_for(conn: &Connection, recipient: &str) -> rusqlite::Result<Vec<Qu
 pub fn find(conn: &Connection, dedupe_key: &str) -> rusqlite::Result<Option<i64>> {
     crate::store::query_row(conn, "SELECT id FROM outbox WHERE dedupe_key = ?1", [dedupe_key], |row| row.get(0))
         .optional()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn earlier_cards_are_found_in_the_index_of_waiting_cards() {
-        let plan = crate::store::query_plan(super::REPLACE_WAITING);
-        assert!(plan.contains("USING INDEX outbox_replaceable (recipient=? AND replaces=?"), "{plan}");
-    }
 }

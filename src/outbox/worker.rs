@@ -96,6 +96,8 @@ pub(super) struct Row {
     pub waits_for_quiet: bool,
     /// A formal notice: it goes even past the day's budget.
     pub formal: bool,
+    /// What the card shows, when a newer card of the same to its member replaces it.
+    pub replaces: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -123,7 +125,7 @@ fn backoff_seconds(attempts: i64) -> i64 {
 fn due_rows(ctx: &impl Courier, now: i64) -> rusqlite::Result<Vec<Row>> {
     ctx.store().read(|conn| {
         let mut stmt = conn.prepare_cached(
-            "SELECT id, recipient, kind, attempts, dedupe_key, sequence_key, waits_for_quiet, formal FROM outbox
+            "SELECT id, recipient, kind, attempts, dedupe_key, sequence_key, waits_for_quiet, formal, replaces FROM outbox
              WHERE state = 'pending' AND next_attempt_at <= ?1 AND (claimed_until IS NULL OR claimed_until <= ?1)
              ORDER BY next_attempt_at, id LIMIT ?2",
         )?;
@@ -137,6 +139,7 @@ fn due_rows(ctx: &impl Courier, now: i64) -> rusqlite::Result<Vec<Row>> {
                 sequence: row.get(5)?,
                 waits_for_quiet: row.get(6)?,
                 formal: row.get(7)?,
+                replaces: row.get(8)?,
             })
         })?;
         rows.collect()
@@ -247,7 +250,7 @@ async fn deliver_to(ctx: &Arc<impl Courier>, rows: Vec<Row>, now: i64) -> Result
         let recipient = Recipient::decode(&row.recipient);
         let (payload, schedule_id) = match claim(&**ctx, &row, &recipient, now, marked.take()).await? {
             Claim::Claimed { payload, schedule_id } => (payload, schedule_id),
-            Claim::Taken => continue,
+            Claim::Taken | Claim::Replaced => continue,
             Claim::Deferred => {
                 done.deferred += 1;
                 continue;

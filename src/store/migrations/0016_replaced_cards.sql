@@ -1,5 +1,5 @@
--- A card a member's next question makes stale (the free slots of another day, a booking's card
--- asked for again) is replaced while it still waits to go: `replaces` names what it shows
--- (`choices`, `booking:12`). The index holds only cards still waiting.
+-- A card a member's next card of the same makes stale (the free slots of another day, a
+-- booking's card asked for again) is not sent if that newer one waits too: `replaces` names
+-- what it shows (`choices`, `booking:12`). Found through `outbox_sent_to`, whose entries of a
+-- member's unsent rows (sent_at NULL) are the few rows still waiting.
 ALTER TABLE outbox ADD COLUMN replaces TEXT;
-CREATE INDEX outbox_replaceable ON outbox (recipient, replaces) WHERE replaces IS NOT NULL AND state = 'pending';
