@@ -9,6 +9,7 @@ use super::dates::SlotSpec;
 use super::Turn;
 use crate::booking::{query, Alternative, Booking, BookingState, Facility};
 use crate::notify::{self, BookingCard, Message, SlotChoice};
+use crate::wecom::card::MAX_BUTTONS;
 use chrono::NaiveDate;
 
 /// What a command did, in words, and (when it did it) what a tapped button turns into.
@@ -23,11 +24,20 @@ impl Turn<'_> {
         self.follow_ups.borrow_mut().push(message);
     }
 
-    /// A card whose buttons book the day's free slots of `facility` (listed by the text).
+    /// A card whose buttons book the day's free slots of `facility` (listed by the text). A card
+    /// holds six: when more are free, the peak slots (the evenings most members ask for) are
+    /// kept, then the earliest others, in the day's order; the card says the rest are typed.
     pub(super) fn offer_free_slots(&self, facility: &Facility, date: NaiveDate, free: &[(u32, String, u32)]) {
-        let choices: Vec<SlotChoice> = free
-            .iter()
-            .filter(|(_, _, places)| *places > 0)
+        let catalog = self.ctx.catalog;
+        let mut open: Vec<&(u32, String, u32)> = free.iter().filter(|(_, _, places)| *places > 0).collect();
+        let all_fit = open.len() <= MAX_BUTTONS;
+        if !all_fit {
+            open.sort_by_key(|(slot, _, _)| (!catalog.slot(*slot).is_some_and(|s| s.peak), *slot));
+            open.truncate(MAX_BUTTONS);
+            open.sort_by_key(|(slot, _, _)| *slot);
+        }
+        let choices: Vec<SlotChoice> = open
+            .into_iter()
             .map(|(slot, start, places)| SlotChoice {
                 facility: facility.code.clone(),
                 date,
@@ -36,7 +46,9 @@ impl Turn<'_> {
             })
             .collect();
         let title = format!("{} {}", facility.name, crate::booking::date_label(date));
-        self.offer(format!("{}:slots", self.callback), &title, "点一下即预约", &choices, None);
+        let desc =
+            if all_fit { "点一下即预约" } else { "点一下即预约；未列出的时段请打字预约" };
+        self.offer(format!("{}:slots", self.callback), &title, desc, &choices, None);
     }
 
     /// A card of the alternatives to a full slot, and its waitlist; none when there is no

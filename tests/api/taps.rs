@@ -41,6 +41,10 @@ async fn free_slots_come_with_a_card_and_one_tap_books_once() {
     let offered = buttons(&card);
     assert_eq!(offered.len(), 6, "WeCom's six buttons at most: {offered:?}");
     assert_eq!(offered[0], ("08:30 剩10".to_string(), "book:gym:2026-11-24:1".to_string()));
+    // Eleven slots are free: the evening's peak slots are on the card, the rest are typed.
+    let starts: Vec<&str> = offered.iter().map(|(text, _)| text.split(' ').next().unwrap_or_default()).collect();
+    assert_eq!(starts, ["08:30", "09:30", "10:30", "17:30", "18:30", "19:30"]);
+    assert_eq!(card["template_card"]["main_title"]["desc"], "点一下即预约；未列出的时段请打字预约");
     // WeCom (the stand-in, which checks cards as WeCom does) takes it.
     staffhome::outbox::worker::deliver_due(&app.ctx).await.expect("deliver");
     let delivered = app.api.sent_to("a");
