@@ -1,4 +1,4 @@
-//! Dates and times as people type them: 今天 明天 后天, 周三, 下周三, 2026-11-25, 11-25,
+//! Dates and times as people type them: 今天 明天 后天 (昨天 前天 too), 周三, 下周三, 2026-11-25, 11-25,
 //! 11/25, 11月25日, 25号; 18:30, 18点, 18点半, 晚上7点半, 下午3点, 17:30-19:30, 第9节, #9.
 //!
 //! Each `take_*` finds its piece in the (normalised) text, removes it, and returns it, so that
@@ -87,7 +87,8 @@ static WEEKDAY_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(下下|下|这|本)?\s*(?:周|星期|礼拜)\s*([一二三四五六日天1-7])").expect("static regex")
 });
 static RELATIVE_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"大后天|后天|明天|明日|今天|今日|今晚|明晚|明早|today|tomorrow").expect("static regex")
+    Regex::new(r"大后天|后天|明天|明日|今天|今日|今晚|明晚|明早|today|tomorrow|大前天|前天|昨天|昨日|昨晚|yesterday")
+        .expect("static regex")
 });
 
 /// 一 … 九十九 (and plain digits) as a number.
@@ -230,7 +231,12 @@ pub fn take_date(text: &mut String, today: NaiveDate) -> Result<(Option<NaiveDat
             "明晚" => (1, Some(DayPart::Evening)),
             "明早" => (1, Some(DayPart::Morning)),
             "后天" => (2, None),
-            _ => (3, None), // 大后天
+            "大后天" => (3, None),
+            // Days gone by are dates too: asked for, they get the past date's answer.
+            "昨天" | "昨日" | "yesterday" => (-1, None),
+            "昨晚" => (-1, Some(DayPart::Evening)),
+            "前天" => (-2, None),
+            _ => (-3, None), // 大前天
         };
         let (start, end) = (m.start(), m.end());
         cut(text, start, end);
@@ -327,6 +333,8 @@ mod tests {
             ("今天", d(11, 23)),
             ("明天", d(11, 24)),
             ("后天", d(11, 25)),
+            ("昨天", d(11, 22)),
+            ("前天", d(11, 21)),
             ("周三", d(11, 25)),
             ("星期五", d(11, 27)),
             ("礼拜天", d(11, 29)),

@@ -11,6 +11,12 @@ use std::fmt::Write;
 impl Turn<'_> {
     pub(super) fn free(&self, request: SlotRequest) -> super::Result<String> {
         let date = request.date.unwrap_or_else(|| self.today());
+        if date < self.today() {
+            // A day gone by has nothing to book: say so, rather than a listing of dashes.
+            let facility = request.facility.as_deref().and_then(|code| self.ctx.catalog.facility(code));
+            let name = facility.map(|f| format!(" {}", f.name)).unwrap_or_default();
+            return Ok(format!("{} 已经过去了。看看今天的空位：空闲{name} 今天", booking::date_label(date)));
+        }
         let Some(code) = request.facility.as_deref() else {
             return self.free_overview(date);
         };

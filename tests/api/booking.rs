@@ -103,6 +103,12 @@ async fn refusals_say_what_to_do_instead() {
     // In the past (it is 10:00; 09:30 has started).
     let past = app.say("a", "预约 健身房 今天 9:30").await;
     assert!(past.contains("已经开始或已过去") && past.contains("空闲 健身房"), "{past}");
+    // A day gone by, in words.
+    let yesterday = app.say("a", "预约 健身房 昨天 18:30").await;
+    assert!(yesterday.contains("已经开始或已过去"), "{yesterday}");
+    let free = app.say("a", "空闲 健身房 昨天").await;
+    assert_eq!(free, "11月22日 周日 已经过去了。看看今天的空位：空闲 健身房 今天");
+    assert!(app.say("a", "空闲 前天").await.contains("已经过去了"));
     // Next week is not open until published.
     let closed_week = app.say("a", "预约 健身房 下周三 18:30").await;
     assert!(closed_week.contains("还没开放"), "{closed_week}");
