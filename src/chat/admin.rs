@@ -69,7 +69,9 @@ impl Turn<'_> {
             return Ok(format!("日期看不懂。{usage}"));
         };
         let open_ended = text.contains('起');
-        let reason = text.replace(['起', '至', '到', '-', '~'], " ").split_whitespace().collect::<Vec<_>>().join(" ");
+        // 全天 / 整天 say what a date alone already means (the whole day): not part of the reason.
+        let words = text.replace(['起', '至', '到', '-', '~'], " ");
+        let reason = words.split_whitespace().filter(|w| !matches!(*w, "全天" | "整天")).collect::<Vec<_>>().join(" ");
         if reason.is_empty() {
             return Ok(format!("请说明停用原因。{usage}"));
         }

@@ -115,6 +115,10 @@ async fn stop_use_for_part_of_a_day_and_open_ended() {
     let refused = app.say("b", "预约 跑步机 周五 18:30").await;
     assert!(refused.contains("停用中：维修") && refused.contains("恢复时间另行通知"), "{refused}");
     assert!(app.say("admin1", "停用 跑步机").await.contains("请说明"), "no time, no reason: asked");
+    // 全天 is the whole day, which the date says: not part of the reason.
+    let whole_day = app.say("admin1", "停用 健身房 后天 全天 设备检修").await;
+    assert!(whole_day.contains("00:00") && whole_day.contains("（设备检修）"), "{whole_day}");
+    assert!(app.say("admin1", "停用 乒乓球 后天 全天").await.contains("请说明停用原因"));
     app.assert_slot_usage_agrees();
 }
 
