@@ -250,7 +250,7 @@ impl<'a> Turn<'a> {
             .filter(|(slot, free)| free.is_some() && part.is_none_or(|p| p.contains(slot.start)))
             .map(|(slot, free)| {
                 let status = if free == Some(0) { "满".to_string() } else { format!("剩{}", free.unwrap_or(0)) };
-                json!({"no": slot.no, "label": slot.label(), "status": status})
+                json!({"no": slot.no, "label": slot.label(), "peak": slot.peak, "status": status})
             })
             .collect())
     }

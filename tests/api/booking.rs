@@ -179,7 +179,9 @@ async fn a_range_books_both_slots_or_neither() {
 async fn missing_pieces_are_asked_for_and_the_next_message_fills_them() {
     let app = TestApp::spawn().await;
     let ask = app.say("a", "预约 健身房").await;
-    assert!(ask.contains("哪个时段") && ask.contains("第9节 17:30-18:30 剩10"), "{ask}");
+    // Peak slots are starred, as in 空闲's listing.
+    assert!(ask.contains("哪个时段") && ask.contains("第9节 17:30-18:30★ 剩10"), "{ask}");
+    assert!(ask.contains("第8节 16:30-17:30 剩10"), "{ask}");
     let booked = app.say("a", "18:30").await;
     assert!(booked.contains("预约成功") && booked.contains("11月23日 周一 18:30"), "{booked}");
 
