@@ -82,14 +82,11 @@ impl Later {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Barrier;
 
-    #[tokio::test]
-    async fn members_seen_meanwhile_are_written_by_one_write() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("t.db")).unwrap();
-        let touches = Arc::new(Later::default());
-        // The writer is kept busy, so the members seen meanwhile wait for one write.
-        let (started, release) = (Arc::new(std::sync::Barrier::new(2)), Arc::new(std::sync::Barrier::new(2)));
+    /// A write that holds the writer until the barrier is passed: writes queued meanwhile wait.
+    fn keep_the_writer_busy(store: &Store) -> (crate::store::Pending<(), rusqlite::Error>, Arc<Barrier>) {
+        let (started, release) = (Arc::new(Barrier::new(2)), Arc::new(Barrier::new(2)));
         let (s, r) = (Arc::clone(&started), Arc::clone(&release));
         let busy = store.write(move |_| {
             s.wait();
@@ -97,6 +94,16 @@ mod tests {
             Ok::<(), rusqlite::Error>(())
         });
         started.wait();
+        (busy, release)
+    }
+
+    #[tokio::test]
+    async fn members_seen_meanwhile_are_written_by_one_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        let touches = Arc::new(Later::default());
+        // The writer is kept busy, so the members seen meanwhile wait for one write.
+        let (busy, release) = keep_the_writer_busy(&store);
         for (user, at) in [("a", 10), ("b", 11), ("a", 12)] {
             touches.seen(&store, user, at);
         }
@@ -123,14 +130,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("t.db")).unwrap();
         let later = Arc::new(Later::default());
-        let (started, release) = (Arc::new(std::sync::Barrier::new(2)), Arc::new(std::sync::Barrier::new(2)));
-        let (s, r) = (Arc::clone(&started), Arc::clone(&release));
-        let busy = store.write(move |_| {
-            s.wait();
-            r.wait();
-            Ok::<(), rusqlite::Error>(())
-        });
-        started.wait();
+        let (busy, release) = keep_the_writer_busy(&store);
         let card = |key: &str, to: &str| Message {
             key: key.to_string(),
             to: to.to_string(),
