@@ -47,6 +47,8 @@ async fn a_full_slot_offers_the_waitlist_and_alternatives_and_promotes_on_cancel
     app.say("b", "预约 乒乓球 明天 19:30").await;
     let full = app.say("c", "预约 乒乓球 明天 19:30").await;
     assert!(full.contains("已约满"), "{full}");
+    // c has no booking to move: the alternatives are offered as places, not as a 改约.
+    assert!(full.contains("这些相近的时段还有空位") && !full.contains("改约"), "{full}");
     assert!(full.contains("候补 乒乓球 11-24 19:30"), "offers the waitlist: {full}");
     assert!(full.contains("预约 乒乓球 11-24 18:30"), "nearest slot first: {full}");
     assert!(full.contains("预约 羽毛球 11-24 19:30"), "a similar facility: {full}");
