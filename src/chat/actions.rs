@@ -372,8 +372,10 @@ impl<'a> Turn<'a> {
 
     pub(super) fn mine(&self) -> super::Result<String> {
         let upcoming = query::upcoming_bookings(self.tx, self.user, self.now)?;
-        self.offer_booking_cards(&upcoming)?;
-        let (bookings, held) = self.bookings_listed(&upcoming)?;
+        let since = upcoming.iter().map(|b| b.starts_at).min().unwrap_or(i64::MAX) - 1;
+        let places = crate::booking::partners::partner_places(self.tx, self.user, since)?;
+        self.offer_booking_cards(&upcoming, &places)?;
+        let (bookings, held) = self.bookings_listed(&upcoming, &places)?;
         let waits: Vec<Value> = query::waiting_entries(self.tx, self.user, self.today())?
             .into_iter()
             .map(|w| {

@@ -108,10 +108,9 @@ impl Turn<'_> {
     pub(super) fn bookings_listed(
         &self,
         upcoming: &[crate::booking::Booking],
+        places: &[(i64, crate::booking::partners::PartnerPlace)],
     ) -> super::Result<(Vec<Value>, Vec<String>)> {
         let series = series::upcoming_series(self.tx, self.user, self.now)?;
-        let since = upcoming.iter().map(|b| b.starts_at).min().unwrap_or(i64::MAX) - 1;
-        let places = crate::booking::partners::partner_places(self.tx, self.user, since)?;
         let mut listed = Vec::new();
         for b in upcoming {
             let of_series = series.iter().find(|s| s.bookings.contains(&b.id));

@@ -7,6 +7,7 @@
 use super::command::SlotRequest;
 use super::dates::SlotSpec;
 use super::Turn;
+use crate::booking::partners::PartnerPlace;
 use crate::booking::{query, Alternative, Booking, BookingState, Facility};
 use crate::notify::{self, BookingCard, Message, SlotChoice};
 use crate::wecom::card::MAX_BUTTONS;
@@ -92,17 +93,24 @@ impl Turn<'_> {
         }
     }
 
-    /// A card per upcoming booking, with 取消 and, where they apply, 确认参加 and 签到.
-    pub(super) fn offer_booking_cards(&self, upcoming: &[Booking]) -> super::Result<()> {
+    /// A card per upcoming booking, with 取消 and, where they apply, 确认参加 and 签到 (接受 / 拒绝
+    /// for a partner's place not yet answered).
+    pub(super) fn offer_booking_cards(
+        &self,
+        upcoming: &[Booking],
+        places: &[(i64, PartnerPlace)],
+    ) -> super::Result<()> {
         for b in upcoming.iter().filter(|b| b.state.is_live()) {
             let open = query::open_actions(self.tx, &self.rules(), b, self.now)?;
             let what = self.what(b);
+            let invited_by = places.iter().find(|(id, place)| *id == b.id && place.state == "invited");
             let card = BookingCard {
                 id: b.id,
                 what: &what,
                 state: b.state.label(),
                 can_confirm: open.confirm,
                 can_check_in: open.check_in,
+                invited_by: invited_by.map(|(_, place)| place.booker.as_str()),
             };
             match notify::booking_card(format!("{}:mine:{}", self.callback, b.id), self.user, &card) {
                 Ok(card) => self.follow_up(card),

@@ -110,20 +110,31 @@ pub struct BookingCard<'a> {
     pub can_confirm: bool,
     /// 签到 applies (the check-in window is open).
     pub can_check_in: bool,
+    /// A partner's place not yet answered: who invited them (the card asks 接受 / 拒绝).
+    pub invited_by: Option<&'a str>,
 }
 
-/// The card of one upcoming booking: 取消, and 确认 / 签到 where they apply.
+/// The card of one upcoming booking: 取消, and 确认 / 签到 where they apply; an invitation not
+/// yet answered asks 接受 / 拒绝 as its own card does.
 pub fn booking_card(key: String, to: &str, booking: &BookingCard) -> Result<Message, NotifyError> {
     let mut buttons = Vec::new();
-    if booking.can_check_in {
+    let invitation = booking.invited_by.map(|booker| format!("{booker} 约你同去"));
+    if invitation.is_some() {
+        buttons.push(Button { text: "接受", style: 1, key: CardButton::PartnerAccept(booking.id).key() });
+        buttons.push(Button { text: "拒绝", style: 4, key: CardButton::PartnerDecline(booking.id).key() });
+    }
+    if booking.can_check_in && invitation.is_none() {
         buttons.push(Button { text: "签到", style: 1, key: CardButton::CheckIn(booking.id).key() });
     }
-    if booking.can_confirm {
+    if booking.can_confirm && invitation.is_none() {
         buttons.push(Button { text: "确认参加", style: 1, key: CardButton::Confirm(booking.id).key() });
     }
-    buttons.push(Button { text: "取消预约", style: 4, key: CardButton::Cancel(booking.id).key() });
+    if invitation.is_none() {
+        buttons.push(Button { text: "取消预约", style: 4, key: CardButton::Cancel(booking.id).key() });
+    }
     let fields = [Field { key: "状态", value: booking.state }];
     let title = format!("#{} {}", booking.id, booking.what);
-    let body = card::button_card(&task_id("mine", &key)?, &title, "我的预约", &fields, &buttons)?;
+    let desc = invitation.as_deref().unwrap_or("我的预约");
+    let body = card::button_card(&task_id("mine", &key)?, &title, desc, &fields, &buttons)?;
     Ok(Message { key, to: to.to_string(), body, replaces: Some(format!("booking:{}", booking.id)) })
 }

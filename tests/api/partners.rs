@@ -24,6 +24,21 @@ fn invitation(app: &TestApp, user: &str) -> Value {
         .expect("an invitation card")
 }
 
+/// The newest card 我的 sent `user` for booking `id`.
+fn mine_card(app: &TestApp, user: &str, id: i64) -> Value {
+    let title = format!("#{id} ");
+    app.db(|c| staffhome::outbox::queued_for(c, user))
+        .into_iter()
+        .map(|m| m.body)
+        .rfind(|b| b["template_card"]["main_title"]["title"].as_str().is_some_and(|t| t.starts_with(&title)))
+        .expect("我的's card")
+}
+
+fn keys(card: &Value) -> Vec<String> {
+    let buttons = card["template_card"]["button_list"].as_array().cloned().unwrap_or_default();
+    buttons.iter().filter_map(|b| b["key"].as_str().map(str::to_string)).collect()
+}
+
 /// Members the service knows (they have written to it before).
 async fn known(app: &TestApp, users: &[&str]) {
     for user in users {
@@ -38,9 +53,14 @@ async fn partners_get_places_and_cards_and_the_places_count_for_the_booker() {
     let reply = app.say("a", "预约 健身房 明天 18:30 和 LiSi wangwu").await;
     assert!(reply.contains("预约成功") && reply.contains("同伴：LiSi、wangwu"), "{reply}");
     assert_eq!((live(&app, "a"), live(&app, "LiSi"), live(&app, "wangwu")), (1, 1, 1), "ids kept as typed");
-    let card = invitation(&app, "LiSi");
+    invitation(&app, "LiSi");
     assert!(app.say("LiSi", "我的").await.contains("a 约你同去"), "the partner sees it");
-    assert_eq!(tap(&app, "LiSi", &card, "partner_accept:2").await, "已接受");
+    // 我的's card of the place asks what the invitation asks (not 确认参加 before 接受).
+    let mine = mine_card(&app, "LiSi", 2);
+    assert_eq!(keys(&mine), ["partner_accept:2", "partner_decline:2"]);
+    assert_eq!(tap(&app, "LiSi", &mine, "partner_accept:2").await, "已接受");
+    app.say("LiSi", "我的").await;
+    assert_eq!(keys(&mine_card(&app, "LiSi", 2)).last().map(String::as_str), Some("cancel:2"), "accepted: her place");
     assert!(texts(&app, "a").iter().any(|t| t.contains("LiSi 接受了你的邀请")));
 
     // a holds 3 places of a quota of 4: one more, not two.
