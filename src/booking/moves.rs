@@ -4,7 +4,7 @@
 
 use super::events::{Event, Events};
 use super::model::{Booking, BookingError};
-use super::service::{book, booking_by_id, cancel, Rules};
+use super::service::{all_or_none, book, booking_to_act_on, cancel, Rules};
 use super::Facility;
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::Connection;
@@ -29,29 +29,17 @@ pub fn move_booking(
     now: DateTime<Utc>,
     events: &mut Events,
 ) -> Result<Moved, BookingError> {
-    let old = booking_by_id(tx, id)?.ok_or(BookingError::NotFound)?;
-    if old.userid != actor && !actor_is_admin {
-        return Err(BookingError::NotYours);
-    }
+    let old = booking_to_act_on(tx, id, actor, actor_is_admin)?;
     let before = events.len();
-    tx.execute_batch("SAVEPOINT move_booking")?;
-    let moved = cancel(tx, rules, actor, actor_is_admin, id, now, events)
-        .and_then(|_| book(tx, rules, &old.userid, facility, date, slots, now, events));
-    match moved {
-        Ok(to) => {
-            tx.execute_batch("RELEASE move_booking")?;
-            // One event for the pair: the member is not told of a cancellation and a booking.
-            events.retain_from(before, |e| {
-                !matches!(e, Event::Cancelled { booking, .. } if booking.id == id)
-                    && !matches!(e, Event::Booked { booking } if to.iter().any(|b| b.id == booking.id))
-            });
-            events.push(Event::Moved { from: old.clone(), to: to.clone(), by: actor.to_string() });
-            Ok(Moved { from: old, to })
-        }
-        Err(error) => {
-            tx.execute_batch("ROLLBACK TO move_booking; RELEASE move_booking")?;
-            events.truncate(before);
-            Err(error)
-        }
-    }
+    let to = all_or_none(tx, events, |events| {
+        cancel(tx, rules, actor, actor_is_admin, id, now, events)
+            .and_then(|_| book(tx, rules, &old.userid, facility, date, slots, now, events))
+    })?;
+    // One event for the pair: the member is not told of a cancellation and a booking.
+    events.retain_from(before, |e| {
+        !matches!(e, Event::Cancelled { booking, .. } if booking.id == id)
+            && !matches!(e, Event::Booked { booking } if to.iter().any(|b| b.id == booking.id))
+    });
+    events.push(Event::Moved { from: old.clone(), to: to.clone(), by: actor.to_string() });
+    Ok(Moved { from: old, to })
 }

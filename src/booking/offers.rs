@@ -7,7 +7,7 @@
 use super::catalog::{Facility, Slot};
 use super::events::{Event, Events};
 use super::model::{Booking, BookingError};
-use super::service::{insert_if_room, record_demand, Rules};
+use super::service::{insert_if_room, waiter_booked, Rules};
 use super::{query, rules};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -132,12 +132,7 @@ pub fn accept(
     end(tx, offer.entry, "promoted", now)?;
     let booking = insert_if_room(tx, rules, user, facility, offer.date, slot, "waitlist", now.timestamp())?
         .ok_or(BookingError::NoOffer)?;
-    crate::store::execute(tx, "UPDATE waitlist SET booking_id = ?2 WHERE id = ?1", params![offer.entry, booking.id])?;
-    record_demand(tx, "promotion", user, &offer.facility, offer.date, offer.slot, now.timestamp())?;
-    events.push(Event::Promoted { booking: booking.clone() });
-    if booking.state == super::BookingState::Pending {
-        super::approval::request(tx, rules, &booking, events)?;
-    }
+    waiter_booked(tx, rules, offer.entry, &booking, now, events)?;
     Ok(booking)
 }
 

@@ -7,7 +7,7 @@
 use super::catalog::Facility;
 use super::events::{Event, Events};
 use super::model::{Booking, BookingError, BOOKING_COLUMNS, LIVE};
-use super::service::{book, booking_by_id, insert_if_room, promote, set_state, Rules};
+use super::service::{all_or_none, book, booking_by_id, insert_if_room, promote, set_state, Rules};
 use super::{rules, BookingState};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -32,23 +32,11 @@ pub fn book_with_partners(
     // The booker's quota holds their place and every partner's.
     let places = (slots.len() * (1 + partners.len())) as u32;
     rules::check_user_may_book(tx, rules, booker, date, places, now)?;
-    let before = events.len();
-    crate::store::execute(tx, "SAVEPOINT partners", [])?;
-    let booked = book(tx, rules, booker, facility, date, slots, now, events).and_then(|mut all| {
-        book_partners(tx, rules, booker, facility, date, slots, partners, now, events, &mut all).map(|_| all)
-    });
-    match booked {
-        Ok(all) => {
-            crate::store::execute(tx, "RELEASE partners", [])?;
-            Ok(all)
-        }
-        Err(error) => {
-            crate::store::execute(tx, "ROLLBACK TO partners", [])?;
-            crate::store::execute(tx, "RELEASE partners", [])?;
-            events.truncate(before);
-            Err(error)
-        }
-    }
+    all_or_none(tx, events, |events| {
+        let mut all = book(tx, rules, booker, facility, date, slots, now, events)?;
+        book_partners(tx, rules, booker, facility, date, slots, partners, now, events, &mut all)?;
+        Ok(all)
+    })
 }
 
 fn check_partners(tx: &Connection, booker: &str, facility: &Facility, partners: &[String]) -> Result<(), BookingError> {

@@ -8,7 +8,7 @@ use super::catalog::{week_start, Facility};
 use super::events::{Event, Events};
 use super::model::{Booking, BookingError, BOOKING_COLUMNS, LIVE};
 use super::rules::week_is_open;
-use super::service::{book, booking_by_id, cancel, Rules};
+use super::service::{book, booking_to_act_on, cancel, Rules};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
@@ -229,10 +229,7 @@ pub fn cancel_rest(
     now: DateTime<Utc>,
     events: &mut Events,
 ) -> Result<SeriesCancelled, BookingError> {
-    let booking = booking_by_id(tx, id)?.ok_or(BookingError::NotFound)?;
-    if booking.userid != actor && !actor_is_admin {
-        return Err(BookingError::NotYours);
-    }
+    let booking = booking_to_act_on(tx, id, actor, actor_is_admin)?;
     let series: Option<i64> =
         crate::store::query_row(tx, "SELECT series_id FROM bookings WHERE id = ?1", [id], |r| r.get(0))?;
     let series = series.ok_or(BookingError::NotASeries)?;

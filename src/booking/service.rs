@@ -42,6 +42,41 @@ pub fn booking_by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<Book
     .optional()
 }
 
+/// Booking `id`, when `actor` may act on it: their own, or any for an admin.
+pub(super) fn booking_to_act_on(
+    tx: &Connection,
+    id: i64,
+    actor: &str,
+    actor_is_admin: bool,
+) -> Result<Booking, BookingError> {
+    let booking = booking_by_id(tx, id)?.ok_or(BookingError::NotFound)?;
+    if booking.userid != actor && !actor_is_admin {
+        return Err(BookingError::NotYours);
+    }
+    Ok(booking)
+}
+
+/// Run `f` all or none: in a savepoint, undone with the events it pushed when it fails.
+pub(super) fn all_or_none<T>(
+    tx: &Connection,
+    events: &mut Events,
+    f: impl FnOnce(&mut Events) -> Result<T, BookingError>,
+) -> Result<T, BookingError> {
+    let before = events.len();
+    crate::store::execute(tx, "SAVEPOINT all_or_none", [])?;
+    match f(events) {
+        Ok(done) => {
+            crate::store::execute(tx, "RELEASE all_or_none", [])?;
+            Ok(done)
+        }
+        Err(error) => {
+            tx.execute_batch("ROLLBACK TO all_or_none; RELEASE all_or_none")?;
+            events.truncate(before);
+            Err(error)
+        }
+    }
+}
+
 /// Insert a booking only while the slot has room. The count and the insert run in the
 /// caller's write transaction (`BEGIN IMMEDIATE`: no other write in between), so no
 /// interleaving can overfill a slot. Two statements, not an `INSERT … SELECT` that counts
@@ -255,10 +290,7 @@ pub fn cancel(
     now: DateTime<Utc>,
     events: &mut Events,
 ) -> Result<Cancelled, BookingError> {
-    let booking = booking_by_id(tx, id)?.ok_or(BookingError::NotFound)?;
-    if booking.userid != actor && !actor_is_admin {
-        return Err(BookingError::NotYours);
-    }
+    let booking = booking_to_act_on(tx, id, actor, actor_is_admin)?;
     if !matches!(booking.state, BookingState::Pending | BookingState::Confirmed) {
         return Err(BookingError::NotActive { state: booking.state });
     }
@@ -330,16 +362,7 @@ pub fn promote(
         match insert_if_room(tx, rules, &waiter, facility, date, slot, "waitlist", now.timestamp()) {
             Ok(None) => return Ok(None), // still full (e.g. capacity shared by a pending request)
             Ok(Some(booking)) => {
-                crate::store::execute(
-                    tx,
-                    "UPDATE waitlist SET state = 'promoted', booking_id = ?2, updated_at = ?3 WHERE id = ?1",
-                    params![entry, booking.id, now.timestamp()],
-                )?;
-                record_demand(tx, "promotion", &waiter, facility_code, date, slot_no, now.timestamp())?;
-                events.push(Event::Promoted { booking: booking.clone() });
-                if booking.state == BookingState::Pending {
-                    super::approval::request(tx, rules, &booking, events)?;
-                }
+                waiter_booked(tx, rules, entry, &booking, now, events)?;
                 return Ok(Some(booking));
             }
             Err(e) if is_unique_violation(&e) => {
@@ -353,6 +376,30 @@ pub fn promote(
             Err(e) => return Err(e),
         }
     }
+}
+
+/// Waitlist entry `entry` got `booking`: the wait ends, the promotion is counted as demand,
+/// and the member is told (a facility that needs approval asks its approvers first).
+pub(super) fn waiter_booked(
+    tx: &Connection,
+    rules: &Rules,
+    entry: i64,
+    booking: &Booking,
+    now: DateTime<Utc>,
+    events: &mut Events,
+) -> rusqlite::Result<()> {
+    crate::store::execute(
+        tx,
+        "UPDATE waitlist SET state = 'promoted', offered_until = NULL, booking_id = ?2, updated_at = ?3 WHERE id = ?1",
+        params![entry, booking.id, now.timestamp()],
+    )?;
+    let (user, facility) = (&booking.userid, &booking.facility);
+    record_demand(tx, "promotion", user, facility, booking.date, booking.slot, now.timestamp())?;
+    events.push(Event::Promoted { booking: booking.clone() });
+    if booking.state == BookingState::Pending {
+        super::approval::request(tx, rules, booking, events)?;
+    }
+    Ok(())
 }
 
 /// Leave the queue for a slot: true when `user` was waiting there. A place offered to them
