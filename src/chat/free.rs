@@ -10,8 +10,9 @@ use std::fmt::Write;
 
 impl Turn<'_> {
     pub(super) fn free(&self, request: SlotRequest) -> super::Result<String> {
-        let date = request.date.unwrap_or_else(|| self.today());
-        if date < self.today() {
+        let today = self.today();
+        let date = request.date.unwrap_or(today);
+        if date < today {
             // A day gone by has nothing to book: say so, rather than a listing of dashes.
             let facility = request.facility.as_deref().and_then(|code| self.ctx.catalog.facility(code));
             let name = facility.map(|f| format!(" {}", f.name)).unwrap_or_default();

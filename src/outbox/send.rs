@@ -40,7 +40,7 @@ pub(super) async fn send(
         Recipient::Robot(_) => None,
     };
     if let Some(audience) = audience.filter(|_| stored.is_message()) {
-        return api.send_stored(audience, stored.payload, true).await;
+        return api.send(audience, stored.payload, true).await;
     }
     let body = stored.body();
     let nothing = SendResult::default();

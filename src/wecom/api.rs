@@ -194,19 +194,10 @@ impl WeComApi {
         read_answer(response).await
     }
 
-    /// message/send: `message` is the body without touser/agentid (`msgtype` + its object).
-    pub async fn send(&self, to: Audience<'_>, message: &Value, duplicate_check: bool) -> Result<SendResult, ApiError> {
-        self.send_stored(to, &message.to_string(), duplicate_check).await
-    }
-
-    /// message/send of a message body as the outbox stored it (a JSON object): the addressing
-    /// is written in front of its fields, so the body is neither parsed nor copied field by field.
-    pub async fn send_stored(
-        &self,
-        to: Audience<'_>,
-        message: &str,
-        duplicate_check: bool,
-    ) -> Result<SendResult, ApiError> {
+    /// message/send: `message` is the body as the outbox stored it, without touser/agentid (a
+    /// JSON object: `msgtype` and its object). The addressing is written in front of its fields,
+    /// so the body is neither parsed nor copied field by field.
+    pub async fn send(&self, to: Audience<'_>, message: &str, duplicate_check: bool) -> Result<SendResult, ApiError> {
         let mut head = match to {
             Audience::Users(users) => json!({"touser": users.join("|")}),
             Audience::All => json!({"touser": "@all"}),
