@@ -65,3 +65,20 @@ impl Replies {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// WeCom cuts a passive reply past 2,048 bytes: the longest 帮助 (an admin who approves)
+    /// must end where it should, with how to book every week and with partners.
+    #[test]
+    fn every_help_fits_one_reply_and_names_series_and_partners() {
+        let replies = Replies::new().unwrap();
+        for (is_admin, is_approver) in [(false, false), (false, true), (true, false), (true, true)] {
+            let help = replies.help(is_admin, is_approver);
+            assert!(help.len() <= crate::wecom::xml::MAX_TEXT_BYTES, "{} bytes: {help}", help.len());
+            assert!(help.contains("每周三") && help.contains("和 lisi"), "{help}");
+        }
+    }
+}
