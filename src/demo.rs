@@ -47,6 +47,19 @@ pub struct DemoOptions {
     pub database: Option<PathBuf>,
 }
 
+/// The demo company's colleagues besides zhangsan: known to the app from the start (in a real
+/// company they would have written to it before), so a partner booking can name them.
+const COLLEAGUES: &str = "lisi wangwu dept_head office_admin admin1";
+
+/// Make the demo's colleagues members, as if each had written to the app once.
+async fn meet_the_colleagues(ctx: &AppContext) -> Result<(), String> {
+    let now = ctx.clock.now().timestamp();
+    let met = ctx
+        .store
+        .write(move |tx| COLLEAGUES.split_whitespace().try_for_each(|user| crate::users::touch_quietly(tx, user, now)));
+    met.await.map_err(|e: rusqlite::Error| e.to_string())
+}
+
 const HELP: &str = "命令：直接输入消息（如 预约 健身房 明天 18:30）以当前身份发送。
   /as USER      切换身份（如 /as dept_head 审批人，/as admin1 管理员）
   /click N      点击当前身份最近一张卡片的第 N 个按钮
@@ -120,6 +133,7 @@ where
     );
     let admin_token = config.server.admin_token.expose().to_string();
     let ctx = Arc::new(AppContext::new(config, clock).map_err(|e| e.to_string())?);
+    meet_the_colleagues(&ctx).await?;
     let app = Application::with_listener(Arc::clone(&ctx), listener).map_err(|e| e.to_string())?;
     tokio::spawn(app.run_until_stopped());
     tokio::spawn(crate::outbox::worker::run(Arc::clone(&ctx)));
@@ -129,7 +143,7 @@ where
     api.sign_in_as("zhangsan");
     let mut demo = Demo { ctx, api, member, user: "zhangsan".into(), seen: 0, cards: HashMap::new(), port };
     let banner = format!(
-        "staffhome demo：职工之家预约（WeCom 由进程内替身扮演，走真实的签名加密协议）\n  成员页 member page: http://127.0.0.1:{port}/m?signin=1  （以当前身份登录，点选即可预约）\n  看板 board: http://127.0.0.1:{port}/board\n  管理 admin: http://127.0.0.1:{port}/admin  (Authorization: Bearer {admin_token})\n  设施：健身房 会议室（两级审批：dept_head → office_admin）阅览室 乒乓球 羽毛球 跑步机\n{HELP}\n"
+        "staffhome demo：职工之家预约（WeCom 由进程内替身扮演，走真实的签名加密协议）\n  成员页 member page: http://127.0.0.1:{port}/m?signin=1  （以当前身份登录，点选即可预约）\n  看板 board: http://127.0.0.1:{port}/board\n  管理 admin: http://127.0.0.1:{port}/admin  (Authorization: Bearer {admin_token})\n  设施：健身房 会议室（两级审批：dept_head → office_admin）阅览室 乒乓球 羽毛球 跑步机\n  同事：{COLLEAGUES}（可 /as 切换，也可约作同伴：预约 羽毛球 周三 18:30 和 lisi）\n{HELP}\n"
     );
     write(&mut out, &banner).await?;
     let mut lines = BufReader::new(input).lines();

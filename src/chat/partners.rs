@@ -27,8 +27,9 @@ impl Turn<'_> {
                     .filter(|b| b.userid == self.user)
                     .map(|b| format!("#{} {}，签到码 {}", b.id, self.what(b), b.checkin_code))
                     .collect();
+                let they = if request.partners.len() > 1 { "TA 们" } else { "TA " };
                 let text = format!(
-                    "预约成功！\n{}\n同伴：{}（已发邀请，TA 们接受或拒绝时会告诉你）。\n不去了请回复「取消 预约号」，同伴的名额会一并取消。",
+                    "预约成功！\n{}\n同伴：{}（已发邀请，{they}接受或拒绝时会告诉你）。\n不去了请回复「取消 预约号」，同伴的名额会一并取消。",
                     own.join("\n"),
                     request.partners.join("、")
                 );
