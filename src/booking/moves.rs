@@ -1,20 +1,23 @@
 //! 改约: a booking moved to another slot in one step. The old place is released and the new one
 //! taken inside one savepoint: when the new one cannot be had, everything is rolled back and
-//! the old booking stays as it was; no one else can come between the two (one writer).
+//! the old booking stays as it was; no one else can come between the two (one writer). The
+//! partners booked with it move too, all or none.
 
 use super::events::{Event, Events};
 use super::model::{Booking, BookingError};
+use super::partners;
 use super::service::{all_or_none, book, booking_to_act_on, cancel, Rules};
 use super::Facility;
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::Connection;
 
 /// What a move did: the booking left and the one taken instead (pending where the new time
-/// needs approval again).
+/// needs approval again), and the places of the partners booked with it, moved along.
 #[derive(Debug, Clone)]
 pub struct Moved {
     pub from: Booking,
     pub to: Vec<Booking>,
+    pub partners: Vec<Booking>,
 }
 
 /// Move booking `id` (the actor's own, or any for an admin) to `slots` of `facility` on `date`.
@@ -30,16 +33,24 @@ pub fn move_booking(
     events: &mut Events,
 ) -> Result<Moved, BookingError> {
     let old = booking_to_act_on(tx, id, actor, actor_is_admin)?;
+    // Partners booked with it come along: cancelling the old booking cancels their places.
+    let partner_places = partners::places_of(tx, &old)?;
     let before = events.len();
-    let to = all_or_none(tx, events, |events| {
-        cancel(tx, rules, actor, actor_is_admin, id, now, events)
-            .and_then(|_| book(tx, rules, &old.userid, facility, date, slots, now, events))
+    let (to, partners) = all_or_none(tx, events, |events| {
+        cancel(tx, rules, actor, actor_is_admin, id, now, events)?;
+        let to = book(tx, rules, &old.userid, facility, date, slots, now, events)?;
+        let at = (facility, date, slots);
+        let partners = partners::move_places(tx, rules, &old.userid, &partner_places, at, now, events)?;
+        Ok((to, partners))
     })?;
-    // One event for the pair: the member is not told of a cancellation and a booking.
+    // One event for the pair: the member is not told of a cancellation and a booking, nor a
+    // partner of their place cancelled.
     events.retain_from(before, |e| {
         !matches!(e, Event::Cancelled { booking, .. } if booking.id == id)
             && !matches!(e, Event::Booked { booking } if to.iter().any(|b| b.id == booking.id))
+            && !matches!(e, Event::PartnerPlaceCancelled { booking, .. }
+                if partner_places.iter().any(|(place, _)| place.id == booking.id))
     });
     events.push(Event::Moved { from: old.clone(), to: to.clone(), by: actor.to_string() });
-    Ok(Moved { from: old, to })
+    Ok(Moved { from: old, to, partners })
 }

@@ -71,24 +71,93 @@ fn book_partners(
 ) -> Result<(), BookingError> {
     for partner in partners {
         for no in slots {
-            let slot = rules.catalog.slot(*no).ok_or(BookingError::NoSuchSlot)?;
-            if let Some(id) = rules::live_booking_of(tx, partner, &facility.code, date, *no)? {
-                return Err(BookingError::PartnerAlreadyBooked { userid: partner.clone(), id });
-            }
-            let Some(booking) = insert_if_room(tx, rules, partner, facility, date, slot, "direct", now.timestamp())?
-            else {
-                return Err(BookingError::SlotFull { alternatives: Vec::new(), waitlist_len: 0 });
-            };
-            crate::store::execute(
-                tx,
-                "UPDATE bookings SET booked_by = ?2, partner_state = 'invited' WHERE id = ?1",
-                params![booking.id, booker],
-            )?;
+            let booking = place(tx, rules, (booker, partner, INVITED), facility, date, *no, now)?;
             events.push(Event::PartnerInvited { booking: booking.clone(), booker: booker.to_string() });
             all.push(booking);
         }
     }
     Ok(())
+}
+
+const INVITED: &str = "invited";
+const ACCEPTED: &str = "accepted";
+
+/// A place for `partner` in slot `no`, booked by `booker`, their answer so far `state`.
+fn place(
+    tx: &Connection,
+    rules: &Rules,
+    (booker, partner, state): (&str, &str, &str),
+    facility: &Facility,
+    date: chrono::NaiveDate,
+    no: u32,
+    now: DateTime<Utc>,
+) -> Result<Booking, BookingError> {
+    let slot = rules.catalog.slot(no).ok_or(BookingError::NoSuchSlot)?;
+    if let Some(id) = rules::live_booking_of(tx, partner, &facility.code, date, no)? {
+        return Err(BookingError::PartnerAlreadyBooked { userid: partner.to_string(), id });
+    }
+    let Some(booking) = insert_if_room(tx, rules, partner, facility, date, slot, "direct", now.timestamp())? else {
+        return Err(BookingError::SlotFull { alternatives: Vec::new(), waitlist_len: 0 });
+    };
+    crate::store::execute(
+        tx,
+        "UPDATE bookings SET booked_by = ?2, partner_state = ?3 WHERE id = ?1",
+        params![booking.id, booker, state],
+    )?;
+    Ok(booking)
+}
+
+/// The partners' live places booked with `booking` (its slot, by its member), each with the
+/// partner's answer so far; none when `booking` is itself a partner's place.
+pub fn places_of(tx: &Connection, booking: &Booking) -> rusqlite::Result<Vec<(Booking, String)>> {
+    if booker_of(tx, booking.id)?.is_some() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT {BOOKING_COLUMNS} FROM bookings WHERE booked_by = ?1 AND facility = ?2 AND date = ?3 AND slot = ?4 AND {LIVE}"
+    );
+    let places: Vec<Booking> = tx
+        .prepare_cached(&sql)?
+        .query_map(
+            params![booking.userid, booking.facility, booking.date.to_string(), booking.slot],
+            Booking::from_row,
+        )?
+        .collect::<Result<_, _>>()?;
+    let state_of = |id: i64| {
+        let sql = "SELECT partner_state FROM bookings WHERE id = ?1";
+        crate::store::query_row(tx, sql, [id], |r| r.get::<_, Option<String>>(0)).map(Option::unwrap_or_default)
+    };
+    places.into_iter().map(|place| Ok((place.clone(), state_of(place.id)?))).collect()
+}
+
+/// 改约 of a booking made with partners: each partner gets a place in the new `slots` too (all
+/// or none, in the caller's savepoint), their answer kept. One who had accepted is told of the
+/// move (`PartnerMoved`); one who had not answered is asked again for the new time. The old
+/// places are the caller's to cancel.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn move_places(
+    tx: &Connection,
+    rules: &Rules,
+    booker: &str,
+    places: &[(Booking, String)],
+    (facility, date, slots): (&Facility, chrono::NaiveDate, &[u32]),
+    now: DateTime<Utc>,
+    events: &mut Events,
+) -> Result<Vec<Booking>, BookingError> {
+    let mut moved = Vec::new();
+    for (old, state) in places {
+        let state = if state == ACCEPTED { ACCEPTED } else { INVITED };
+        for no in slots {
+            let new = place(tx, rules, (booker, &old.userid, state), facility, date, *no, now)?;
+            let booker = booker.to_string();
+            events.push(match state {
+                ACCEPTED => Event::PartnerMoved { from: old.clone(), to: new.clone(), booker },
+                _ => Event::PartnerInvited { booking: new.clone(), booker },
+            });
+            moved.push(new);
+        }
+    }
+    Ok(moved)
 }
 
 /// A partner's place as the partner sees it: who booked it, and whether they answered.
@@ -128,7 +197,7 @@ pub fn answer(
         .query_row(params![partner, id, now.timestamp()], Booking::from_row)
         .optional()?
         .ok_or(BookingError::NoInvitation)?;
-    let state = if accept { "accepted" } else { "declined" };
+    let state = if accept { ACCEPTED } else { "declined" };
     crate::store::execute(tx, "UPDATE bookings SET partner_state = ?2 WHERE id = ?1", params![booking.id, state])?;
     if accept {
         let booker = booker_of(tx, booking.id)?.unwrap_or_default();
@@ -161,17 +230,7 @@ pub(super) fn after_cancel(
         }
         return Ok(());
     }
-    let sql = format!(
-        "SELECT {BOOKING_COLUMNS} FROM bookings WHERE booked_by = ?1 AND facility = ?2 AND date = ?3 AND slot = ?4 AND {LIVE}"
-    );
-    let partners: Vec<Booking> = tx
-        .prepare_cached(&sql)?
-        .query_map(
-            params![booking.userid, booking.facility, booking.date.to_string(), booking.slot],
-            Booking::from_row,
-        )?
-        .collect::<Result<_, _>>()?;
-    for place in partners {
+    for (place, _) in places_of(tx, booking)? {
         set_state(tx, place.id, BookingState::Cancelled, Some(actor), None, now.timestamp())?;
         let cancelled = Booking { state: BookingState::Cancelled, ..place };
         events.push(Event::PartnerPlaceCancelled { booking: cancelled.clone(), booker: booking.userid.clone() });

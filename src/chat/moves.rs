@@ -3,7 +3,7 @@
 
 use super::command::SlotRequest;
 use super::Turn;
-use crate::booking::{moves, service, BookingError};
+use crate::booking::{moves, partners, service, BookingError};
 use crate::users::Role;
 use serde_json::json;
 
@@ -41,7 +41,18 @@ impl Turn<'_> {
                     .collect();
                 let pending = moved.to.iter().any(|b| b.state == crate::booking::BookingState::Pending);
                 let booked = self.render("booked", json!({"bookings": items, "pending": pending}));
-                Ok(format!("已改约：原 #{id} {} 已释放。\n{booked}", self.what(&moved.from)))
+                let mut text = format!("已改约：原 #{id} {} 已释放。\n{booked}", self.what(&moved.from));
+                let mut partners: Vec<&str> = moved.partners.iter().map(|b| b.userid.as_str()).collect();
+                partners.dedup();
+                if !partners.is_empty() {
+                    text.push_str(&format!("\n同伴 {} 的名额也一起改了，已通知。", partners.join("、")));
+                }
+                Ok(text)
+            }
+            Err(BookingError::SlotFull { .. }) if !partners::places_of(self.tx, &old)?.is_empty() => {
+                let places = partners::places_of(self.tx, &old)?.len() + 1;
+                let to = crate::booking::service::describe(catalog, &facility.code, date, slots[0]);
+                Ok(format!("改约没有成功，原预约 #{id} 和同伴的名额都保留。\n{to} 剩余名额不够 {places} 人。"))
             }
             Err(BookingError::Db(e)) => Err(e.into()),
             Err(error @ (BookingError::NotFound | BookingError::NotYours | BookingError::NotActive { .. })) => {

@@ -146,6 +146,7 @@ fn queue_one(tx: &Connection, n: &Notifier, event: &Event, now: i64) -> Result<(
             partners::answered(tx, n, booking, booker, *accepted, now)
         }
         Event::PartnerPlaceCancelled { booking, booker } => partners::place_cancelled(tx, n, booking, booker, now),
+        Event::PartnerMoved { from, to, booker } => partners::moved(tx, n, from, to, booker, now),
         Event::SeriesEnded { userid, missed, cancelled, holds } => {
             series::ended(tx, n, userid, *missed, cancelled, *holds, now)
         }

@@ -1,5 +1,5 @@
 //! Partners told: the invitation (a card: 接受 / 拒绝), the answer to the booker (and the
-//! partner's pass once they accept), and the booker's cancellation to the partner.
+//! partner's pass once they accept), and the booker's cancellation or move (改约) to the partner.
 
 use super::{notices, CardButton, Notifier, NotifyError};
 use crate::booking::service::describe;
@@ -62,4 +62,22 @@ pub fn place_cancelled(
     let key = format!("partner_cancelled:{}", booking.id);
     outbox::enqueue(tx, &Outgoing::text(key, &booking.userid, Weight::Formal, &text), now)?;
     Ok(())
+}
+
+/// The booker moved the booking: the partner's accepted place moved with it (a new number and
+/// pass; the old pass no longer opens anything).
+pub fn moved(
+    tx: &Connection,
+    n: &Notifier,
+    from: &Booking,
+    to: &Booking,
+    booker: &str,
+    now: i64,
+) -> Result<(), NotifyError> {
+    let was = describe(n.catalog, &from.facility, from.date, from.slot);
+    let is = describe(n.catalog, &to.facility, to.date, to.slot);
+    let text = format!("{booker} 把 {was} 的预约改到了 {is}，你的名额也一起改了，新预约号 #{}。", to.id);
+    let key = format!("partner_moved:{}", to.id);
+    outbox::enqueue(tx, &Outgoing::text(key, &to.userid, Weight::Formal, &text), now)?;
+    notices::pass(tx, n, to, now)
 }

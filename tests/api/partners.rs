@@ -127,3 +127,46 @@ async fn two_refusals_and_the_bookers_cancellation_at_once_leave_everything_cons
     assert_eq!(live(&app, "a") + live(&app, "lisi") + live(&app, "wangwu"), 0);
     app.assert_slot_usage_agrees();
 }
+
+/// The partners' places with `userid`'s live bookings: (slot, booked_by, partner_state).
+fn places(app: &TestApp, user: &str) -> Vec<(i64, Option<String>, Option<String>)> {
+    let sql = format!(
+        "SELECT slot, booked_by, partner_state FROM bookings WHERE userid = '{user}' AND state IN ('pending', 'confirmed')"
+    );
+    app.db(move |c| {
+        let mut stmt = c.prepare(&sql)?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+    })
+}
+
+#[tokio::test]
+async fn a_move_takes_the_partners_along_or_leaves_everyone_where_they_were() {
+    let app = TestApp::spawn().await;
+    known(&app, &["lisi", "wangwu"]).await;
+    let id = booking_no(&app.say("a", "预约 健身房 明天 18:30 和 lisi wangwu").await);
+    assert!(app.say("lisi", "接受").await.contains("已接受"));
+    // 健身房 has 10 places: with 8 taken at 19:30, three people do not fit, and nobody moves.
+    for n in 1..=8 {
+        assert!(app.say(&format!("f{n}"), "预约 健身房 明天 19:30").await.contains("预约成功"));
+    }
+    let reply = app.say("a", &format!("改约 {id} 明天 19:30")).await;
+    assert!(reply.contains("都保留") && reply.contains("不够 3 人"), "{reply}");
+    assert_eq!(places(&app, "lisi"), [(10, Some("a".into()), Some("accepted".into()))]);
+
+    // With one place given back, the three of them move to 19:30 together.
+    assert!(app.say("f1", "取消 4").await.contains("已取消"));
+    let reply = app.say("a", &format!("改约 {id} 明天 19:30")).await;
+    assert!(reply.contains("已改约") && reply.contains("同伴 lisi、wangwu 的名额也一起改了"), "{reply}");
+    assert_eq!(places(&app, "a"), [(11, None, None)]);
+    assert_eq!(places(&app, "lisi"), [(11, Some("a".into()), Some("accepted".into()))], "her answer kept");
+    assert_eq!(places(&app, "wangwu"), [(11, Some("a".into()), Some("invited".into()))], "his still to give");
+    let told = texts(&app, "lisi");
+    assert!(told.iter().any(|t| t.contains("a 把") && t.contains("改到了")), "{told:?}");
+    assert!(!told.iter().any(|t| t.contains("一并取消")), "not told her place was cancelled: {told:?}");
+    // wangwu is asked again, for the new time.
+    let asked = app.db(|c| staffhome::outbox::queued_for(c, "wangwu"));
+    let cards: Vec<&Value> = asked.iter().map(|m| &m.body).filter(|b| b["msgtype"] == "template_card").collect();
+    assert!(cards.last().is_some_and(|c| c.to_string().contains("19:30")), "{cards:?}");
+    app.assert_slot_usage_agrees();
+}
