@@ -125,3 +125,17 @@ fn the_demo_shows_a_recurring_booking() {
         assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
     }
 }
+
+#[test]
+fn the_demo_books_with_a_colleague() {
+    let out = run_demo("预约 乒乓球 明天 18:30 和 lisi\n/as lisi\n接受\n/quit\n");
+    for expected in [
+        "同事：lisi wangwu",
+        "同伴：lisi（已发邀请，TA 接受或拒绝时会告诉你）",
+        "[卡片 → lisi] zhangsan 约你一起去 — 乒乓球 11月24日 周二 18:30-19:30",
+        "已接受：#2 乒乓球 11月24日 周二 18:30-19:30",
+        "[推送 → zhangsan] lisi 接受了你的邀请",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+}
