@@ -45,13 +45,12 @@ impl Turn<'_> {
             .collect();
         let day = self.day_bounds(date);
         let closed = booking::rules::closure_over(self.tx, &facility.code, day.0, day.1)?.map(|(reason, _)| reason);
-        let example = self
-            .ctx
-            .catalog
-            .slots()
-            .iter()
-            .find(|s| request.part.is_none_or(|p| p.contains(s.start)))
-            .map_or("18:30".into(), |s| s.start_label());
+        // What to say next: book the first place left; else queue for the first full slot, or
+        // look at the next day (a day closed or gone by has neither).
+        let start = |no: u32| self.ctx.catalog.slot(no).map(|s| s.start_label());
+        let first_free = rows.iter().find(|r| r.status.starts_with('剩')).and_then(|r| start(r.no));
+        let first_full = rows.iter().find(|r| r.status == "满").and_then(|r| start(r.no));
+        let next_day = short_date(date + chrono::Duration::days(1));
         Ok(self.render(
             "free_facility",
             FreeFacility {
@@ -62,7 +61,9 @@ impl Turn<'_> {
                 rows,
                 part: request.part.map(DayPart::label),
                 closed,
-                example_time: example,
+                first_free,
+                first_full,
+                next_day,
             },
         ))
     }
@@ -125,7 +126,10 @@ struct FreeFacility<'a> {
     rows: Vec<SlotRow>,
     part: Option<&'static str>,
     closed: Option<String>,
-    example_time: String,
+    /// The first slot with a place left, the first full one (to queue for), and the next day.
+    first_free: Option<String>,
+    first_full: Option<String>,
+    next_day: String,
 }
 
 #[derive(serde::Serialize)]

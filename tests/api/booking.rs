@@ -263,3 +263,25 @@ async fn a_refusal_in_the_middle_of_a_request_ends_the_request_and_counts_the_de
     let after = app.say("b", "19:30").await;
     assert!(!after.contains("预约成功"), "the gym request was ended: {after}");
 }
+
+/// 空闲 for a day ends with what can be done next: book the first place still left (not a slot
+/// gone by), queue for a full one, or look at the next day when none is left.
+#[tokio::test]
+async fn a_days_free_slots_end_with_what_to_do_next() {
+    let app = TestApp::spawn().await;
+    // Monday 10:00: 08:30 and 09:30 are gone by; 10:30 is the first place left.
+    let today = app.say("zhang", "空闲 跑步机 今天").await;
+    assert!(today.ends_with("预约：预约 跑步机 11-23 10:30"), "{today}");
+    // Only full places left: queue for the first, or look at the next day.
+    for (member, time) in [("a", "17:30"), ("b", "18:30"), ("c", "19:30")] {
+        assert!(app.say(member, &format!("预约 跑步机 明天 {time}")).await.contains("预约成功"));
+    }
+    let evening = app.say("li", "空闲 跑步机 明天 晚上").await;
+    assert!(evening.contains("满员可排候补：候补 跑步机 11-24 17:30"), "{evening}");
+    assert!(evening.ends_with("看看下一天：空闲 跑步机 11-25"), "{evening}");
+    // A day closed: nothing to book there.
+    assert!(app.say("admin1", "停用 跑步机 后天 设备检修").await.contains("已停用"));
+    let closed = app.say("li", "空闲 跑步机 后天").await;
+    assert!(!closed.contains("预约：") && closed.contains("停用：设备检修"), "{closed}");
+    assert!(closed.ends_with("这天已没有可约的时段。\n看看下一天：空闲 跑步机 11-26"), "{closed}");
+}
