@@ -3,7 +3,7 @@
 use super::command::{Command, SlotRequest};
 use super::dates::{DayPart, SlotSpec};
 use super::dialogue::{self, Dialogue};
-use super::parse::{self, Parsed};
+use super::parse::{self, Parsed, SmallTalk};
 use super::taps::Attempt;
 use super::Turn;
 use crate::booking::approval::Decision;
@@ -72,7 +72,18 @@ impl<'a> Turn<'a> {
                 Some(pending) => self.run(pending.continued_with(piece)),
                 None => Ok(self.not_understood(Parsed::Fragment(piece))),
             },
+            Parsed::SmallTalk(talk) => Ok(self.small_talk(talk)),
             unknown => Ok(self.not_understood(unknown)),
+        }
+    }
+
+    /// A greeting gets the welcome (what to say first), thanks a reply in kind; neither is
+    /// "not understood".
+    pub(super) fn small_talk(&self, talk: SmallTalk) -> String {
+        match talk {
+            SmallTalk::Hello => format!("你好，{}", self.render("welcome", ())),
+            SmallTalk::Thanks => "不客气！要约场地时发「空闲」看空位。".into(),
+            SmallTalk::Noted => "好的。需要时发「帮助」看全部命令。".into(),
         }
     }
 
@@ -84,7 +95,7 @@ impl<'a> Turn<'a> {
                     request.facility.as_deref().map(|c| self.facility_name(c)).unwrap_or_else(|| "健身房".into());
                 (vec![], format!("预约 {name} 明天 18:30 或 空闲 {name}"), Some("没说要做什么".into()))
             }
-            Parsed::Command(_) => (vec![], "帮助".into(), None),
+            Parsed::Command(_) | Parsed::SmallTalk(_) => (vec![], "帮助".into(), None),
         };
         self.render(
             "unknown",

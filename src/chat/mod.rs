@@ -22,7 +22,7 @@ mod table;
 mod taps;
 
 pub use command::{Command, SlotRequest};
-pub use parse::{normalize, parse, Parsed};
+pub use parse::{normalize, parse, Parsed, SmallTalk};
 pub use reply::Replies;
 
 use crate::booking::{Catalog, Events, Rules};
@@ -135,6 +135,7 @@ pub fn answer_read_only(
             Parsed::Command(command) if command.is_read_only() => answer(Reply::Text(turn.run(command)?), true),
             // Not understood: said so, and a pending dialogue stays.
             unknown @ Parsed::Unknown { .. } => answer(Reply::Text(turn.not_understood(unknown)), false),
+            Parsed::SmallTalk(talk) => answer(Reply::Text(turn.small_talk(talk)), false),
             parsed => Ok(Look::NeedsWrite(Some(parsed))),
         },
         Inbound::Click { key } if matches!(key.as_str(), MENU_FREE | MENU_MINE | MENU_HELP) => {

@@ -24,6 +24,30 @@ pub enum Parsed {
         suggestion: String,
         problem: Option<String>,
     },
+    /// Not a command but a word staff say to a colleague: 你好, 谢谢, 好的.
+    SmallTalk(SmallTalk),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmallTalk {
+    Hello,
+    Thanks,
+    /// 好的, 收到, ok: nothing asked.
+    Noted,
+}
+
+/// What a whole message of small talk is (with its trailing 啊, 呀, !, ~ and the like taken off).
+fn small_talk(normalized: &str) -> Option<SmallTalk> {
+    let word = normalized.trim_end_matches(['啊', '呀', '哈', '呢', '!', '~', '.', ' ', '～']);
+    match word {
+        "你好" | "您好" | "在吗" | "在不在" | "hi" | "hello" | "哈喽" | "嗨" | "早" | "早上好" | "中午好"
+        | "下午好" | "晚上好" => Some(SmallTalk::Hello),
+        "谢谢" | "多谢" | "感谢" | "谢啦" | "谢了" | "thanks" | "thank you" | "thx" | "辛苦了" => {
+            Some(SmallTalk::Thanks)
+        }
+        "好的" | "好" | "收到" | "嗯" | "嗯嗯" | "ok" | "okay" | "行" | "知道了" => Some(SmallTalk::Noted),
+        _ => None,
+    }
 }
 
 /// Full-width to half-width, lower-case, one space between words.
@@ -67,12 +91,55 @@ static BARE_NUMBER_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b(\d{1,2
 
 /// Words that carry no meaning of their own in a request.
 const FILLERS: &[&str] = &[
-    "我的", "预约", "帮我", "我要", "我想", "想要", "请问", "一下", "还有", "时段", "时间", "一个", "场地", "场", "的",
-    "吗", "呢", "吧", "了", "啊", "呀", "我", "要", "想", "请", "有", "空", "个", "在", "去", "能", "可以", "下", "还",
-    "?", "？", ".", "!", ",", "~",
+    "我的",
+    "预约",
+    "谢谢",
+    "麻烦你",
+    "麻烦",
+    "帮我",
+    "我要",
+    "我想",
+    "想要",
+    "请问",
+    "查查",
+    "查",
+    "一下",
+    "还有",
+    "时段",
+    "时间",
+    "一个",
+    "场地",
+    "场",
+    "的",
+    "吗",
+    "呢",
+    "吧",
+    "了",
+    "啊",
+    "呀",
+    "我",
+    "要",
+    "想",
+    "请",
+    "有",
+    "空",
+    "个",
+    "在",
+    "去",
+    "能",
+    "可以",
+    "下",
+    "还",
+    "?",
+    "？",
+    ".",
+    "!",
+    ",",
+    "~",
 ];
 /// English fillers count only as whole words.
-const ENGLISH_FILLERS: &[&str] = &["please", "the", "a", "at", "on", "for", "is", "there", "any", "my", "me", "slot"];
+const ENGLISH_FILLERS: &[&str] =
+    &["please", "pls", "thanks", "the", "a", "at", "on", "for", "is", "there", "any", "my", "me", "slot"];
 
 /// Finds every filler in one scan (pattern i is `FILLERS[i]`).
 static FILLER_FINDER: LazyLock<AhoCorasick> =
@@ -269,6 +336,9 @@ pub fn parse(text: &str, catalog: &Catalog, today: NaiveDate) -> Parsed {
 }
 
 fn fragment_or_unknown(normalized: &str, catalog: &Catalog, today: NaiveDate) -> Parsed {
+    if let Some(talk) = small_talk(normalized) {
+        return Parsed::SmallTalk(talk);
+    }
     let mut rest = normalized.to_string();
     let request = match take_slot_request(&mut rest, catalog, today) {
         Ok(request) => request,

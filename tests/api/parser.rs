@@ -133,7 +133,7 @@ fn what_cannot_be_understood_is_refused_politely() {
         "",
         "   ",
         "asdf qwerty",
-        "你好",
+        "你是谁",
         "今天天气怎么样",
         "预约 游泳池 明天 18:30",
         "空闲 篮球场",
@@ -180,4 +180,42 @@ fn every_command_in_the_table_is_reachable_has_help_and_is_classified() {
     }
     let read_only: Vec<&str> = TABLE.iter().filter(|e| e.read_only).map(|e| e.english).collect();
     assert_eq!(read_only, ["help", "facilities", "free", "mine", "board", "settings", "approvals", "report"]);
+}
+
+/// 你好, 谢谢, 好的 are what staff say to a colleague: answered in kind, never "not understood";
+/// a thanks or a 麻烦 around a command leaves the command as it was.
+#[test]
+fn small_talk_is_answered_in_kind_and_politeness_around_a_command_is_ignored() {
+    use staffhome::chat::SmallTalk;
+    let catalog = catalog();
+    for (input, talk) in [
+        ("你好", SmallTalk::Hello),
+        ("您好！", SmallTalk::Hello),
+        ("在吗", SmallTalk::Hello),
+        ("Hello", SmallTalk::Hello),
+        ("谢谢啊", SmallTalk::Thanks),
+        ("thanks!", SmallTalk::Thanks),
+        ("好的", SmallTalk::Noted),
+        ("收到", SmallTalk::Noted),
+    ] {
+        assert_eq!(parse(input, &catalog, today()), Parsed::SmallTalk(talk), "{input:?}");
+    }
+    let plain = parse("预约 健身房 明天 18:30", &catalog, today());
+    for polite in ["预约 健身房 明天 18:30 谢谢", "麻烦预约 健身房 明天 18:30", "预约 健身房 明天 18:30 thanks"]
+    {
+        assert_eq!(parse(polite, &catalog, today()), plain, "{polite:?}");
+    }
+    let free = parse("空闲 健身房 明天", &catalog, today());
+    assert_eq!(parse("麻烦帮我查一下 空闲 健身房 明天", &catalog, today()), free);
+}
+
+#[tokio::test]
+async fn a_greeting_gets_the_welcome_and_thanks_a_reply_through_the_protocol() {
+    let app = crate::common::TestApp::spawn().await;
+    let hello = app.say("zhang", "你好").await;
+    assert!(hello.starts_with("你好，欢迎使用职工之家预约") && !hello.contains("没太明白"), "{hello}");
+    assert!(app.say("zhang", "谢谢").await.starts_with("不客气"));
+    // Not understood with 帮助 as the suggestion: 帮助 is named once.
+    let unknown = app.say("zhang", "asdf").await;
+    assert_eq!(unknown.matches("帮助").count(), 1, "{unknown}");
 }
