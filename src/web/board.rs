@@ -26,7 +26,8 @@ pub async fn board(ctx: Ctx, query: web::Query<BoardQuery>) -> HttpResponse {
 
 /// One facility's slot on one day, as the board and the member's page show it.
 pub(super) struct Cell {
-    /// free (all places), some, full, closed, past.
+    /// free (all places), some, full, closed, past; unopened (a week not yet published, on the
+    /// member's page).
     pub class: &'static str,
     pub text: String,
     /// Why it is closed, or what a full slot offers.
@@ -34,6 +35,11 @@ pub(super) struct Cell {
 }
 
 impl Cell {
+    /// A slot of a week not yet open for booking.
+    pub(super) fn unopened() -> Cell {
+        Cell { class: "unopened", text: "未开放".to_string(), title: "这一周还没开放预约".to_string() }
+    }
+
     pub(super) fn of(
         ctx: &AppContext,
         conn: &rusqlite::Connection,

@@ -23,6 +23,8 @@ const FLASH: &str = "staffhome_flash";
 #[derive(Deserialize)]
 pub struct PageQuery {
     facility: Option<String>,
+    /// `next`: next week instead of this one.
+    week: Option<String>,
     code: Option<String>,
     state: Option<String>,
     /// Sign in through WeCom even outside WeCom's browser (WeCom then says where to open it;
@@ -58,18 +60,19 @@ pub async fn page(
     request: HttpRequest,
     query: web::Query<PageQuery>,
 ) -> HttpResponse {
-    let back = page_of(query.facility.as_deref());
+    let back = page_of(query.facility.as_deref(), query.week.as_deref() == Some("next"));
     let returned = (query.code.as_deref(), query.state.as_deref());
     let user = match oauth::visitor(&ctx, &limit, &request, returned, query.signin.is_some(), &back).await {
         Visitor::Member(user) => user,
         Visitor::Answer(response) => return response,
     };
-    let (ctx, selected) = (Arc::clone(&ctx), query.facility.clone());
+    let (ctx, selected, week) = (Arc::clone(&ctx), query.facility.clone(), query.week.clone());
     let (csrf, flash) = (session::csrf_token(&ctx.config, &request), flash_of(&request));
     let viewer = user.clone();
-    let built =
-        super::blocking(move || ctx.store.read(|conn| member_view::page(&ctx, conn, &viewer, selected.as_deref())))
-            .await;
+    let built = super::blocking(move || {
+        ctx.store.read(|conn| member_view::page(&ctx, conn, &viewer, selected.as_deref(), week.as_deref()))
+    })
+    .await;
     let Some(mut context) = built else {
         return plain(HttpResponse::ServiceUnavailable(), "页面暂时不可用，请稍后再试。\n");
     };
@@ -134,7 +137,11 @@ pub async fn act(
             "操作没有完成，请稍后再试。".to_string()
         }
     };
-    let back = page_of(form.facility.as_deref());
+    // Back to the week the slot acted on is in (a booking made for next week shows there).
+    let this_monday = crate::booking::week_start(ctx.catalog.today(now));
+    let slot_monday = form.date.as_deref().and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+    let next_week = slot_monday.is_some_and(|date| crate::booking::week_start(date) > this_monday);
+    let back = page_of(form.facility.as_deref(), next_week);
     let flash = Cookie::build(FLASH, hex::encode(said.as_bytes()))
         .path("/m")
         .http_only(true)
@@ -143,10 +150,12 @@ pub async fn act(
     HttpResponse::SeeOther().insert_header((header::LOCATION, back)).cookie(flash).finish()
 }
 
-/// The member's page showing `facility` (or the first).
-fn page_of(facility: Option<&str>) -> String {
+/// The member's page showing `facility` (or the first), this week or the next.
+fn page_of(facility: Option<&str>, next_week: bool) -> String {
+    let week = if next_week { "week=next" } else { "" };
     match facility {
-        Some(code) => format!("/m?facility={}", crate::wecom::url::urlencode(code)),
+        Some(code) => format!("/m?facility={}&{week}", crate::wecom::url::urlencode(code)).trim_end_matches('&').into(),
+        None if next_week => format!("/m?{week}"),
         None => "/m".to_string(),
     }
 }

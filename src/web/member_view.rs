@@ -1,5 +1,6 @@
-//! What the member's page shows: this week's slots of one facility (free places per cell, a
-//! tap on a free or full one opens its confirm step) and the member's own bookings and queues.
+//! What the member's page shows: this week's or next week's slots of one facility (free places
+//! per cell, a tap on a free or full one opens its confirm step; next week's cells say 未开放
+//! until the week is published) and the member's own bookings and queues.
 
 use super::board::Cell;
 use crate::app::AppContext;
@@ -8,15 +9,35 @@ use chrono::{Datelike, Duration, NaiveDate};
 use rusqlite::Connection;
 use serde_json::{json, Value};
 
-/// The page of `user`, with `selected` (a facility code) shown, or the first facility.
-pub fn page(ctx: &AppContext, conn: &Connection, user: &str, selected: Option<&str>) -> rusqlite::Result<Value> {
+/// The page of `user`, with `selected` (a facility code) shown, or the first facility, of
+/// the week `asked` (`this` or `next`; when not said, this week until its last slot has started and
+/// next week is open, as on a Sunday evening).
+pub fn page(
+    ctx: &AppContext,
+    conn: &Connection,
+    user: &str,
+    selected: Option<&str>,
+    asked: Option<&str>,
+) -> rusqlite::Result<Value> {
     let facilities = ctx.catalog.facilities();
     let facility = selected.and_then(|code| ctx.catalog.facility(code)).or_else(|| facilities.first());
     let all: Vec<Value> = facilities.iter().map(|f| json!({"code": f.code, "name": f.name})).collect();
-    let today = ctx.catalog.today(ctx.clock.now());
-    let monday = week_start(today);
+    let now = ctx.clock.now();
+    let today = ctx.catalog.today(now);
+    let this_monday = week_start(today);
+    let next_week = match asked {
+        Some(asked) => asked == "next",
+        None => {
+            let sunday = this_monday + Duration::days(6);
+            let over = ctx.catalog.slots().last().is_none_or(|s| ctx.catalog.slot_start(sunday, s) <= now);
+            over && crate::booking::rules::week_is_open(conn, this_monday + Duration::days(7), today)?
+        }
+    };
+    let monday = this_monday + Duration::days(if next_week { 7 } else { 0 });
     Ok(json!({
         "week": format!("{} 至 {}", date_label(monday), date_label(monday + Duration::days(6))),
+        "next_week": next_week,
+        "open": crate::booking::rules::week_is_open(conn, monday, today)?,
         "facilities": all,
         "facility": facility.map(|f| json!({"code": f.code, "name": f.name, "capacity": f.capacity, "approval": f.needs_approval()})),
         "days": match facility { Some(f) => week(ctx, conn, f, monday, today)?, None => vec![] },
@@ -34,12 +55,15 @@ fn week(
     today: NaiveDate,
 ) -> rusqlite::Result<Vec<Value>> {
     let rules = ctx.rules();
+    let open = crate::booking::rules::week_is_open(conn, monday, today)?;
     let mut days = Vec::new();
     for day in (0..7).map(|i| monday + Duration::days(i)) {
         let view = query::day_view(conn, &rules, day)?;
         let mut cells = Vec::new();
         for slot in ctx.catalog.slots() {
             let cell = Cell::of(ctx, conn, &view, facility, day, slot)?;
+            // A week not yet published is shown, not offered (a stop-use still says why).
+            let cell = if open || cell.class == "closed" { cell } else { Cell::unopened() };
             let href = matches!(cell.class, "free" | "some" | "full")
                 .then(|| format!("/m/slot?facility={}&date={day}&slot={}", facility.code, slot.no));
             cells.push(json!({
@@ -95,9 +119,13 @@ pub fn slot(
     let (Some(facility), Some(slot)) = (ctx.catalog.facility(code), ctx.catalog.slot(no)) else { return Ok(None) };
     let view = query::day_view(conn, &ctx.rules(), date)?;
     let cell = Cell::of(ctx, conn, &view, facility, date, slot)?;
+    let today = ctx.catalog.today(ctx.clock.now());
+    let open = crate::booking::rules::week_is_open(conn, week_start(date), today)?;
+    let cell = if open || cell.class == "closed" { cell } else { Cell::unopened() };
     Ok(Some(json!({
         "facility": facility.code, "name": facility.name, "date": date.to_string(), "slot": no,
         "what": service::describe(&ctx.catalog, &facility.code, date, no), "class": cell.class,
         "text": cell.text, "title": cell.title, "approval": facility.needs_approval(),
+        "week": if week_start(date) > week_start(today) { "next" } else { "" },
     })))
 }

@@ -178,3 +178,40 @@ async fn a_place_offered_from_the_waitlist_is_taken_on_the_page() {
     assert!(page.contains("已接受"), "{page}");
     assert_eq!(app.count("SELECT count(*) FROM bookings WHERE userid = 'a' AND state = 'confirmed'"), 1);
 }
+
+/// Next week on the page: shown as 未开放 (no cell to tap) until it is published; then tapped
+/// and booked as this week's, and the page comes back to next week.
+#[tokio::test]
+async fn next_week_is_shown_unopened_until_published_then_booked_by_tapping() {
+    let app = TestApp::spawn().await;
+    let a = Member::sign_in(&app, "a").await;
+    let (_, this_week) = a.get("/m?facility=gym", None).await;
+    assert!(this_week.contains("week=next") && this_week.contains("下周"), "a way to next week");
+    let (status, page) = a.get("/m?facility=gym&week=next", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("下周 11月30日 周一 至 12月6日 周日") && page.contains("id=\"unopened\""), "{page}");
+    assert!(page.contains("未开放") && !page.contains("date=2026-12-01"), "nothing to tap: {page}");
+    let (_, confirm) = a.get("/m/slot?facility=gym&date=2026-12-01&slot=10", None).await;
+    assert!(confirm.contains("这一周还没开放预约") && !confirm.contains("确认预约"), "{confirm}");
+
+    assert!(app.say("admin1", "发布 下周").await.contains("已开放"));
+    let (_, page) = a.get("/m?facility=gym&week=next", None).await;
+    assert!(!page.contains("id=\"unopened\""), "{page}");
+    assert!(page.contains("&#x2f;m&#x2f;slot?facility=gym&amp;date=2026-12-01&amp;slot=10"), "{page}");
+    let (_, confirm) = a.get("/m/slot?facility=gym&date=2026-12-01&slot=10", None).await;
+    assert!(confirm.contains("确认预约") && confirm.contains("week=next"), "back goes to next week: {confirm}");
+    let (status, page) = a.post("/m/book", &slot_form(&Member::csrf(&confirm), "gym", "2026-12-01", 10)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(page.contains("预约成功") && page.contains("下周 11月30日"), "back on next week: {page}");
+    assert_eq!(app.count("SELECT count(*) FROM bookings WHERE userid = 'a' AND date = '2026-12-01'"), 1);
+
+    // Sunday evening, this week's last slot begun: the page opens on next week (this week's
+    // still a tap away).
+    let sunday_evening = chrono::DateTime::parse_from_rfc3339("2026-11-29T19:40:00+08:00").unwrap();
+    app.clock.set(sunday_evening.with_timezone(&chrono::Utc));
+    let a = Member::sign_in(&app, "a").await;
+    let (_, page) = a.get("/m?facility=gym", None).await;
+    assert!(page.contains("下周 11月30日"), "{page}");
+    let (_, page) = a.get("/m?facility=gym&week=this", None).await;
+    assert!(page.contains("本周 11月23日"), "{page}");
+}
