@@ -17,22 +17,33 @@ impl Clock for SystemClock {
 }
 
 /// A clock that starts at a given instant and runs on in real time (`STAFFHOME_NOW`): a demo
-/// or a trial can start on any day, and retries' backoff and the scheduler still move.
+/// or a trial can start on any day, and retries' backoff and the scheduler still move. The
+/// demo's `/tick 18:30` moves it on to then (`jump_to`).
 pub struct RunningClock {
-    start: DateTime<Utc>,
-    since: std::time::Instant,
+    /// What it read, and when.
+    read: Mutex<(DateTime<Utc>, std::time::Instant)>,
 }
 
 impl RunningClock {
     /// A clock that read `start` at `since`.
     pub fn starting_at(start: DateTime<Utc>, since: std::time::Instant) -> Self {
-        RunningClock { start, since }
+        RunningClock { read: Mutex::new((start, since)) }
+    }
+
+    /// Move on to `at` and run on from there; never back (what was done stays done).
+    pub fn jump_to(&self, at: DateTime<Utc>) {
+        let mut read = self.read.lock().unwrap_or_else(|e| e.into_inner());
+        let now = read.0 + Duration::from_std(read.1.elapsed()).unwrap_or_else(|_| Duration::zero());
+        if at > now {
+            *read = (at, std::time::Instant::now());
+        }
     }
 }
 
 impl Clock for RunningClock {
     fn now(&self) -> DateTime<Utc> {
-        self.start + Duration::from_std(self.since.elapsed()).unwrap_or_else(|_| Duration::zero())
+        let (start, since) = *self.read.lock().unwrap_or_else(|e| e.into_inner());
+        start + Duration::from_std(since.elapsed()).unwrap_or_else(|_| Duration::zero())
     }
 }
 
@@ -94,6 +105,19 @@ mod tests {
         let clock = RunningClock::starting_at(start, ten_seconds_ago);
         let now = clock.now();
         assert!(now >= start + Duration::seconds(10) && now < start + Duration::seconds(20), "{now}");
+    }
+
+    #[test]
+    fn a_running_clock_jumps_on_but_never_back() {
+        let start = DateTime::parse_from_rfc3339("2026-11-23T10:00:00+08:00").unwrap().with_timezone(&Utc);
+        let clock = RunningClock::starting_at(start, std::time::Instant::now());
+        clock.jump_to(start + Duration::hours(2));
+        assert!(
+            clock.now() >= start + Duration::hours(2)
+                && clock.now() < start + Duration::hours(2) + Duration::seconds(5)
+        );
+        clock.jump_to(start);
+        assert!(clock.now() >= start + Duration::hours(2), "not back");
     }
 
     #[test]

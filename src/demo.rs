@@ -3,7 +3,7 @@
 //! prompt in the terminal. Everything goes through the real protocol.
 
 use crate::app::AppContext;
-use crate::clock::Clock;
+use crate::clock::{Clock, RunningClock};
 use crate::config::{Config, PublicUrl};
 use crate::scheduler::{run_due_jobs, Schedules};
 use crate::startup::Application;
@@ -64,7 +64,7 @@ const HELP: &str = "命令：直接输入消息（如 预约 健身房 明天 18
   /as USER      切换身份（如 /as dept_head 审批人，/as admin1 管理员）
   /click N      点击当前身份最近一张卡片的第 N 个按钮
   /scan CODE    扫设施门口二维码签到（如 /scan gym）
-  /tick [TIME]  现在或在 TIME 运行一次定时任务（TIME 如 18:30、2026-11-24T16:30）
+  /tick [TIME]  时间走到 TIME 并运行一次定时任务（TIME 如 18:30、2026-11-24T16:30；不回拨）
   /sync         立即投递待发消息
   /board        看板地址
   /page         成员页地址（浏览器以当前身份登录）
@@ -80,6 +80,8 @@ struct Card {
 }
 
 struct Demo {
+    /// The demo's time: it runs on, and `/tick 16:30` moves it on to then.
+    clock: Arc<RunningClock>,
     ctx: Arc<AppContext>,
     api: SimApi,
     member: SimMember,
@@ -132,7 +134,9 @@ where
         &format!("http://127.0.0.1:{port}/wecom/callback"),
     );
     let admin_token = config.server.admin_token.expose().to_string();
-    let ctx = Arc::new(AppContext::new(config, clock).map_err(|e| e.to_string())?);
+    // The demo's own clock, from where the given one stands: `/tick` moves it on.
+    let clock = Arc::new(RunningClock::starting_at(clock.now(), std::time::Instant::now()));
+    let ctx = Arc::new(AppContext::new(config, Arc::clone(&clock) as Arc<dyn Clock>).map_err(|e| e.to_string())?);
     meet_the_colleagues(&ctx).await?;
     let app = Application::with_listener(Arc::clone(&ctx), listener).map_err(|e| e.to_string())?;
     tokio::spawn(app.run_until_stopped());
@@ -141,7 +145,7 @@ where
 
     // The browser that opens the member's page belongs to whoever the prompt speaks as.
     api.sign_in_as("zhangsan");
-    let mut demo = Demo { ctx, api, member, user: "zhangsan".into(), seen: 0, cards: HashMap::new(), port };
+    let mut demo = Demo { clock, ctx, api, member, user: "zhangsan".into(), seen: 0, cards: HashMap::new(), port };
     let banner = format!(
         "staffhome demo：职工之家预约（WeCom 由进程内替身扮演，走真实的签名加密协议）\n  成员页 member page: http://127.0.0.1:{port}/m?signin=1  （以当前身份登录，点选即可预约）\n  看板 board: http://127.0.0.1:{port}/board\n  管理 admin: http://127.0.0.1:{port}/admin  (Authorization: Bearer {admin_token})\n  设施：健身房 会议室（两级审批：dept_head → office_admin）阅览室 乒乓球 羽毛球 跑步机\n  同事：{COLLEAGUES}（可 /as 切换，也可约作同伴：预约 羽毛球 周三 18:30 和 lisi）\n{HELP}\n"
     );
@@ -228,6 +232,8 @@ impl Demo {
             Ok(at) => at,
             Err(message) => return format!("{message}\n"),
         };
+        // Time moves on to then (a check-in or a tap after `/tick 18:25` happens at 18:25).
+        self.clock.jump_to(at);
         let r = run_due_jobs(&self.ctx, &Schedules::from_config(&self.ctx.config), at).await;
         let summary = format!(
             "定时任务 @ {}：确认卡 {}，签到提醒 {}，未到场 {}，过期申请 {}，发布下周 {}\n",

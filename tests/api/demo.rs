@@ -139,3 +139,12 @@ fn the_demo_books_with_a_colleague() {
         assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
     }
 }
+
+#[test]
+fn tick_moves_the_demos_time_on() {
+    let out = run_demo("预约 乒乓球 今天 12:00\n签到\n/tick 11:55\n签到\n/quit\n");
+    for expected in ["还没到签到时间", "定时任务 @ 11-23 11:55", "签到成功！乒乓球 11月23日 周一 12:00-13:00（#1）"]
+    {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+}
