@@ -37,7 +37,9 @@ impl Turn<'_> {
             }
             Err(BookingError::Db(e)) => Err(e.into()),
             Err(BookingError::UnknownPartner { userid }) => Ok(Attempt {
-                text: format!("找不到同伴「{userid}」：同伴须是已用过本应用的同事，请写 TA 的企业微信账号。"),
+                text: format!(
+                    "找不到同伴「{userid}」：同伴写 TA 的企业微信账号，且须用过本应用。TA 还没用过的话，请 TA 先给「职工之家」发一句「你好」，再约一次。"
+                ),
                 done: None,
             }),
             Err(BookingError::PartnerAlreadyBooked { userid, .. }) => Ok(Attempt {

@@ -83,8 +83,11 @@ async fn all_or_none_and_only_known_members() {
     assert!(reply.contains("没有为任何人预约"), "{reply}");
     assert_eq!(live(&app, "a") + live(&app, "lisi") + live(&app, "wangwu"), 0);
     let reply = app.say("a", "预约 健身房 明天 18:30 和 nobody").await;
-    assert!(reply.contains("找不到同伴「nobody」"), "{reply}");
+    assert!(reply.contains("找不到同伴「nobody」") && reply.contains("先给「职工之家」发一句「你好」"), "{reply}");
     assert_eq!(live(&app, "a"), 0);
+    // Once they have said hello, they can be booked with.
+    assert!(app.say("nobody", "你好").await.contains("欢迎使用"));
+    assert!(app.say("a", "预约 健身房 明天 18:30 和 nobody").await.contains("预约成功"));
     app.assert_slot_usage_agrees();
 }
 
