@@ -392,7 +392,9 @@ impl<'a> Turn<'a> {
             .map(|w| {
                 let offered_until = w.offered_until.map(|t| self.local_time(t));
                 let what = service::describe(self.ctx.catalog, &w.facility, w.date, w.slot);
-                json!({"what": what, "position": w.position, "offered_until": offered_until})
+                let start = self.ctx.catalog.slot(w.slot).map(|s| s.start_label()).unwrap_or_default();
+                let leave = format!("退出候补 {} {} {start}", self.facility_name(&w.facility), short_date(w.date));
+                json!({"what": what, "position": w.position, "offered_until": offered_until, "leave": leave})
             })
             .collect();
         Ok(self.render("mine", json!({"bookings": bookings, "waits": waits, "held": held})))

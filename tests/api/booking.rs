@@ -285,3 +285,16 @@ async fn a_days_free_slots_end_with_what_to_do_next() {
     assert!(!closed.contains("预约：") && closed.contains("停用：设备检修"), "{closed}");
     assert!(closed.ends_with("这天已没有可约的时段。\n看看下一天：空闲 跑步机 11-26"), "{closed}");
 }
+
+/// 我的 with a place in a queue says how to leave it (and, with no booking, not how to cancel one).
+#[tokio::test]
+async fn mine_says_how_to_leave_a_queue() {
+    let app = TestApp::spawn().await;
+    app.say("zhang", "预约 跑步机 明天 18:30").await;
+    assert!(app.say("li", "候补 跑步机 明天 18:30").await.contains("第 1 位"));
+    let mine = app.say("li", "我的").await;
+    assert!(mine.contains("第1位（不再候补：退出候补 跑步机 11-24 18:30）"), "{mine}");
+    assert!(!mine.contains("取消 预约号"), "no booking to cancel: {mine}");
+    assert!(app.say("li", "退出候补 跑步机 11-24 18:30").await.contains("已退出"));
+    assert!(app.say("li", "我的").await.contains("没有预约"));
+}
