@@ -77,6 +77,8 @@ impl Turn<'_> {
     pub(super) fn free_overview(&self, date: NaiveDate) -> super::Result<String> {
         let rules = self.rules();
         let day = query::day_view(self.tx, &rules, date)?;
+        // The example to book: the first facility's first free peak slot (else any free slot).
+        let mut example: Option<(&str, String, bool)> = None;
         let rows: Vec<(&str, String)> = self
             .ctx
             .catalog
@@ -86,11 +88,16 @@ impl Turn<'_> {
                 let mut cells = String::new();
                 for slot in self.ctx.catalog.slots() {
                     let sep = if cells.is_empty() { "" } else { " " };
-                    let _ = match day.free(facility, slot, self.now) {
+                    let free = day.free(facility, slot, self.now);
+                    let _ = match free {
                         None => write!(cells, "{sep}{}:-", slot.no),
                         Some(0) => write!(cells, "{sep}{}:满", slot.no),
                         Some(n) => write!(cells, "{sep}{}:{n}", slot.no),
                     };
+                    let better = example.as_ref().is_none_or(|(_, _, peak)| slot.peak && !peak);
+                    if free.is_some_and(|n| n > 0) && better {
+                        example = Some((facility.name.as_str(), slot.start_label(), slot.peak));
+                    }
                 }
                 (facility.name.as_str(), cells)
             })
@@ -99,9 +106,10 @@ impl Turn<'_> {
             "free_overview",
             FreeOverview {
                 date: booking::date_label(date),
-                date_short: short_date(date),
                 rows,
                 legend: self.ctx.catalog.slot_legend(),
+                example: example.map(|(name, start, _)| format!("{name} {} {start}", short_date(date))),
+                next_day: short_date(date + chrono::Duration::days(1)),
             },
         ))
     }
@@ -111,10 +119,12 @@ impl Turn<'_> {
 #[derive(serde::Serialize)]
 struct FreeOverview<'a> {
     date: String,
-    date_short: String,
     /// Facility name and its cells, "1:3 2:满 3:-".
     rows: Vec<(&'a str, String)>,
     legend: &'a str,
+    /// `健身房 11-24 18:30`: a place left to book, if any.
+    example: Option<String>,
+    next_day: String,
 }
 
 #[derive(serde::Serialize)]

@@ -32,12 +32,17 @@ async fn overview_of_all_facilities_and_the_facility_list() {
     let overview = app.say("li", "空闲 明天").await;
     assert!(overview.contains("跑步机：1:1 2:1 3:1 4:1 5:1 6:1 7:1 8:1 9:1 10:满 11:1"), "{overview}");
     assert!(overview.len() <= 2048);
+    assert!(overview.ends_with("预约：预约 健身房 11-24 17:30"), "a free peak place to book: {overview}");
     let today = app.say("li", "空闲").await;
     assert!(today.contains("健身房：1:- 2:- 3:10"), "past slots are marked: {today}");
     let facilities = app.say("li", "设施").await;
     assert!(facilities.contains("会议室（room）每时段 1 人，需审批"), "{facilities}");
     let board = app.say("li", "状态").await;
     assert!(board.contains("/board"), "{board}");
+    // Evening, every slot of today begun: nothing to book today, so the next day.
+    app.clock.set(chrono::DateTime::parse_from_rfc3339("2026-11-23T20:00:00+08:00").unwrap().into());
+    let evening = app.say("li", "空闲").await;
+    assert!(evening.ends_with("这天已没有可约的时段。看看下一天：空闲 11-24"), "{evening}");
 }
 
 #[tokio::test]
