@@ -175,3 +175,25 @@ async fn booked_moved_and_cancelled_while_wecom_is_down_leaves_no_schedule() {
     assert!(app.api.schedules().is_empty(), "the removal waited for the add and the update");
     assert_eq!(schedule_calls(&app), ["oa/schedule/add", "oa/schedule/update", "oa/schedule/del"]);
 }
+
+/// 改约 of a booking made with a partner who accepted: the partner's calendar entry moves too
+/// (updated in place, as the booker's), not removed.
+#[tokio::test]
+async fn a_partners_entry_moves_with_the_bookers_move() {
+    let app = spawn().await;
+    app.say("lisi", "你好").await;
+    let id = booking_no(&app.say("zhangsan", "预约 健身房 明天 18:30 和 lisi").await);
+    assert!(app.say("lisi", "接受").await.contains("已接受"));
+    deliver(&app).await;
+    assert_eq!(app.api.schedules().len(), 2, "the booker's and the partner's");
+    assert!(app.say("zhangsan", &format!("改约 {id} 明天 19:30")).await.contains("同伴 lisi"));
+    deliver(&app).await;
+    let schedules = app.api.schedules();
+    let lisi: Vec<_> = schedules.iter().filter(|(_, s)| s["attendees"][0]["userid"] == "lisi").collect();
+    assert_eq!(lisi.len(), 1, "moved, not removed or doubled: {schedules:?}");
+    let starts: i64 = app.db(|c| {
+        let sql = "SELECT starts_at FROM bookings WHERE userid = 'lisi' AND state = 'confirmed'";
+        c.query_row(sql, [], |r| r.get(0))
+    });
+    assert_eq!(lisi[0].1["start_time"].as_i64(), Some(starts), "at the new time");
+}
