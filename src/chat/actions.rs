@@ -140,6 +140,10 @@ impl<'a> Turn<'a> {
             Command::Reject { booking, reason } if reason.is_none() && self.has_invitation(booking)? => {
                 self.answer_invitation(booking, false)
             }
+            // A member who decides nothing meant the invitation they no longer have.
+            Command::Reject { reason: None, .. } if !self.is_approver() => {
+                Ok("你现在没有待回复的同伴邀请。".to_string())
+            }
             Command::Reject { booking, reason } => self.decide_by_chat(booking, Decision::Reject, reason),
         }
     }

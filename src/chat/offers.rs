@@ -36,6 +36,7 @@ impl Turn<'_> {
                 let what = describe(self.ctx.catalog, &offer.facility, offer.date, offer.slot);
                 Ok(format!("已放弃 {what}，名额让给了下一位。"))
             }
+            Err(BookingError::NoOffer) => Ok("你现在没有保留给你的候补名额。".to_string()),
             Err(error) => self.offer_refusal(error),
         }
     }
@@ -69,7 +70,8 @@ impl Turn<'_> {
         Ok(match error {
             BookingError::Db(e) => return Err(e.into()),
             BookingError::OfferExpired => "这个候补名额保留时间已过，已让给下一位。".to_string(),
-            BookingError::NoOffer => "你现在没有保留中的候补名额。".to_string(),
+            // 接受 / 放弃 answer an offer or (接受) an invitation: neither is waiting.
+            BookingError::NoOffer => "你现在没有保留给你的候补名额，也没有待回复的同伴邀请。".to_string(),
             other => format!("没有办成：{}", super::refusals::short_refusal(&other)),
         })
     }

@@ -115,8 +115,10 @@ async fn a_place_freed_earlier_is_given_at_once_with_how_to_give_it_back() {
 #[tokio::test]
 async fn with_no_offer_there_is_nothing_to_accept() {
     let app = TestApp::spawn().await;
-    assert!(app.say("b", "接受").await.contains("没有保留中的候补名额"));
-    assert!(app.say("b", "放弃").await.contains("没有保留中的候补名额"));
+    assert!(app.say("b", "接受").await.contains("没有保留给你的候补名额，也没有待回复的同伴邀请"));
+    assert!(app.say("b", "放弃").await.contains("没有保留给你的候补名额"));
+    // 拒绝 from a member who decides no approvals: about an invitation, not approvals.
+    assert_eq!(app.say("b", "拒绝").await, "你现在没有待回复的同伴邀请。");
 }
 
 #[tokio::test]
