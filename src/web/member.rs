@@ -180,6 +180,9 @@ fn command_of(action: &str, form: &ActionForm) -> Option<Command> {
         "calendar" => Command::Calendar { reset: false },
         // A waitlist offer: `booking` carries its entry's number, as the offer's card does.
         "accept_offer" => Command::AcceptOffer(Some(form.booking?)),
+        // A partner's invitation, by its booking's number (as typed: 接受 12 / 拒绝 12).
+        "accept_invitation" => Command::AcceptOffer(Some(form.booking?)),
+        "decline_invitation" => Command::Reject { booking: Some(form.booking?), reason: None },
         "decline_offer" => Command::DeclineOffer(Some(form.booking?)),
         _ => return None,
     })

@@ -81,6 +81,13 @@ fn week(
 fn bookings(ctx: &AppContext, conn: &Connection, user: &str) -> rusqlite::Result<Vec<Value>> {
     let now = ctx.clock.now();
     let rules = ctx.rules();
+    // A partner's place not yet answered asks 接受 / 拒绝 first, as its card does.
+    let invited: std::collections::HashMap<i64, String> =
+        crate::booking::partners::partner_places(conn, user, now.timestamp())?
+            .into_iter()
+            .filter(|(_, place)| place.state == "invited")
+            .map(|(id, place)| (id, place.booker))
+            .collect();
     query::upcoming_bookings(conn, user, now)?
         .iter()
         .map(|b| {
@@ -88,7 +95,7 @@ fn bookings(ctx: &AppContext, conn: &Connection, user: &str) -> rusqlite::Result
             Ok(json!({
                 "id": b.id, "what": service::describe(&ctx.catalog, &b.facility, b.date, b.slot),
                 "state": b.state.label(), "confirm": open.confirm, "check_in": open.check_in,
-                "pass": format!("/pass/{}", b.pass_token),
+                "pass": format!("/pass/{}", b.pass_token), "invited_by": invited.get(&b.id),
             }))
         })
         .collect()

@@ -215,3 +215,29 @@ async fn next_week_is_shown_unopened_until_published_then_booked_by_tapping() {
     let (_, page) = a.get("/m?facility=gym&week=this", None).await;
     assert!(page.contains("本周 11月23日"), "{page}");
 }
+
+/// A partner's place not yet answered asks 接受 / 拒绝 on the page (not 取消预约), as its card
+/// does; answered there as by chat.
+#[tokio::test]
+async fn a_partners_invitation_is_answered_on_the_page() {
+    let app = TestApp::spawn().await;
+    app.say("lisi", "你好").await;
+    app.say("a", "预约 健身房 明天 18:30 和 lisi").await;
+    let lisi = Member::sign_in(&app, "lisi").await;
+    let (_, page) = lisi.get("/m", None).await;
+    assert!(page.contains("a 约你同去") && page.contains("id=\"accept-2\""), "{page}");
+    assert!(!page.contains("id=\"cancel-2\""), "not before answering: {page}");
+    let token = Member::csrf(&page);
+    let (_, page) = lisi.post("/m/accept_invitation", &[("csrf", token.clone()), ("booking", "2".into())]).await;
+    assert!(page.contains("已接受") && page.contains("id=\"cancel-2\""), "{page}");
+    assert_eq!(app.count("SELECT count(*) FROM bookings WHERE id = 2 AND partner_state = 'accepted'"), 1);
+
+    // Another invitation, declined from the page: the place is freed.
+    app.say("a", "预约 健身房 后天 18:30 和 lisi").await;
+    let (_, page) = lisi.get("/m", None).await;
+    let id = app.count("SELECT max(id) FROM bookings WHERE userid = 'lisi'");
+    assert!(page.contains(&format!("id=\"decline-{id}\"")), "{page}");
+    let (_, page) = lisi.post("/m/decline_invitation", &[("csrf", token), ("booking", id.to_string())]).await;
+    assert!(page.contains("已拒绝"), "{page}");
+    assert_eq!(app.count(&format!("SELECT count(*) FROM bookings WHERE id = {id} AND state = 'cancelled'")), 1);
+}
