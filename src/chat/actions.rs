@@ -278,6 +278,8 @@ impl<'a> Turn<'a> {
         if let Some(date) = request.date {
             parts.push(booking::date_label(date));
         }
+        // The time said (asked for the day: 「好的，健身房 18:30。请问哪一天？」).
+        parts.extend(request.slot.as_ref().map(SlotSpec::label));
         if let Some(part) = request.part {
             parts.push(part.label().to_string());
         }

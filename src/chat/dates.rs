@@ -61,6 +61,17 @@ pub enum SlotSpec {
     Range(NaiveTime, NaiveTime),
 }
 
+impl SlotSpec {
+    /// As the member would write it back: 第9节, 18:30, 17:30-19:30.
+    pub fn label(&self) -> String {
+        match self {
+            SlotSpec::Number(n) => format!("第{n}节"),
+            SlotSpec::Time(t) => t.format("%H:%M").to_string(),
+            SlotSpec::Range(a, b) => format!("{}-{}", a.format("%H:%M"), b.format("%H:%M")),
+        }
+    }
+}
+
 /// A piece that looked like a date or time but is not one (2026-02-30, 25:00).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadPiece(pub String);

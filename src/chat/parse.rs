@@ -414,12 +414,7 @@ fn describe_request(request: &SlotRequest, catalog: &Catalog) -> Vec<String> {
     if let Some(date) = request.date {
         parts.push(crate::booking::date_label(date));
     }
-    match &request.slot {
-        Some(SlotSpec::Number(n)) => parts.push(format!("第{n}节")),
-        Some(SlotSpec::Time(t)) => parts.push(t.format("%H:%M").to_string()),
-        Some(SlotSpec::Range(a, b)) => parts.push(format!("{}-{}", a.format("%H:%M"), b.format("%H:%M"))),
-        None => {}
-    }
+    parts.extend(request.slot.as_ref().map(SlotSpec::label));
     if let Some(part) = request.part {
         parts.push(part.label().to_string());
     }

@@ -193,7 +193,7 @@ async fn missing_pieces_are_asked_for_and_the_next_message_fills_them() {
     assert!(booked.contains("预约成功") && booked.contains("11月23日 周一 18:30"), "{booked}");
 
     let which = app.say("b", "预约 明天 19:30").await;
-    assert!(which.contains("哪个设施"), "{which}");
+    assert!(which.contains("好的，11月24日 周二 19:30。请问要哪个设施？"), "what was said is named: {which}");
     assert!(app.say("b", "羽毛球").await.contains("羽毛球 11月24日 周二 19:30-20:30"));
 
     // A dialogue is forgotten after 10 minutes.
