@@ -58,7 +58,7 @@ impl Turn<'_> {
                     }
                     None => None,
                 };
-                json!({"kind": "none", "facility": name, "free": free})
+                json!({"kind": "none", "id": id, "facility": name, "free": free})
             }
         };
         Ok(Attempt { text: self.render("checkin", ctx), done })

@@ -80,6 +80,8 @@ async fn each_wrong_check_in_gets_its_own_answer_and_changes_nothing() {
     // Nobody's booking.
     let none = app.say("c", "签到").await;
     assert!(none.contains("没有可签到的预约"), "{none}");
+    // A number that is no booking.
+    assert_eq!(app.say("a", "签到 99").await, "没有找到预约 #99。查看你的预约：我的");
     assert_eq!(state(&app, id), "confirmed");
     assert_eq!(state(&app, other), "confirmed");
     // Too late.
