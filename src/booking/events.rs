@@ -118,7 +118,7 @@ pub enum Event {
     /// The booker cancelled: the partner's place went with it.
     PartnerPlaceCancelled { booking: Booking, booker: String },
     /// The booker moved (改约) a booking the partner had accepted: the partner's place moved too.
-    PartnerMoved { from: Booking, to: Booking, booker: String },
+    PartnerMoved { from: Booking, to: Vec<Booking>, booker: String },
     /// A recurring booking ended after `missed` no-shows: its later bookings cancelled, its
     /// `holds` held dates dropped.
     SeriesEnded { userid: String, missed: i64, cancelled: Vec<Booking>, holds: usize },

@@ -147,15 +147,18 @@ pub(super) fn move_places(
     let mut moved = Vec::new();
     for (old, state) in places {
         let state = if state == ACCEPTED { ACCEPTED } else { INVITED };
+        let mut to = Vec::new();
         for no in slots {
             let new = place(tx, rules, (booker, &old.userid, state), facility, date, *no, now)?;
-            let booker = booker.to_string();
-            events.push(match state {
-                ACCEPTED => Event::PartnerMoved { from: old.clone(), to: new.clone(), booker },
-                _ => Event::PartnerInvited { booking: new.clone(), booker },
-            });
-            moved.push(new);
+            if state == INVITED {
+                events.push(Event::PartnerInvited { booking: new.clone(), booker: booker.to_string() });
+            }
+            to.push(new);
         }
+        if state == ACCEPTED {
+            events.push(Event::PartnerMoved { from: old.clone(), to: to.clone(), booker: booker.to_string() });
+        }
+        moved.extend(to);
     }
     Ok(moved)
 }

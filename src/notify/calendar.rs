@@ -32,8 +32,7 @@ pub fn queue(tx: &Connection, n: &Notifier, event: &Event, now: i64) -> Result<(
         // Moved to one confirmed booking: its schedule is updated in place. Otherwise (to a
         // request awaiting approval, or to several slots) the old time leaves the calendar and
         // the new one comes in once confirmed.
-        Event::PartnerMoved { from, to, .. } => update(tx, n, from, to, now),
-        Event::Moved { from, to, .. } => match to.as_slice() {
+        Event::Moved { from, to, .. } | Event::PartnerMoved { from, to, .. } => match to.as_slice() {
             [to] if to.state == BookingState::Confirmed => update(tx, n, from, to, now),
             _ => {
                 remove(tx, from, now)?;

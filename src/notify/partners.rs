@@ -64,20 +64,21 @@ pub fn place_cancelled(
     Ok(())
 }
 
-/// The booker moved the booking: the partner's accepted place moved with it (a new number and
-/// pass; the old pass no longer opens anything).
+/// The booker moved the booking: the partner's accepted place moved with it (new numbers and
+/// passes; the old pass no longer opens anything). One message, however many slots.
 pub fn moved(
     tx: &Connection,
     n: &Notifier,
     from: &Booking,
-    to: &Booking,
+    to: &[Booking],
     booker: &str,
     now: i64,
 ) -> Result<(), NotifyError> {
     let was = describe(n.catalog, &from.facility, from.date, from.slot);
-    let is = describe(n.catalog, &to.facility, to.date, to.slot);
-    let text = format!("{booker} 把 {was} 的预约改到了 {is}，你的名额也一起改了，新预约号 #{}。", to.id);
-    let key = format!("partner_moved:{}", to.id);
-    outbox::enqueue(tx, &Outgoing::text(key, &to.userid, Weight::Formal, &text), now)?;
-    notices::pass(tx, n, to, now)
+    let is: Vec<String> =
+        to.iter().map(|b| format!("{}（#{}）", describe(n.catalog, &b.facility, b.date, b.slot), b.id)).collect();
+    let text = format!("{booker} 把 {was} 的预约改到了 {}，你的名额也一起改了。", is.join("、"));
+    let key = format!("partner_moved:{}", from.id);
+    outbox::enqueue(tx, &Outgoing::text(key, &from.userid, Weight::Formal, &text), now)?;
+    to.iter().try_for_each(|booking| notices::pass(tx, n, booking, now))
 }

@@ -197,3 +197,39 @@ async fn a_partners_entry_moves_with_the_bookers_move() {
     });
     assert_eq!(lisi[0].1["start_time"].as_i64(), Some(starts), "at the new time");
 }
+
+/// Moved into a two-slot range: the accepted partner is told once, of both places, and both
+/// are in their calendar (the old entry gone).
+#[tokio::test]
+async fn a_partner_moved_into_a_range_is_told_once_and_has_both_in_the_calendar() {
+    let app = spawn().await;
+    app.say("lisi", "你好").await;
+    let id = booking_no(&app.say("zhangsan", "预约 健身房 明天 16:30 和 lisi").await);
+    assert!(app.say("lisi", "接受").await.contains("已接受"));
+    deliver(&app).await;
+    assert!(app.say("zhangsan", &format!("改约 {id} 明天 17:30-19:30")).await.contains("同伴 lisi"));
+    deliver(&app).await;
+    let told: Vec<String> = app
+        .db(|c| staffhome::outbox::queued_for(c, "lisi"))
+        .into_iter()
+        .filter_map(|m| m.body["text"]["content"].as_str().map(str::to_string))
+        .filter(|t| t.contains("改到了"))
+        .collect();
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(told[0].contains("17:30-18:30") && told[0].contains("18:30-19:30"), "{told:?}");
+    let schedules = app.api.schedules();
+    let mut lisi: Vec<i64> = schedules
+        .iter()
+        .filter(|(_, s)| s["attendees"][0]["userid"] == "lisi")
+        .filter_map(|(_, s)| s["start_time"].as_i64())
+        .collect();
+    lisi.sort();
+    let starts: Vec<i64> = app.db(|c| {
+        let sql = "SELECT starts_at FROM bookings WHERE userid = 'lisi' AND state = 'confirmed' ORDER BY starts_at";
+        let mut stmt = c.prepare(sql)?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        rows.collect::<rusqlite::Result<Vec<i64>>>()
+    });
+    assert_eq!(starts.len(), 2);
+    assert_eq!(lisi, starts, "both new places, not the old one: {schedules:?}");
+}
