@@ -5,7 +5,8 @@
 use super::catalog::Facility;
 use super::events::{Event, Events, Withdrawn};
 use super::model::{Booking, BookingState};
-use super::service::{booking_by_id, promote, set_state, Rules};
+use super::service::{booking_by_id, set_state, Rules};
+use super::waitlist::promote;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 

@@ -17,6 +17,7 @@ pub mod rules;
 pub mod series;
 pub mod service;
 pub mod signout;
+pub mod waitlist;
 
 pub use catalog::{date_label, week_start, weekday_zh, Catalog, Facility, Slot};
 pub use events::{Event, Events};

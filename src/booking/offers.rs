@@ -7,7 +7,8 @@
 use super::catalog::{Facility, Slot};
 use super::events::{Event, Events};
 use super::model::{Booking, BookingError};
-use super::service::{insert_if_room, waiter_booked, Rules};
+use super::service::{insert_if_room, Rules};
+use super::waitlist::waiter_booked;
 use super::{query, rules};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -185,5 +186,5 @@ fn pass_on(
     now: DateTime<Utc>,
     events: &mut Events,
 ) -> rusqlite::Result<()> {
-    super::service::promote(tx, rules, &offer.facility, offer.date, offer.slot, now, events).map(|_| ())
+    super::waitlist::promote(tx, rules, &offer.facility, offer.date, offer.slot, now, events).map(|_| ())
 }

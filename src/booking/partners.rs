@@ -7,7 +7,8 @@
 use super::catalog::Facility;
 use super::events::{Event, Events};
 use super::model::{Booking, BookingError, BOOKING_COLUMNS, LIVE};
-use super::service::{all_or_none, book, booking_by_id, insert_if_room, promote, set_state, Rules};
+use super::service::{all_or_none, book, booking_by_id, insert_if_room, set_state, Rules};
+use super::waitlist::promote;
 use super::{rules, BookingState};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};

@@ -6,7 +6,8 @@
 use super::events::{Event, Events, Withdrawn};
 use super::model::{Booking, BookingState, BOOKING_COLUMNS};
 use super::query;
-use super::service::{promote, set_state, Rules};
+use super::service::{set_state, Rules};
+use super::waitlist::promote;
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{params, Connection};
 

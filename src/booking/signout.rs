@@ -5,7 +5,8 @@
 
 use super::events::Events;
 use super::model::{Booking, BookingError, BookingState, BOOKING_COLUMNS};
-use super::service::{booking_by_id, cancel, promote, Rules};
+use super::service::{booking_by_id, cancel, Rules};
+use super::waitlist::promote;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 

@@ -7,7 +7,7 @@ use super::parse::{self, Parsed, SmallTalk};
 use super::taps::Attempt;
 use super::Turn;
 use crate::booking::approval::Decision;
-use crate::booking::{self, query, service, Booking, BookingError, Facility, Rules};
+use crate::booking::{self, query, service, waitlist, Booking, BookingError, Facility, Rules};
 use crate::users::Role;
 use chrono::{Datelike, NaiveDate, Utc};
 use serde_json::{json, Value};
@@ -328,7 +328,7 @@ impl<'a> Turn<'a> {
             Resolved::Ready { facility, date, slots } => (facility, date, slots),
             Resolved::Ask(text) | Resolved::Refuse(text) => return Ok(Attempt { text, done: None }),
         };
-        match service::join_waitlist(self.tx, &self.rules(), self.user, facility, date, slots[0], self.now) {
+        match waitlist::join_waitlist(self.tx, &self.rules(), self.user, facility, date, slots[0], self.now) {
             Ok(waiting) => Ok(Attempt {
                 text: self.render(
                     "waitlisted",
@@ -353,7 +353,7 @@ impl<'a> Turn<'a> {
         let what = service::describe(self.ctx.catalog, &facility.code, date, slots[0]);
         let events = &mut self.events.borrow_mut();
         let (rules, slot) = (self.rules(), slots[0]);
-        Ok(if service::leave_waitlist(self.tx, &rules, self.user, &facility.code, date, slot, self.now, events)? {
+        Ok(if waitlist::leave_waitlist(self.tx, &rules, self.user, &facility.code, date, slot, self.now, events)? {
             format!("已退出 {what} 的候补。")
         } else {
             format!("你没有在候补 {what}。发「我的」看你的预约与候补。")

@@ -115,8 +115,16 @@ fn run(ops: Vec<Op>) {
                     Op::Wait { user, facility, slot } => {
                         let facility = ctx.catalog.facility(FACILITIES[*facility as usize]).expect("facility");
                         ignore_refusal(
-                            service::join_waitlist(tx, &rules, &format!("u{user}"), facility, date, *slot as u32, now)
-                                .map(|_| ()),
+                            staffhome::booking::waitlist::join_waitlist(
+                                tx,
+                                &rules,
+                                &format!("u{user}"),
+                                facility,
+                                date,
+                                *slot as u32,
+                                now,
+                            )
+                            .map(|_| ()),
                         )
                     }
                     Op::Cancel { user, pick } => {
