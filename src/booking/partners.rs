@@ -114,21 +114,18 @@ pub fn places_of(tx: &Connection, booking: &Booking) -> rusqlite::Result<Vec<(Bo
     if booker_of(tx, booking.id)?.is_some() {
         return Ok(Vec::new());
     }
+    // The answer is the column after the booking's own (`Booking::from_row` reads those).
+    let answer = BOOKING_COLUMNS.split(',').count();
     let sql = format!(
-        "SELECT {BOOKING_COLUMNS} FROM bookings WHERE booked_by = ?1 AND facility = ?2 AND date = ?3 AND slot = ?4 AND {LIVE}"
+        "SELECT {BOOKING_COLUMNS}, partner_state FROM bookings
+         WHERE booked_by = ?1 AND facility = ?2 AND date = ?3 AND slot = ?4 AND {LIVE}"
     );
-    let places: Vec<Booking> = tx
-        .prepare_cached(&sql)?
-        .query_map(
-            params![booking.userid, booking.facility, booking.date.to_string(), booking.slot],
-            Booking::from_row,
-        )?
-        .collect::<Result<_, _>>()?;
-    let state_of = |id: i64| {
-        let sql = "SELECT partner_state FROM bookings WHERE id = ?1";
-        crate::store::query_row(tx, sql, [id], |r| r.get::<_, Option<String>>(0)).map(Option::unwrap_or_default)
-    };
-    places.into_iter().map(|place| Ok((place.clone(), state_of(place.id)?))).collect()
+    let mut stmt = tx.prepare_cached(&sql)?;
+    let places = stmt
+        .query_map(params![booking.userid, booking.facility, booking.date.to_string(), booking.slot], |row| {
+            Ok((Booking::from_row(row)?, row.get::<_, Option<String>>(answer)?.unwrap_or_default()))
+        })?;
+    places.collect()
 }
 
 /// 改约 of a booking made with partners: each partner gets a place in the new `slots` too (all

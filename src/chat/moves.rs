@@ -49,16 +49,23 @@ impl Turn<'_> {
                 }
                 Ok(text)
             }
-            Err(BookingError::SlotFull { .. }) if !partners::places_of(self.tx, &old)?.is_empty() => {
-                let places = partners::places_of(self.tx, &old)?.len() + 1;
-                let to = crate::booking::service::describe(catalog, &facility.code, date, slots[0]);
-                Ok(format!("改约没有成功，原预约 #{id} 和同伴的名额都保留。\n{to} 剩余名额不够 {places} 人。"))
-            }
             Err(BookingError::Db(e)) => Err(e.into()),
             Err(error @ (BookingError::NotFound | BookingError::NotYours | BookingError::NotActive { .. })) => {
                 Ok(self.booking_refusal(error, id))
             }
             Err(error) => {
+                // With partners, a full slot may have room, only not for everyone.
+                let partners = match error {
+                    BookingError::SlotFull { .. } => partners::places_of(self.tx, &old)?.len(),
+                    _ => 0,
+                };
+                if partners > 0 {
+                    let to = crate::booking::service::describe(catalog, &facility.code, date, slots[0]);
+                    let everyone = partners + 1;
+                    return Ok(format!(
+                        "改约没有成功，原预约 #{id} 和同伴的名额都保留。\n{to} 剩余名额不够 {everyone} 人。"
+                    ));
+                }
                 let why = self.refusal(error, facility, date, slots[0])?;
                 Ok(format!("改约没有成功，原预约 #{id} 保留。\n{why}"))
             }

@@ -152,11 +152,12 @@ pub async fn act(
 
 /// The member's page showing `facility` (or the first), this week or the next.
 fn page_of(facility: Option<&str>, next_week: bool) -> String {
-    let week = if next_week { "week=next" } else { "" };
-    match facility {
-        Some(code) => format!("/m?facility={}&{week}", crate::wecom::url::urlencode(code)).trim_end_matches('&').into(),
-        None if next_week => format!("/m?{week}"),
-        None => "/m".to_string(),
+    let facility = facility.map(|code| format!("facility={}", crate::wecom::url::urlencode(code)));
+    let query: Vec<String> = facility.into_iter().chain(next_week.then(|| "week=next".to_string())).collect();
+    if query.is_empty() {
+        "/m".to_string()
+    } else {
+        format!("/m?{}", query.join("&"))
     }
 }
 

@@ -34,28 +34,29 @@ pub fn page(
         }
     };
     let monday = this_monday + Duration::days(if next_week { 7 } else { 0 });
+    let open = crate::booking::rules::week_is_open(conn, monday, today)?;
     Ok(json!({
         "week": format!("{} 至 {}", date_label(monday), date_label(monday + Duration::days(6))),
         "next_week": next_week,
-        "open": crate::booking::rules::week_is_open(conn, monday, today)?,
+        "open": open,
         "facilities": all,
         "facility": facility.map(|f| json!({"code": f.code, "name": f.name, "capacity": f.capacity, "approval": f.needs_approval()})),
-        "days": match facility { Some(f) => week(ctx, conn, f, monday, today)?, None => vec![] },
+        "days": match facility { Some(f) => week(ctx, conn, f, (monday, open), today)?, None => vec![] },
         "bookings": bookings(ctx, conn, user)?,
         "waits": waits(ctx, conn, user, today)?,
     }))
 }
 
-/// Monday to Sunday of `facility`: each day's slots, a link on those one can book or queue for.
+/// Monday to Sunday of `facility` (`open`: its week is published): each day's slots, a link on
+/// those one can book or queue for.
 fn week(
     ctx: &AppContext,
     conn: &Connection,
     facility: &Facility,
-    monday: NaiveDate,
+    (monday, open): (NaiveDate, bool),
     today: NaiveDate,
 ) -> rusqlite::Result<Vec<Value>> {
     let rules = ctx.rules();
-    let open = crate::booking::rules::week_is_open(conn, monday, today)?;
     let mut days = Vec::new();
     for day in (0..7).map(|i| monday + Duration::days(i)) {
         let view = query::day_view(conn, &rules, day)?;
