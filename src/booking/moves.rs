@@ -9,7 +9,7 @@ use super::partners;
 use super::service::{all_or_none, book, booking_to_act_on, cancel, Rules};
 use super::Facility;
 use chrono::{DateTime, NaiveDate, Utc};
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 
 /// What a move did: the booking left and the one taken instead (pending where the new time
 /// needs approval again), and the places of the partners booked with it, moved along.
@@ -51,6 +51,40 @@ pub fn move_booking(
             && !matches!(e, Event::PartnerPlaceCancelled { booking, .. }
                 if partner_places.iter().any(|(place, _)| place.id == booking.id))
     });
+    if let Some(first) = to.first() {
+        record_move(tx, old.id, first.id)?;
+    }
     events.push(Event::Moved { from: old.clone(), to: to.clone(), by: actor.to_string() });
     Ok(Moved { from: old, to, partners })
+}
+
+/// Remember that booking `from` went on as `to`, so that its old number still leads somewhere.
+pub(super) fn record_move(tx: &Connection, from: i64, to: i64) -> rusqlite::Result<()> {
+    crate::store::execute(tx, "UPDATE bookings SET moved_to = ?2 WHERE id = ?1", rusqlite::params![from, to])?;
+    Ok(())
+}
+
+/// The booking a moved one went on as, following later moves too (`#1` moved to `#3`, then
+/// to `#5`, is `#5` now); None when `id` was never moved.
+pub fn moved_on(conn: &Connection, id: i64) -> rusqlite::Result<Option<Booking>> {
+    let next = |id: i64| -> rusqlite::Result<Option<i64>> {
+        let mut stmt = conn.prepare_cached("SELECT moved_to FROM bookings WHERE id = ?1")?;
+        Ok(stmt.query_row([id], |r| r.get::<_, Option<i64>>(0)).optional()?.flatten())
+    };
+    let mut last = None;
+    let mut at = id;
+    // A move always makes a new, higher number, so the chain ends; the bound is a guard.
+    for _ in 0..64 {
+        match next(at)? {
+            Some(to) if to > at => {
+                last = Some(to);
+                at = to;
+            }
+            _ => break,
+        }
+    }
+    match last {
+        Some(id) => super::service::booking_by_id(conn, id),
+        None => Ok(None),
+    }
 }

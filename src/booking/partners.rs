@@ -153,6 +153,9 @@ pub(super) fn move_places(
             }
             to.push(new);
         }
+        if let Some(first) = to.first() {
+            super::moves::record_move(tx, old.id, first.id)?;
+        }
         if state == ACCEPTED {
             events.push(Event::PartnerMoved { from: old.clone(), to: to.clone(), booker: booker.to_string() });
         }

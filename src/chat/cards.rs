@@ -1,6 +1,6 @@
 //! Card buttons (确认参加 / 取消预约, 通过 / 驳回) and approvals by chat.
 
-use super::refusals::{decide_refusal, short_refusal};
+use super::refusals::decide_refusal;
 use super::Turn;
 use crate::booking::approval::{self, DecideError, Decision};
 use crate::booking::{service, Booking, BookingError};
@@ -34,7 +34,7 @@ impl Turn<'_> {
             CardButton::Confirm(id) => match self.confirm_booking(id) {
                 Ok(_) => "已确认参加".to_string(),
                 Err(BookingError::Db(e)) => return Err(e.into()),
-                Err(error) => short_refusal(&error),
+                Err(error) => self.tap_refusal(id, &error),
             },
             CardButton::Decide { booking, level, decision } => {
                 let (rules, now) = (self.rules(), self.now);
@@ -48,7 +48,7 @@ impl Turn<'_> {
                 match service::cancel(self.tx, &self.rules(), self.user, false, id, self.now, events) {
                     Ok(_) => "已取消".to_string(),
                     Err(BookingError::Db(e)) => return Err(e.into()),
-                    Err(error) => short_refusal(&error),
+                    Err(error) => self.tap_refusal(id, &error),
                 }
             }
             CardButton::Book { .. }

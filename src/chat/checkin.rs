@@ -45,9 +45,9 @@ impl Turn<'_> {
                 json!({"kind": "early", "opens": opens, "what": what, "minutes": config.checkin_open_minutes})
             }
             Err(CheckInRefusal::TooLate) => json!({"kind": "late", "minutes": config.no_show_after_minutes}),
-            Err(CheckInRefusal::NotConfirmed { state }) => {
-                json!({"kind": "not_confirmed", "id": id, "state": state.label()})
-            }
+            Err(CheckInRefusal::NotConfirmed { state }) => id
+                .and_then(|id| self.moved_context(id))
+                .unwrap_or_else(|| json!({"kind": "not_confirmed", "id": id, "state": state.label()})),
             Err(CheckInRefusal::NotYours) => json!({"kind": "not_yours", "id": id}),
             Err(CheckInRefusal::Db(error)) => return Err(error.into()),
             Err(CheckInRefusal::NoBooking) => {

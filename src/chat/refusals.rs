@@ -80,9 +80,9 @@ impl Turn<'_> {
         let ctx = match error {
             BookingError::NotFound => json!({"kind": "not_found", "id": id}),
             BookingError::NotYours => json!({"kind": "not_yours", "id": id}),
-            BookingError::NotActive { state } => {
-                json!({"kind": "not_active", "id": id, "state": state.label()})
-            }
+            BookingError::NotActive { state } => self
+                .moved_context(id)
+                .unwrap_or_else(|| json!({"kind": "not_active", "id": id, "state": state.label()})),
             BookingError::InPast => json!({"kind": "started", "id": id}),
             BookingError::AdminOnly => {
                 let example = command::entry_named("publish").map_or("发布 下周", |e| e.example);
@@ -94,6 +94,36 @@ impl Turn<'_> {
             }
         };
         self.render("refused", ctx)
+    }
+}
+
+impl Turn<'_> {
+    /// Where the member's booking `id` went when it was moved (改约 gives a new number):
+    /// the words' context, or None when it was not moved (or the lookup failed: logged).
+    pub(super) fn moved_context(&self, id: i64) -> Option<Value> {
+        let to = match booking::moves::moved_on(self.tx, id) {
+            Ok(to) => to?,
+            Err(error) => {
+                tracing::error!(%error, id, "could not read where a booking was moved");
+                return None;
+            }
+        };
+        (to.userid == self.user).then(|| {
+            json!({"kind": "moved", "id": id, "to": to.id, "to_what": self.what(&to),
+                   "to_live": to.state.is_live(), "to_state": to.state.label()})
+        })
+    }
+
+    /// A card button's refusal about booking `id`, which names the new number when it moved.
+    pub(super) fn tap_refusal(&self, id: i64, error: &BookingError) -> String {
+        let moved = matches!(error, BookingError::NotActive { .. })
+            .then(|| self.moved_context(id))
+            .flatten()
+            .and_then(|context| context["to"].as_i64());
+        match moved {
+            Some(to) => format!("已改约为 #{to}"),
+            None => short_refusal(error),
+        }
     }
 }
 

@@ -13,6 +13,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("mine", include_str!("../../templates/chat/mine.txt")),
     ("waitlisted", include_str!("../../templates/chat/waitlisted.txt")),
     ("refused", include_str!("../../templates/chat/refused.txt")),
+    ("moved", include_str!("../../templates/chat/moved.txt")),
     ("ask", include_str!("../../templates/chat/ask.txt")),
     ("unknown", include_str!("../../templates/chat/unknown.txt")),
     ("board", include_str!("../../templates/chat/board.txt")),

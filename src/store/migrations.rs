@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0014_series.sql"),
     include_str!("migrations/0015_partners.sql"),
     include_str!("migrations/0016_replaced_cards.sql"),
+    include_str!("migrations/0017_moved_to.sql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -267,6 +267,15 @@ pub fn tap_event(card: &serde_json::Value, key: &str) -> Inbound {
     }
 }
 
+/// The button cards queued for `user`, oldest first.
+pub fn cards(app: &TestApp, user: &str) -> Vec<serde_json::Value> {
+    app.db(|c| staffhome::outbox::queued_for(c, user))
+        .into_iter()
+        .filter(|m| m.body["template_card"]["card_type"] == "button_interaction")
+        .map(|m| m.body)
+        .collect()
+}
+
 /// `user` taps `key` on `card`: the tapped button's new label (passive update_button).
 pub async fn tap(app: &TestApp, user: &str, card: &serde_json::Value, key: &str) -> String {
     match app.send(user, tap_event(card, key)).await {

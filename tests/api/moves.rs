@@ -1,7 +1,7 @@
 //! 改约: a booking moved in one step; the old place freed (its waitlist promoted) only when the
 //! new one is had; an approval facility asks again; the calendar follows.
 
-use crate::common::{booking_no, deliver, TestApp};
+use crate::common::{booking_no, cards, deliver, tap, TestApp};
 
 fn state(app: &TestApp, id: i64) -> String {
     app.db(|c| c.query_row("SELECT state FROM bookings WHERE id = ?1", [id], |r| r.get(0)))
@@ -90,4 +90,33 @@ async fn a_move_racing_a_booking_of_the_new_slot_leaves_one_place_taken_once() {
         }
         app.assert_slot_usage_agrees();
     }
+}
+
+/// The new number in a move's reply (「已改约：原 #1 … 预约成功！#2 …」).
+fn moved_to(reply: &str) -> i64 {
+    booking_no(reply.split("预约成功").nth(1).unwrap_or_else(|| panic!("not moved: {reply}")))
+}
+
+#[tokio::test]
+async fn the_old_number_of_a_moved_booking_leads_to_the_new_one() {
+    let app = TestApp::spawn().await;
+    let id = booking_no(&app.say("a", "预约 健身房 明天 18:30").await);
+    app.say("a", "我的").await;
+    let old_card = cards(&app, "a").into_iter().last().expect("a card for the booking");
+    let first = moved_to(&app.say("a", &format!("改约 {id} 19:30")).await);
+    // The member says the number they remember.
+    let cancel = app.say("a", &format!("取消 {id}")).await;
+    assert!(cancel.contains(&format!("已改约为 #{first}")) && cancel.contains("19:30-20:30"), "{cancel}");
+    assert!(app.say("a", &format!("签到 {id}")).await.contains(&format!("已改约为 #{first}")));
+    assert_eq!(tap(&app, "a", &old_card, &format!("cancel:{id}")).await, format!("已改约为 #{first}"));
+    assert_eq!(state(&app, first), "confirmed", "nothing done to the new one by the old number");
+    // Moved again: the first number leads to the latest.
+    let moved = app.say("a", &format!("改约 {first} 周四 18:30")).await;
+    assert!(moved.contains("已改约"), "{moved}");
+    let second = moved_to(&moved);
+    let confirm = app.say("a", &format!("确认 {id}")).await;
+    assert!(confirm.contains(&format!("已改约为 #{second}")) && confirm.contains("18:30-19:30"), "{confirm}");
+    // Another member learns nothing of a's booking from its number.
+    let other = app.say("b", &format!("取消 {id}")).await;
+    assert!(!other.contains("改约"), "{other}");
 }

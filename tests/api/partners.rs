@@ -171,5 +171,10 @@ async fn a_move_takes_the_partners_along_or_leaves_everyone_where_they_were() {
     let asked = app.db(|c| staffhome::outbox::queued_for(c, "wangwu"));
     let cards: Vec<&Value> = asked.iter().map(|m| &m.body).filter(|b| b["msgtype"] == "template_card").collect();
     assert!(cards.last().is_some_and(|c| c.to_string().contains("19:30")), "{cards:?}");
+    // Her old number leads to her new place.
+    let old = app.count("SELECT id FROM bookings WHERE userid = 'lisi' AND state = 'cancelled'");
+    let new = app.count("SELECT id FROM bookings WHERE userid = 'lisi' AND state = 'confirmed'");
+    let reply = app.say("lisi", &format!("取消 {old}")).await;
+    assert!(reply.contains(&format!("已改约为 #{new}")), "{reply}");
     app.assert_slot_usage_agrees();
 }

@@ -1,18 +1,9 @@
 //! Tap instead of type: cards of free slots that book, a full slot's alternatives and waitlist,
 //! and a card per upcoming booking, all through the real protocol.
 
-use crate::common::{booking_no, deliver, tap, tap_event, TestApp};
+use crate::common::{booking_no, cards, deliver, tap, tap_event, TestApp};
 use serde_json::Value;
 use staffhome::wecom::sim::SimReply;
-
-/// The button cards queued for `user`, oldest first.
-fn cards(app: &TestApp, user: &str) -> Vec<Value> {
-    app.db(|c| staffhome::outbox::queued_for(c, user))
-        .into_iter()
-        .filter(|m| m.body["template_card"]["card_type"] == "button_interaction")
-        .map(|m| m.body)
-        .collect()
-}
 
 fn buttons(card: &Value) -> Vec<(String, String)> {
     card["template_card"]["button_list"]
