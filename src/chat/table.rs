@@ -234,7 +234,8 @@ pub static TABLE: &[Entry] = &[
         what: "待我审批的申请",
         who: Who::Approvers,
         read_only: true,
-        args: Args::Nothing(&[]),
+        // 「待审批」「待我审批」「审批列表」 as people say it.
+        args: Args::Nothing(&["待我", "待", "列表"]),
         rank: 4,
         build: |_| Command::Approvals,
     },
