@@ -70,6 +70,9 @@ impl<'a> Turn<'a> {
             }
             Parsed::Fragment(piece) => match dialogue::load(self.tx, self.user, now)? {
                 Some(pending) => self.run(pending.continued_with(piece)),
+                // 「明天晚上健身房」 on its own: what is free there, which books with a tap or a
+                // line; never a booking the member did not ask for.
+                None if piece.facility.is_some() => self.run(Command::Free(piece)),
                 None => Ok(self.not_understood(Parsed::Fragment(piece))),
             },
             Parsed::SmallTalk(talk) => Ok(self.small_talk(talk)),

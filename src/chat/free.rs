@@ -47,9 +47,16 @@ impl Turn<'_> {
         let closed = booking::rules::closure_over(self.tx, &facility.code, day.0, day.1)?.map(|(reason, _)| reason);
         // What to say next: book the first place left; else queue for the first full slot, or
         // look at the next day (a day closed or gone by has neither).
+        // The time asked about (「乒乓球 明天 18:30」) comes first when it is still to be had.
         let start = |no: u32| self.ctx.catalog.slot(no).map(|s| s.start_label());
-        let first_free = rows.iter().find(|r| r.status.starts_with('剩')).and_then(|r| start(r.no));
-        let first_full = rows.iter().find(|r| r.status == "满").and_then(|r| start(r.no));
+        let asked = request.slot.as_ref().and_then(|spec| self.slot_numbers(spec)).and_then(|nos| nos.first().copied());
+        let asked = asked.unwrap_or(0);
+        let first = |status: fn(&str) -> bool| {
+            let mut candidates = rows.iter().filter(|r| r.no >= asked).chain(rows.iter());
+            candidates.find(|r| status(&r.status)).and_then(|r| start(r.no))
+        };
+        let first_free = first(|status| status.starts_with('剩'));
+        let first_full = first(|status| status == "满");
         let next_day = short_date(date + chrono::Duration::days(1));
         Ok(self.render(
             "free_facility",

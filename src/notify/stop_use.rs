@@ -64,7 +64,7 @@ pub fn booking_hit(
 pub fn broadcast_closure(tx: &Connection, n: &Notifier, stop: &StopUse, now: i64) -> Result<(), NotifyError> {
     let (name, period, reason) = (stop.name(n), period_label(n.catalog, stop.start, stop.end), stop.reason);
     let key = format!("closure:{}:broadcast", stop.closure_id);
-    let body = format!("{name} {period} 停用，原因：{reason}。已预约的同事会另行收到通知。");
+    let body = format!("{name} {period} 停用，原因：{reason}。期间有预约的同事会另行收到通知。");
     let fields = [Field { key: "设施", value: name }, Field { key: "原因", value: reason }];
     broadcast(tx, n, key, ("设施临时停用通知", name), &body, &fields, now)
 }

@@ -291,6 +291,23 @@ async fn a_days_free_slots_end_with_what_to_do_next() {
     assert!(closed.ends_with("这天已没有可约的时段。\n看看下一天：空闲 跑步机 11-26"), "{closed}");
 }
 
+/// A facility and a day with no verb (「明天晚上7点健身房」) is a question: the day's places,
+/// ending with the time asked about when it is free; with a pending question it is the answer.
+#[tokio::test]
+async fn a_facility_and_a_time_alone_show_the_day_and_suggest_that_time() {
+    let app = TestApp::spawn().await;
+    let asked = app.say("zhang", "明天晚上7点跑步机").await;
+    assert!(asked.contains("跑步机 11月24日") && asked.contains("第11节 19:30-20:30★ 剩1"), "{asked}");
+    assert!(asked.ends_with("预约：预约 跑步机 11-24 18:30"), "19:00 is in the 18:30 slot: {asked}");
+    assert_eq!(app.count("SELECT count(*) FROM bookings"), 0, "nothing booked unasked");
+    // The time asked about taken: the next free one after it.
+    assert!(app.say("a", "预约 跑步机 明天 18:30").await.contains("预约成功"));
+    assert!(app.say("zhang", "跑步机 明天 18:30").await.ends_with("预约：预约 跑步机 11-24 19:30"));
+    // Inside a dialogue the same words answer its question.
+    assert!(app.say("zhang", "预约").await.contains("哪个设施"));
+    assert!(app.say("zhang", "跑步机 明天 19:30").await.contains("预约成功"));
+}
+
 /// 我的 with a place in a queue says how to leave it (and, with no booking, not how to cancel one).
 #[tokio::test]
 async fn mine_says_how_to_leave_a_queue() {
