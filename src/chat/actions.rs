@@ -116,6 +116,7 @@ impl<'a> Turn<'a> {
             Command::Waitlist(request) => self.waitlist(request),
             Command::LeaveWaitlist(request) => self.leave_waitlist(request),
             Command::Cancel(id) => self.cancel(id),
+            Command::CancelEach(ids) => self.cancel_each(&ids),
             Command::CancelSeries(id) => self.cancel_series(id),
             Command::Move { booking, to } => self.move_booking(booking, to),
             Command::Mine => self.mine(),
@@ -376,6 +377,19 @@ impl<'a> Turn<'a> {
             Err(BookingError::Db(e)) => Err(e.into()),
             Err(error) => Ok(self.booking_refusal(error, id)),
         }
+    }
+
+    /// 取消 12 13: each cancelled (or refused) as 取消 12 would be, a line each, once per number.
+    pub(super) fn cancel_each(&self, ids: &[i64]) -> super::Result<String> {
+        let mut seen = Vec::new();
+        let mut lines = Vec::new();
+        for &id in ids {
+            if !seen.contains(&id) {
+                seen.push(id);
+                lines.push(self.cancel(Some(id))?);
+            }
+        }
+        Ok(lines.join("\n"))
     }
 
     pub(super) fn confirm(&self, id: Option<i64>) -> super::Result<String> {

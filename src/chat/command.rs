@@ -62,6 +62,8 @@ pub enum Command {
     Waitlist(SlotRequest),
     LeaveWaitlist(SlotRequest),
     Cancel(Option<i64>),
+    /// 取消 12 13: several bookings, each as 取消 would.
+    CancelEach(Vec<i64>),
     /// 取消 12 全部 / 取消 系列 12: booking 12's recurring series from now on.
     CancelSeries(Option<i64>),
     /// 改约 12 周四 19:30: booking 12 to another slot (what is not said stays as it was).
@@ -218,18 +220,31 @@ pub struct Entry {
 pub use super::table::TABLE;
 
 impl Command {
-    /// This command's row of the table.
-    pub fn entry(&self) -> &'static Entry {
+    /// This command's row of the table: the row that builds it from nothing, or, for the
+    /// commands a row builds only from what follows its word (取消 12 全部, 取消 12 13), that row.
+    pub fn entry(&self) -> Option<&'static Entry> {
         static BY_VARIANT: LazyLock<Vec<(Discriminant<Command>, &'static Entry)>> =
             LazyLock::new(|| TABLE.iter().map(|e| (discriminant(&(e.build)(Arg::empty(e.args))), e)).collect());
+        if matches!(self, Command::CancelSeries(_) | Command::CancelEach(_)) {
+            return entry_named("cancel");
+        }
         let variant = discriminant(self);
-        BY_VARIANT.iter().find(|(v, _)| *v == variant).map_or(&TABLE[0], |(_, e)| e)
+        BY_VARIANT.iter().find(|(v, _)| *v == variant).map(|(_, e)| *e)
     }
 
-    /// A question that changes nothing (see [`Entry::read_only`]).
+    /// A question that changes nothing (see [`Entry::read_only`]). A command of no row is
+    /// taken to change something: answered on a reader, its writes would bypass the writer.
     pub fn is_read_only(&self) -> bool {
-        self.entry().read_only
+        self.entry().is_some_and(|e| e.read_only)
     }
+}
+
+/// The booking numbers after the first in 「取消 12 13、#14」: Some when what follows the first
+/// number is nothing but numbers (at most ten in all), else None (a reason, 全部, …).
+pub fn more_booking_numbers(rest: &str) -> Option<Vec<i64>> {
+    let pieces = rest.split(|c: char| c.is_whitespace() || ",，、和".contains(c)).filter(|p| !p.is_empty());
+    let numbers = pieces.map(|p| p.trim_start_matches(['#', '＃']).parse::<i64>().ok()).collect::<Option<Vec<_>>>()?;
+    (!numbers.is_empty() && numbers.len() < 10).then_some(numbers)
 }
 
 /// The row whose English word is `english`.

@@ -64,6 +64,12 @@ pub static TABLE: &[Entry] = &[
             {
                 Command::CancelSeries(id)
             }
+            crate::chat::command::Arg::NumberAndReason(Some(first), Some(rest)) => {
+                match crate::chat::command::more_booking_numbers(&rest) {
+                    Some(more) => Command::CancelEach([vec![first], more].concat()),
+                    None => Command::Cancel(Some(first)),
+                }
+            }
             other => Command::Cancel(other.booking_no()),
         },
     },

@@ -79,6 +79,14 @@ fn open_connection(path: &Path) -> Result<Connection, rusqlite::Error> {
     Ok(conn)
 }
 
+/// A reader refuses to write: a write that reached one would bypass the writer (its
+/// transaction, its events and so its messages) without a word.
+fn open_reader(path: &Path) -> Result<Connection, rusqlite::Error> {
+    let conn = open_connection(path)?;
+    conn.pragma_update(None, "query_only", true)?;
+    Ok(conn)
+}
+
 /// `Connection::execute` through the statement cache: compiling SQL cost as much as running it.
 pub fn execute<P: rusqlite::Params>(conn: &Connection, sql: &str, params: P) -> rusqlite::Result<usize> {
     conn.prepare_cached(sql)?.execute(params)
@@ -103,7 +111,7 @@ impl Store {
         let mut writer = open_connection(path)?;
         migrations::apply(&mut writer)?;
         writer.pragma_update(None, "wal_autocheckpoint", checkpointer::WRITER_BACKSTOP_PAGES)?;
-        let readers = (0..READERS).map(|_| open_connection(path)).collect::<Result<Vec<_>, _>>()?;
+        let readers = (0..READERS).map(|_| open_reader(path)).collect::<Result<Vec<_>, _>>()?;
         let checkpointer = Arc::new(Checkpointer::start(open_connection(path)?).map_err(StoreError::Thread)?);
         let wrote = Arc::clone(&checkpointer);
         Ok(Store {

@@ -308,6 +308,22 @@ async fn a_facility_and_a_time_alone_show_the_day_and_suggest_that_time() {
     assert!(app.say("zhang", "跑步机 明天 19:30").await.contains("预约成功"));
 }
 
+/// 取消 12 13 cancels each, a line each; a number that is not the member's is refused in its
+/// line and the others still go.
+#[tokio::test]
+async fn several_numbers_cancel_each() {
+    let app = TestApp::spawn().await;
+    let a = booking_no(&app.say("zhang", "预约 健身房 明天 18:30").await);
+    let b = booking_no(&app.say("zhang", "预约 羽毛球 明天 19:30").await);
+    let other = booking_no(&app.say("li", "预约 乒乓球 明天 19:30").await);
+    let reply = app.say("zhang", &format!("取消 {a}、#{b} {other} {a}")).await;
+    assert_eq!(reply.lines().count(), 3, "one line per number, once each: {reply}");
+    assert!(reply.contains(&format!("已取消 #{a}")) && reply.contains(&format!("已取消 #{b}")), "{reply}");
+    assert!(reply.contains(&format!("预约 #{other} 不是你的")), "{reply}");
+    assert_eq!(app.count("SELECT count(*) FROM bookings WHERE userid = 'zhang' AND state = 'cancelled'"), 2);
+    assert_eq!(app.count("SELECT count(*) FROM bookings WHERE userid = 'li' AND state = 'confirmed'"), 1);
+}
+
 /// 我的 with a place in a queue says how to leave it (and, with no booking, not how to cancel one).
 #[tokio::test]
 async fn mine_says_how_to_leave_a_queue() {
