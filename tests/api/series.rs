@@ -42,6 +42,18 @@ async fn a_weekly_series_books_the_open_week_holds_the_rest_and_books_them_as_th
     app.assert_slot_usage_agrees();
 }
 
+/// 取消 N 全部 is a cancellation like any: the waiter for a freed place gets it and is told.
+#[tokio::test]
+async fn cancelling_the_rest_of_a_series_promotes_and_tells_the_waiter() {
+    let app = TestApp::spawn().await;
+    let first = booking_no(&app.say("a", "预约 跑步机 每周三 18:30 2周").await);
+    assert!(app.say("w", "候补 跑步机 周三 18:30").await.contains("第 1 位"));
+    assert!(app.say("a", &format!("取消 {first} 全部")).await.contains("已取消周期预约"));
+    assert_eq!(live(&app, "w").len(), 1, "the waiter has the place");
+    let told = app.db(|c| staffhome::outbox::queued_for(c, "w"));
+    assert!(told.iter().any(|m| m.body.to_string().contains("候补成功")), "and is told: {told:?}");
+}
+
 #[tokio::test]
 async fn each_occurrence_passes_every_rule_and_the_reply_says_why_not() {
     let app = TestApp::spawn().await;
