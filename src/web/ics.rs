@@ -95,21 +95,25 @@ fn calendar(body: String) -> HttpResponse {
         .body(body)
 }
 
-/// A booking and its revision and last change (the feed's SEQUENCE and DTSTAMP).
+/// A booking and its revision and last change (the feed's SEQUENCE and DTSTAMP), and the
+/// booking it was moved to (改约), if it was.
 struct Entry {
     booking: Booking,
     revision: i64,
     updated_at: i64,
+    moved_to: Option<i64>,
 }
 
 /// Bookings matching `filter` (`?1` is `value`) that end after 30 days ago.
 fn recent_and_upcoming(conn: &Connection, ctx: &AppContext, filter: &str, value: &str) -> rusqlite::Result<Vec<Entry>> {
     let since = (ctx.clock.now() - Duration::days(KEPT_DAYS)).timestamp();
     let mut stmt = conn.prepare(&format!(
-        "SELECT {BOOKING_COLUMNS}, revision, updated_at FROM bookings WHERE {filter} AND ends_at > ?2 ORDER BY starts_at, id"
+        "SELECT {BOOKING_COLUMNS}, revision, updated_at, moved_to FROM bookings WHERE {filter} AND ends_at > ?2 \
+         ORDER BY starts_at, id"
     ))?;
     let rows = stmt.query_map(params![value, since], |row| {
-        Ok(Entry { booking: Booking::from_row(row)?, revision: row.get(11)?, updated_at: row.get(12)? })
+        let (revision, updated_at, moved_to) = (row.get(11)?, row.get(12)?, row.get(13)?);
+        Ok(Entry { booking: Booking::from_row(row)?, revision, updated_at, moved_to })
     })?;
     rows.collect()
 }
@@ -124,7 +128,7 @@ fn render(ctx: &AppContext, name: &str, entries: &[Entry], with_member: bool) ->
         format!("X-WR-CALNAME:{}", escape(name)),
     ];
     let host = ctx.config.server.public_url.host();
-    for Entry { booking: b, revision, updated_at } in entries {
+    for Entry { booking: b, revision, updated_at, moved_to } in entries {
         let facility = ctx.catalog.facility(&b.facility).map_or(b.facility.as_str(), |f| f.name.as_str());
         let summary = match with_member {
             true => format!("{facility} · {}", b.userid),
@@ -143,7 +147,12 @@ fn render(ctx: &AppContext, name: &str, entries: &[Entry], with_member: bool) ->
             format!("LOCATION:{}", escape(facility)),
             format!(
                 "DESCRIPTION:{}",
-                escape(&format!("预约 #{}（{}），签到码 {}\n凭证：{pass}", b.id, b.state.label(), b.checkin_code))
+                escape(&format!(
+                    "预约 #{}（{}），签到码 {}\n凭证：{pass}",
+                    b.id,
+                    state_label(b, *moved_to),
+                    b.checkin_code
+                ))
             ),
             format!("URL:{pass}"),
             "END:VEVENT".into(),
@@ -151,6 +160,14 @@ fn render(ctx: &AppContext, name: &str, entries: &[Entry], with_member: bool) ->
     }
     lines.push("END:VCALENDAR".into());
     lines.iter().map(|line| fold(line)).collect::<Vec<_>>().join("")
+}
+
+/// A booking's state as its event says it: a moved one names where it went.
+fn state_label(booking: &Booking, moved_to: Option<i64>) -> String {
+    match moved_to {
+        Some(to) => format!("已改约为 #{to}"),
+        None => booking.state.label().to_string(),
+    }
 }
 
 fn status(state: BookingState) -> &'static str {

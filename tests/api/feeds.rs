@@ -60,6 +60,31 @@ async fn a_members_feed_has_their_booking_then_its_cancellation() {
     assert!(after[0].3 > sequence, "a higher SEQUENCE: {:?} after {sequence:?}", after[0].3);
 }
 
+/// A moved booking's old event is cancelled and says where it went; the new one is confirmed.
+#[tokio::test]
+async fn a_moved_bookings_old_event_says_where_it_went() {
+    let app = TestApp::spawn().await;
+    let old = booking_no(&app.say("zhangsan", "预约 乒乓球 明天 18:30").await);
+    let moved = app.say("zhangsan", &format!("改约 {old} 19:30")).await;
+    let new = booking_no(moved.split("预约成功").nth(1).expect("moved"));
+    let url = feed_url(&app.say("zhangsan", "日历").await);
+    let text = reqwest::get(&url).await.expect("feed").text().await.expect("text");
+    let calendar: icalendar::Calendar =
+        icalendar::parser::read_calendar(&icalendar::parser::unfold(&text)).expect("RFC 5545").into();
+    let event = |id: i64| {
+        let uid = format!("booking-{id}@");
+        calendar.components.iter().find_map(|c| match c {
+            CalendarComponent::Event(e) if e.get_uid().is_some_and(|u| u.starts_with(&uid)) => Some(e.clone()),
+            _ => None,
+        })
+    };
+    let (was, now) = (event(old).expect("the old event"), event(new).expect("the new event"));
+    assert_eq!(was.get_status(), Some(EventStatus::Cancelled));
+    let said = was.get_description().unwrap_or_default().to_string();
+    assert!(said.contains(&format!("已改约为 #{new}")), "{said}");
+    assert_eq!(now.get_status(), Some(EventStatus::Confirmed));
+}
+
 #[tokio::test]
 async fn a_reset_address_replaces_the_old_one() {
     let app = TestApp::spawn().await;
