@@ -20,18 +20,20 @@ fn bookings(tx: &Connection, sql_where: &str, args: impl rusqlite::Params) -> ru
 
 /// Peak bookings starting within `confirm_before_minutes` (and not started) whose confirmation
 /// was not asked for yet: it is due, once each. A late one is still due while the slot is ahead.
+/// A booking made inside that window (booked, moved or an offer taken an hour before) is not
+/// asked: it was just made, and a card a minute later asking whether it stands is noise.
 pub fn send_confirmations(
     tx: &Connection,
     rules: &Rules,
     now: DateTime<Utc>,
     events: &mut Events,
 ) -> rusqlite::Result<u32> {
-    let horizon = now.timestamp() + rules.config.confirm_before_minutes * 60;
+    let window = rules.config.confirm_before_minutes * 60;
     let due = bookings(
         tx,
-        "state = 'confirmed' AND starts_at > ?1 AND starts_at <= ?2 AND user_confirmed_at IS NULL
-         AND confirm_asked_at IS NULL",
-        params![now.timestamp(), horizon],
+        "state = 'confirmed' AND starts_at > ?1 AND starts_at <= ?1 + ?2 AND user_confirmed_at IS NULL
+         AND confirm_asked_at IS NULL AND created_at < starts_at - ?2",
+        params![now.timestamp(), window],
     )?;
     let mut asked = 0;
     for booking in due.into_iter().filter(|b| rules.catalog.slot(b.slot).is_some_and(|s| s.peak)) {

@@ -45,6 +45,19 @@ async fn a_confirmation_goes_out_once_at_t_minus_120() {
     assert_eq!(pass(&app, morning).await.confirmations, 0);
 }
 
+/// A booking made inside the confirmation window is not asked whether it stands.
+#[tokio::test]
+async fn a_booking_made_inside_the_window_is_not_asked_to_confirm() {
+    let app = TestApp::spawn().await;
+    let t = tuesday_1830();
+    let before = booking_no(&app.say("a", "预约 跑步机 明天 18:30").await);
+    app.clock.set(t - Duration::minutes(90));
+    let late = booking_no(&app.say("b", "预约 健身房 今天 18:30").await); // Tuesday 17:00 now
+    assert_eq!(pass(&app, t - Duration::minutes(89)).await.confirmations, 1, "only the one made before");
+    assert_eq!(outbox_keys(&app, "confirm:"), vec![format!("confirm:{before}")]);
+    assert!(outbox_keys(&app, &format!("confirm:{late}")).is_empty());
+}
+
 #[tokio::test]
 async fn the_confirmation_card_works_by_click_and_the_stand_in_accepts_it() {
     let app = TestApp::spawn().await;
