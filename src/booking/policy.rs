@@ -50,7 +50,8 @@ pub fn send_confirmations(
 }
 
 /// Confirmed bookings starting within their member's reminder lead (the configured one unless
-/// the member chose another) whose reminder is not yet due: due now, once each.
+/// the member chose another) whose reminder is not yet due: due now, once each. A booking made
+/// inside its lead (ten minutes before the start) is not reminded: its reply said it all.
 pub fn send_reminders(
     tx: &Connection,
     rules: &Rules,
@@ -59,11 +60,14 @@ pub fn send_reminders(
 ) -> rusqlite::Result<u32> {
     // A member may choose their own lead time (提醒 提前30分钟, at most three hours).
     let longest = rules.config.remind_before_minutes.max(*crate::settings::LEAD_MINUTES.end());
+    let lead = "60 * COALESCE(
+        (SELECT remind_before_minutes FROM member_settings s WHERE s.userid = bookings.userid), ?3)";
     let due = bookings(
         tx,
-        "state = 'confirmed' AND starts_at > ?1 AND starts_at <= ?1 + ?2 * 60 AND reminded_at IS NULL
-         AND starts_at <= ?1 + 60 * COALESCE(
-             (SELECT remind_before_minutes FROM member_settings s WHERE s.userid = bookings.userid), ?3)",
+        &format!(
+            "state = 'confirmed' AND starts_at > ?1 AND starts_at <= ?1 + ?2 * 60 AND reminded_at IS NULL
+             AND starts_at <= ?1 + {lead} AND created_at < starts_at - {lead}"
+        ),
         params![now.timestamp(), longest, rules.config.remind_before_minutes],
     )?;
     let reminded = due.len() as u32;

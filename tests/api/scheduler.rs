@@ -108,6 +108,11 @@ async fn a_check_in_reminder_goes_out_once_at_t_minus_60_with_the_pass() {
     let reminder = app.db(|c| staffhome::outbox::queued_for(c, "a"));
     let text = reminder.iter().find(|m| m.dedupe_key == format!("remind:{id}")).expect("reminder").body.to_string();
     assert!(text.contains("签到码") && text.contains("/pass/"), "{text}");
+    // One made half an hour before its start is not reminded: its reply said it all.
+    app.clock.set(t - Duration::minutes(30));
+    let late = booking_no(&app.say("b", "预约 健身房 今天 18:30").await);
+    assert_eq!(pass(&app, t - Duration::minutes(29)).await.reminders, 0);
+    assert!(app.db(|c| staffhome::outbox::queued_for(c, "b")).iter().all(|m| m.dedupe_key != format!("remind:{late}")));
 }
 
 #[tokio::test]
