@@ -30,6 +30,8 @@ pub struct PageQuery {
     /// Sign in through WeCom even outside WeCom's browser (WeCom then says where to open it;
     /// the demo's stand-in signs the browser in).
     signin: Option<String>,
+    /// 改约: the member's booking being moved; a tapped cell then offers to move it there.
+    moving: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -37,6 +39,8 @@ pub struct SlotQuery {
     facility: String,
     date: String,
     slot: u32,
+    /// The booking to move here (改约), instead of booking the slot.
+    moving: Option<i64>,
 }
 
 /// A form's fields: the token always; a slot or a booking number by action.
@@ -68,9 +72,10 @@ pub async fn page(
     };
     let (ctx, selected, week) = (Arc::clone(&ctx), query.facility.clone(), query.week.clone());
     let (csrf, flash) = (session::csrf_token(&ctx.config, &request), flash_of(&request));
-    let viewer = user.clone();
+    let (viewer, moving) = (user.clone(), query.moving);
     let built = super::blocking(move || {
-        ctx.store.read(|conn| member_view::page(&ctx, conn, &viewer, selected.as_deref(), week.as_deref()))
+        let shown = member_view::Shown { facility: selected.as_deref(), week: week.as_deref(), moving };
+        ctx.store.read(|conn| member_view::page(&ctx, conn, &viewer, shown))
     })
     .await;
     let Some(mut context) = built else {
@@ -91,15 +96,18 @@ pub async fn page(
 /// `/m/slot`: one slot's confirm step (book it, or queue for it when full).
 pub async fn slot(ctx: Ctx, request: HttpRequest, query: web::Query<SlotQuery>) -> HttpResponse {
     let now = ctx.clock.now().timestamp();
-    if session::viewer(&ctx.config, &request, now).is_none() {
+    let Some(user) = session::viewer(&ctx.config, &request, now) else {
         return HttpResponse::SeeOther().insert_header((header::LOCATION, "/m")).finish();
-    }
+    };
     let Ok(date) = NaiveDate::parse_from_str(&query.date, "%Y-%m-%d") else {
         return plain(HttpResponse::BadRequest(), "日期应为 YYYY-MM-DD。\n");
     };
     let (code, no, csrf) = (query.facility.clone(), query.slot, session::csrf_token(&ctx.config, &request));
-    let ctx = Arc::clone(&ctx);
-    match super::blocking(move || ctx.store.read(|conn| member_view::slot(&ctx, conn, &code, date, no))).await {
+    let (ctx, moving) = (Arc::clone(&ctx), query.moving);
+    let built = move || {
+        ctx.store.read(|conn| member_view::slot(&ctx, conn, (&code, date, no), moving.map(|id| (user.as_str(), id))))
+    };
+    match super::blocking(built).await {
         Some(Some(mut context)) => {
             context["csrf"] = Value::from(csrf);
             html_page("member_slot.html", context)
@@ -109,7 +117,7 @@ pub async fn slot(ctx: Ctx, request: HttpRequest, query: web::Query<SlotQuery>) 
     }
 }
 
-/// `POST /m/{action}`: book, waitlist, unwait, cancel, confirm, checkin, calendar.
+/// `POST /m/{action}`: book, waitlist, unwait, cancel, move, confirm, checkin, calendar.
 pub async fn act(
     ctx: Ctx,
     request: HttpRequest,
@@ -185,6 +193,8 @@ fn command_of(action: &str, form: &ActionForm) -> Option<Command> {
         "accept_invitation" => Command::AcceptOffer(Some(form.booking?)),
         "decline_invitation" => Command::Reject { booking: Some(form.booking?), reason: None },
         "decline_offer" => Command::DeclineOffer(Some(form.booking?)),
+        // 改约 by tapping: the booking, and the slot tapped.
+        "move" => Command::Move { booking: Some(form.booking?), to: slot()? },
         _ => return None,
     })
 }

@@ -9,16 +9,18 @@ use chrono::{Datelike, Duration, NaiveDate};
 use rusqlite::Connection;
 use serde_json::{json, Value};
 
-/// The page of `user`, with `selected` (a facility code) shown, or the first facility, of
-/// the week `asked` (`this` or `next`; when not said, this week until its last slot has started and
-/// next week is open, as on a Sunday evening).
-pub fn page(
-    ctx: &AppContext,
-    conn: &Connection,
-    user: &str,
-    selected: Option<&str>,
-    asked: Option<&str>,
-) -> rusqlite::Result<Value> {
+/// What the page is asked to show: a facility (a code; else the first), a week (`this` or
+/// `next`; when not said, this week until its last slot has started and next week is open, as
+/// on a Sunday evening), and the booking being moved (改约), if one is.
+pub struct Shown<'a> {
+    pub facility: Option<&'a str>,
+    pub week: Option<&'a str>,
+    pub moving: Option<i64>,
+}
+
+/// The page of `user`, as `shown` asks.
+pub fn page(ctx: &AppContext, conn: &Connection, user: &str, shown: Shown<'_>) -> rusqlite::Result<Value> {
+    let Shown { facility: selected, week: asked, moving } = shown;
     let facilities = ctx.catalog.facilities();
     let facility = selected.and_then(|code| ctx.catalog.facility(code)).or_else(|| facilities.first());
     let all: Vec<Value> = facilities.iter().map(|f| json!({"code": f.code, "name": f.name})).collect();
@@ -41,8 +43,9 @@ pub fn page(
         "open": open,
         "facilities": all,
         "facility": facility.map(|f| json!({"code": f.code, "name": f.name, "capacity": f.capacity, "approval": f.needs_approval()})),
-        "days": match facility { Some(f) => week(ctx, conn, f, (monday, open), today)?, None => vec![] },
+        "days": match facility { Some(f) => week(ctx, conn, f, (monday, open), today, moving)?, None => vec![] },
         "bookings": bookings(ctx, conn, user)?,
+        "moving": moving.map(|id| movable(ctx, conn, user, id)).transpose()?.flatten(),
         "waits": waits(ctx, conn, user, today)?,
     }))
 }
@@ -55,7 +58,9 @@ fn week(
     facility: &Facility,
     (monday, open): (NaiveDate, bool),
     today: NaiveDate,
+    moving: Option<i64>,
 ) -> rusqlite::Result<Vec<Value>> {
+    let moving = moving.map(|id| format!("&moving={id}")).unwrap_or_default();
     let rules = ctx.rules();
     let mut days = Vec::new();
     for day in (0..7).map(|i| monday + Duration::days(i)) {
@@ -66,7 +71,7 @@ fn week(
             // A week not yet published is shown, not offered (a stop-use still says why).
             let cell = if open || cell.class == "closed" { cell } else { Cell::unopened() };
             let href = matches!(cell.class, "free" | "some" | "full")
-                .then(|| format!("/m/slot?facility={}&date={day}&slot={}", facility.code, slot.no));
+                .then(|| format!("/m/slot?facility={}&date={day}&slot={}{moving}", facility.code, slot.no));
             cells.push(json!({
                 "time": slot.start_label(), "peak": slot.peak, "class": cell.class, "text": cell.text,
                 "title": cell.title, "href": href,
@@ -89,6 +94,7 @@ fn bookings(ctx: &AppContext, conn: &Connection, user: &str) -> rusqlite::Result
             .filter(|(_, place)| place.state == "invited")
             .map(|(id, place)| (id, place.booker))
             .collect();
+    let this_monday = week_start(ctx.catalog.today(now));
     query::upcoming_bookings(conn, user, now)?
         .iter()
         .map(|b| {
@@ -97,9 +103,21 @@ fn bookings(ctx: &AppContext, conn: &Connection, user: &str) -> rusqlite::Result
                 "id": b.id, "what": service::describe(&ctx.catalog, &b.facility, b.date, b.slot),
                 "state": b.state.label(), "confirm": open.confirm, "check_in": open.check_in,
                 "pass": format!("/pass/{}", b.pass_token), "invited_by": invited.get(&b.id),
+                "facility": b.facility, "week": if week_start(b.date) > this_monday { "next" } else { "this" },
+                "movable": b.starts_at > now.timestamp(),
             }))
         })
         .collect()
+}
+
+/// Booking `id` as the page shows it while it is being moved: the member's own, not yet begun.
+fn movable(ctx: &AppContext, conn: &Connection, user: &str, id: i64) -> rusqlite::Result<Option<Value>> {
+    let now = ctx.clock.now();
+    let found = query::upcoming_bookings(conn, user, now)?.into_iter().find(|b| b.id == id);
+    Ok(found.filter(|b| b.starts_at > now.timestamp()).map(|b| {
+        json!({"id": b.id, "what": service::describe(&ctx.catalog, &b.facility, b.date, b.slot),
+               "facility": b.facility, "date": b.date.to_string(), "slot": b.slot})
+    }))
 }
 
 /// The member's places in queues.
@@ -116,13 +134,13 @@ fn waits(ctx: &AppContext, conn: &Connection, user: &str, today: NaiveDate) -> r
         .collect())
 }
 
-/// The confirm step of one slot: what it is and whether it can be booked or queued for.
+/// The confirm step of one slot: what it is and whether it can be booked or queued for, or,
+/// with `moving` (the member and their booking), whether that booking can be moved here.
 pub fn slot(
     ctx: &AppContext,
     conn: &Connection,
-    code: &str,
-    date: NaiveDate,
-    no: u32,
+    (code, date, no): (&str, NaiveDate, u32),
+    moving: Option<(&str, i64)>,
 ) -> rusqlite::Result<Option<Value>> {
     let (Some(facility), Some(slot)) = (ctx.catalog.facility(code), ctx.catalog.slot(no)) else { return Ok(None) };
     let view = query::day_view(conn, &ctx.rules(), date)?;
@@ -135,5 +153,6 @@ pub fn slot(
         "what": service::describe(&ctx.catalog, &facility.code, date, no), "class": cell.class,
         "text": cell.text, "title": cell.title, "approval": facility.needs_approval(),
         "week": if week_start(date) > week_start(today) { "next" } else { "" },
+        "moving": moving.map(|(user, id)| movable(ctx, conn, user, id)).transpose()?.flatten(),
     })))
 }

@@ -241,3 +241,43 @@ async fn a_partners_invitation_is_answered_on_the_page() {
     assert!(page.contains("已拒绝"), "{page}");
     assert_eq!(app.count(&format!("SELECT count(*) FROM bookings WHERE id = {id} AND state = 'cancelled'")), 1);
 }
+
+/// 改约 by tapping: 改约 on a booking, a new cell, its confirm step, then the move, done as
+/// typed (a new number, the old place freed); the same slot, a full one, or another member's
+/// booking is not offered, and a move without the form token changes nothing.
+#[tokio::test]
+async fn a_booking_is_moved_by_tapping_a_new_slot() {
+    let app = TestApp::spawn().await;
+    let id = crate::common::booking_no(&app.say("a", "预约 跑步机 明天 18:30").await);
+    app.say("c", "预约 跑步机 明天 17:30").await; // 17:30 full (one place)
+    let a = Member::sign_in(&app, "a").await;
+    let (_, page) = a.get("/m", None).await;
+    let link = format!("/m?facility=treadmill&amp;week=this&amp;moving={id}");
+    assert!(page.contains(&format!("id=\"move-{id}\"")) && page.contains(&link), "{page}");
+    let (_, moving) = a.get(&link.replace("&amp;", "&"), None).await;
+    assert!(moving.contains("id=\"moving\"") && moving.contains(&format!("#{id}</b>")), "{moving}");
+    let cell = format!("slot?facility=treadmill&amp;date=2026-11-24&amp;slot=11&amp;moving={id}");
+    assert!(moving.replace("&#x2f;", "/").contains(&cell), "the cells carry the move: {moving}");
+
+    let confirm_at = |slot: u32| format!("/m/slot?facility=treadmill&date=2026-11-24&slot={slot}&moving={id}");
+    assert!(a.get(&confirm_at(10), None).await.1.contains("这就是"), "its own slot");
+    assert!(a.get(&confirm_at(9), None).await.1.contains("不能改到这里"), "a full slot");
+    let (_, confirm) = a.get(&confirm_at(11), None).await;
+    assert!(confirm.contains("id=\"move\"") && confirm.contains("改到这里"), "{confirm}");
+    let token = Member::csrf(&confirm);
+    let form =
+        |token: &str| [slot_form(token, "treadmill", "2026-11-24", 11), vec![("booking", id.to_string())]].concat();
+
+    let (status, _) = a.post("/m/move", &form("0123456789abcdef0123456789abcdef")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let b = Member::sign_in(&app, "b").await;
+    let (_, refused) = b.post("/m/move", &form(&b.token().await)).await;
+    assert!(!refused.contains("已改约"), "{refused}");
+    assert!(!b.get(&confirm_at(11), None).await.1.contains("id=\"move\""), "not offered to b");
+    assert_eq!(app.count(&format!("SELECT state = 'confirmed' FROM bookings WHERE id = {id}")), 1);
+
+    let (_, page) = a.post("/m/move", &form(&token)).await;
+    assert!(page.contains("已改约") && page.contains("19:30-20:30"), "{page}");
+    assert_eq!(app.count(&format!("SELECT state = 'cancelled' FROM bookings WHERE id = {id}")), 1);
+    assert_eq!(app.count("SELECT count(*) FROM bookings WHERE userid = 'a' AND slot = 11 AND state = 'confirmed'"), 1);
+}
