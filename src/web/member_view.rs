@@ -21,6 +21,8 @@ pub struct Shown<'a> {
 /// The page of `user`, as `shown` asks.
 pub fn page(ctx: &AppContext, conn: &Connection, user: &str, shown: Shown<'_>) -> rusqlite::Result<Value> {
     let Shown { facility: selected, week: asked, moving } = shown;
+    // Only the member's own booking, not yet begun, is moved; any other number is ignored.
+    let moving = moving.map(|id| movable(ctx, conn, user, id)).transpose()?.flatten();
     let facilities = ctx.catalog.facilities();
     let facility = selected.and_then(|code| ctx.catalog.facility(code)).or_else(|| facilities.first());
     let all: Vec<Value> = facilities.iter().map(|f| json!({"code": f.code, "name": f.name})).collect();
@@ -43,9 +45,9 @@ pub fn page(ctx: &AppContext, conn: &Connection, user: &str, shown: Shown<'_>) -
         "open": open,
         "facilities": all,
         "facility": facility.map(|f| json!({"code": f.code, "name": f.name, "capacity": f.capacity, "approval": f.needs_approval()})),
-        "days": match facility { Some(f) => week(ctx, conn, f, (monday, open), today, moving)?, None => vec![] },
+        "days": match facility { Some(f) => week(ctx, conn, f, (monday, open), today, moving.as_ref())?, None => vec![] },
         "bookings": bookings(ctx, conn, user)?,
-        "moving": moving.map(|id| movable(ctx, conn, user, id)).transpose()?.flatten(),
+        "moving": moving,
         "waits": waits(ctx, conn, user, today)?,
     }))
 }
@@ -58,9 +60,14 @@ fn week(
     facility: &Facility,
     (monday, open): (NaiveDate, bool),
     today: NaiveDate,
-    moving: Option<i64>,
+    moving: Option<&Value>,
 ) -> rusqlite::Result<Vec<Value>> {
-    let moving = moving.map(|id| format!("&moving={id}")).unwrap_or_default();
+    let carried = moving.map(|m| format!("&moving={}", m["id"])).unwrap_or_default();
+    // The booking being moved: its own cell says so, and is not offered.
+    let is_moving = |day: NaiveDate, no: u32| {
+        moving
+            .is_some_and(|m| m["facility"] == facility.code.as_str() && m["date"] == day.to_string() && m["slot"] == no)
+    };
     let rules = ctx.rules();
     let mut days = Vec::new();
     for day in (0..7).map(|i| monday + Duration::days(i)) {
@@ -70,10 +77,12 @@ fn week(
             let cell = Cell::of(ctx, conn, &view, facility, day, slot)?;
             // A week not yet published is shown, not offered (a stop-use still says why).
             let cell = if open || cell.class == "closed" { cell } else { Cell::unopened() };
-            let href = matches!(cell.class, "free" | "some" | "full")
-                .then(|| format!("/m/slot?facility={}&date={day}&slot={}{moving}", facility.code, slot.no));
+            let current = is_moving(day, slot.no);
+            let href = (matches!(cell.class, "free" | "some" | "full") && !current)
+                .then(|| format!("/m/slot?facility={}&date={day}&slot={}{carried}", facility.code, slot.no));
+            let text = if current { "原时段".to_string() } else { cell.text };
             cells.push(json!({
-                "time": slot.start_label(), "peak": slot.peak, "class": cell.class, "text": cell.text,
+                "time": slot.start_label(), "peak": slot.peak, "class": cell.class, "text": text,
                 "title": cell.title, "href": href,
             }));
         }

@@ -258,6 +258,8 @@ async fn a_booking_is_moved_by_tapping_a_new_slot() {
     assert!(moving.contains("id=\"moving\"") && moving.contains(&format!("#{id}</b>")), "{moving}");
     let cell = format!("slot?facility=treadmill&amp;date=2026-11-24&amp;slot=11&amp;moving={id}");
     assert!(moving.replace("&#x2f;", "/").contains(&cell), "the cells carry the move: {moving}");
+    let own = format!("slot?facility=treadmill&amp;date=2026-11-24&amp;slot=10&amp;moving={id}");
+    assert!(moving.contains("原时段") && !moving.replace("&#x2f;", "/").contains(&own), "its own cell: {moving}");
 
     let confirm_at = |slot: u32| format!("/m/slot?facility=treadmill&date=2026-11-24&slot={slot}&moving={id}");
     assert!(a.get(&confirm_at(10), None).await.1.contains("这就是"), "its own slot");
@@ -274,6 +276,8 @@ async fn a_booking_is_moved_by_tapping_a_new_slot() {
     let (_, refused) = b.post("/m/move", &form(&b.token().await)).await;
     assert!(!refused.contains("已改约"), "{refused}");
     assert!(!b.get(&confirm_at(11), None).await.1.contains("id=\"move\""), "not offered to b");
+    let (_, elsewhere) = b.get(&format!("/m?facility=treadmill&moving={id}"), None).await;
+    assert!(!elsewhere.contains("id=\"moving\"") && !elsewhere.contains("moving="), "{elsewhere}");
     assert_eq!(app.count(&format!("SELECT state = 'confirmed' FROM bookings WHERE id = {id}")), 1);
 
     let (_, page) = a.post("/m/move", &form(&token)).await;
