@@ -4,7 +4,7 @@
 
 use super::board::Cell;
 use crate::app::AppContext;
-use crate::booking::{date_label, query, service, week_start, weekday_zh, Facility};
+use crate::booking::{date_label, query, service, week_start, weekday_zh, Booking, Facility};
 use chrono::{Datelike, Duration, NaiveDate};
 use rusqlite::Connection;
 use serde_json::{json, Value};
@@ -23,6 +23,7 @@ pub fn page(ctx: &AppContext, conn: &Connection, user: &str, shown: Shown<'_>) -
     let Shown { facility: selected, week: asked, moving } = shown;
     // Only the member's own booking, not yet begun, is moved; any other number is ignored.
     let moving = moving.map(|id| movable(ctx, conn, user, id)).transpose()?.flatten();
+    let moving_shown = moving.as_ref().map(|b| moving_view(ctx, b));
     let facilities = ctx.catalog.facilities();
     let facility = selected.and_then(|code| ctx.catalog.facility(code)).or_else(|| facilities.first());
     let all: Vec<Value> = facilities.iter().map(|f| json!({"code": f.code, "name": f.name})).collect();
@@ -47,7 +48,7 @@ pub fn page(ctx: &AppContext, conn: &Connection, user: &str, shown: Shown<'_>) -
         "facility": facility.map(|f| json!({"code": f.code, "name": f.name, "capacity": f.capacity, "approval": f.needs_approval()})),
         "days": match facility { Some(f) => week(ctx, conn, f, (monday, open), today, moving.as_ref())?, None => vec![] },
         "bookings": bookings(ctx, conn, user)?,
-        "moving": moving,
+        "moving": moving_shown,
         "waits": waits(ctx, conn, user, today)?,
     }))
 }
@@ -60,14 +61,12 @@ fn week(
     facility: &Facility,
     (monday, open): (NaiveDate, bool),
     today: NaiveDate,
-    moving: Option<&Value>,
+    moving: Option<&Booking>,
 ) -> rusqlite::Result<Vec<Value>> {
-    let carried = moving.map(|m| format!("&moving={}", m["id"])).unwrap_or_default();
+    let carried = moving.map(|b| format!("&moving={}", b.id)).unwrap_or_default();
     // The booking being moved: its own cell says so, and is not offered.
-    let is_moving = |day: NaiveDate, no: u32| {
-        moving
-            .is_some_and(|m| m["facility"] == facility.code.as_str() && m["date"] == day.to_string() && m["slot"] == no)
-    };
+    let is_moving =
+        |day: NaiveDate, no: u32| moving.is_some_and(|b| b.facility == facility.code && b.date == day && b.slot == no);
     let rules = ctx.rules();
     let mut days = Vec::new();
     for day in (0..7).map(|i| monday + Duration::days(i)) {
@@ -119,14 +118,17 @@ fn bookings(ctx: &AppContext, conn: &Connection, user: &str) -> rusqlite::Result
         .collect()
 }
 
-/// Booking `id` as the page shows it while it is being moved: the member's own, not yet begun.
-fn movable(ctx: &AppContext, conn: &Connection, user: &str, id: i64) -> rusqlite::Result<Option<Value>> {
+/// Booking `id` if it may be moved from the page: the member's own, not yet begun.
+fn movable(ctx: &AppContext, conn: &Connection, user: &str, id: i64) -> rusqlite::Result<Option<Booking>> {
     let now = ctx.clock.now();
     let found = query::upcoming_bookings(conn, user, now)?.into_iter().find(|b| b.id == id);
-    Ok(found.filter(|b| b.starts_at > now.timestamp()).map(|b| {
-        json!({"id": b.id, "what": service::describe(&ctx.catalog, &b.facility, b.date, b.slot),
-               "facility": b.facility, "date": b.date.to_string(), "slot": b.slot})
-    }))
+    Ok(found.filter(|b| b.starts_at > now.timestamp()))
+}
+
+/// A booking being moved, as the page and the confirm step name it.
+fn moving_view(ctx: &AppContext, b: &Booking) -> Value {
+    json!({"id": b.id, "what": service::describe(&ctx.catalog, &b.facility, b.date, b.slot),
+           "facility": b.facility, "date": b.date.to_string(), "slot": b.slot})
 }
 
 /// The member's places in queues.
@@ -162,6 +164,6 @@ pub fn slot(
         "what": service::describe(&ctx.catalog, &facility.code, date, no), "class": cell.class,
         "text": cell.text, "title": cell.title, "approval": facility.needs_approval(),
         "week": if week_start(date) > week_start(today) { "next" } else { "" },
-        "moving": moving.map(|(user, id)| movable(ctx, conn, user, id)).transpose()?.flatten(),
+        "moving": moving.map(|(user, id)| movable(ctx, conn, user, id)).transpose()?.flatten().map(|b| moving_view(ctx, &b)),
     })))
 }
