@@ -53,6 +53,23 @@ pub struct ActionForm {
     booking: Option<i64>,
 }
 
+/// A page address whose fields do not parse (a number that is not one) is answered in words a
+/// member can act on, not with the parser's message.
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|error, _| {
+        let answer = plain(HttpResponse::BadRequest(), "链接有误，请从应用里重新打开页面。\n");
+        actix_web::error::InternalError::from_response(error, answer).into()
+    })
+}
+
+/// Likewise a form whose fields do not parse.
+pub fn form_config() -> web::FormConfig {
+    web::FormConfig::default().error_handler(|error, _| {
+        let answer = plain(HttpResponse::BadRequest(), "表单有误，请返回页面重试。\n");
+        actix_web::error::InternalError::from_response(error, answer).into()
+    })
+}
+
 fn plain(mut response: actix_web::HttpResponseBuilder, body: &str) -> HttpResponse {
     response.content_type("text/plain; charset=utf-8").body(body.to_string())
 }

@@ -44,9 +44,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/board", web::get().to(board::board))
     .route("/calendar/facility/{file}", web::get().to(ics::facility_feed))
     .route("/calendar/{file}", web::get().to(ics::member_feed))
-    .route("/m", web::get().to(member::page))
-    .route("/m/slot", web::get().to(member::slot))
-    .route("/m/{action}", web::post().to(member::act))
+    .service(
+        web::scope("/m")
+            .app_data(member::query_config())
+            .app_data(member::form_config())
+            .route("", web::get().to(member::page))
+            .route("/slot", web::get().to(member::slot))
+            .route("/{action}", web::post().to(member::act)),
+    )
     .route("/admin", web::get().to(admin::page))
     .route("/admin/export.csv", web::get().to(admin::export_csv))
     .route("/healthz", web::get().to(health::healthz))

@@ -285,3 +285,17 @@ async fn a_booking_is_moved_by_tapping_a_new_slot() {
     assert_eq!(app.count(&format!("SELECT state = 'cancelled' FROM bookings WHERE id = {id}")), 1);
     assert_eq!(app.count("SELECT count(*) FROM bookings WHERE userid = 'a' AND slot = 11 AND state = 'confirmed'"), 1);
 }
+
+/// An address or a form whose fields do not parse is answered in words, not the parser's.
+#[tokio::test]
+async fn a_broken_link_or_form_is_answered_in_words() {
+    let app = TestApp::spawn().await;
+    let a = Member::sign_in(&app, "a").await;
+    for path in ["/m?moving=abc", "/m/slot?facility=gym&date=2026-11-24&slot=x"] {
+        let (status, body) = a.get(path, None).await;
+        assert_eq!((status, body.as_str()), (StatusCode::BAD_REQUEST, "链接有误，请从应用里重新打开页面。\n"));
+    }
+    let (status, body) = a.post("/m/book", &[("csrf", a.token().await), ("slot", "x".into())]).await;
+    assert_eq!((status, body.as_str()), (StatusCode::BAD_REQUEST, "表单有误，请返回页面重试。\n"));
+    assert_eq!(app.count("SELECT count(*) FROM bookings"), 0);
+}
