@@ -216,6 +216,9 @@ impl Demo {
         else {
             return format!("没有第 {arg} 个按钮（共 {} 个）。\n", card.buttons.len());
         };
+        if let Some(url) = key.strip_prefix(LINK) {
+            return format!("（点击「{label}」）打开页面：{url}\n（浏览器里先用 /page 的地址登录）\n");
+        }
         let inbound = Inbound::TemplateCardEvent {
             event_key: key,
             task_id: card.task_id.clone(),
@@ -352,10 +355,12 @@ impl Demo {
                     .into_iter()
                     .flatten()
                     .map(|b| {
-                        (
-                            b["text"].as_str().unwrap_or_default().to_string(),
-                            b["key"].as_str().unwrap_or_default().to_string(),
-                        )
+                        // A link button opens its page; the demo prints where.
+                        let key = match b["url"].as_str() {
+                            Some(url) if b["type"] == 1 => format!("{LINK}{url}"),
+                            _ => b["key"].as_str().unwrap_or_default().to_string(),
+                        };
+                        (b["text"].as_str().unwrap_or_default().to_string(), key)
                     })
                     .collect();
                 if !buttons.is_empty() {
@@ -375,6 +380,9 @@ impl Demo {
         }
     }
 }
+
+/// How the demo marks a card's link button among its callback keys.
+const LINK: &str = "link:";
 
 fn show_reply(reply: &SimReply) -> String {
     match reply {

@@ -50,8 +50,8 @@ pub fn send_cards(tx: &Connection, n: &Notifier, request: &Request, now: i64) ->
             &what,
             &fields,
             &[
-                Button { text: "通过", style: 1, key: decide(booking.id, level, Decision::Approve) },
-                Button { text: "驳回", style: 4, key: decide(booking.id, level, Decision::Reject) },
+                Button::tap("通过", 1, decide(booking.id, level, Decision::Approve)),
+                Button::tap("驳回", 4, decide(booking.id, level, Decision::Reject)),
             ],
         )?;
         let outbox_key = format!("approval-card:{}:{level}:{approver}", booking.id);

@@ -93,7 +93,7 @@ pub fn slot_card(
     let buttons: Vec<Button> = buttons
         .iter()
         .enumerate()
-        .map(|(i, (text, key))| Button { text, style: if i == 0 { 1 } else { 2 }, key: key.clone() })
+        .map(|(i, (text, key))| Button::tap(text, if i == 0 { 1 } else { 2 }, key.clone()))
         .collect();
     let body = card::button_card(&task_id("slots", &key)?, title, desc, &[], &buttons)?;
     // Every card of choices shows what the member asked last: a newer one replaces it.
@@ -112,25 +112,30 @@ pub struct BookingCard<'a> {
     pub can_check_in: bool,
     /// A partner's place not yet answered: who invited them (the card asks 接受 / 拒绝).
     pub invited_by: Option<&'a str>,
+    /// The member's page moving this booking (改约 then a tap), when it may still be moved.
+    pub move_url: Option<String>,
 }
 
-/// The card of one upcoming booking: 取消, and 确认 / 签到 where they apply; an invitation not
-/// yet answered asks 接受 / 拒绝 as its own card does.
+/// The card of one upcoming booking: 取消, and 确认 / 签到 / 改约 (a link to the member's page)
+/// where they apply; an invitation not yet answered asks 接受 / 拒绝 as its own card does.
 pub fn booking_card(key: String, to: &str, booking: &BookingCard) -> Result<Message, NotifyError> {
     let mut buttons = Vec::new();
     let invitation = booking.invited_by.map(|booker| format!("{booker} 约你同去"));
     if invitation.is_some() {
-        buttons.push(Button { text: "接受", style: 1, key: CardButton::PartnerAccept(booking.id).key() });
-        buttons.push(Button { text: "拒绝", style: 4, key: CardButton::PartnerDecline(booking.id).key() });
+        buttons.push(Button::tap("接受", 1, CardButton::PartnerAccept(booking.id).key()));
+        buttons.push(Button::tap("拒绝", 4, CardButton::PartnerDecline(booking.id).key()));
     }
     if booking.can_check_in && invitation.is_none() {
-        buttons.push(Button { text: "签到", style: 1, key: CardButton::CheckIn(booking.id).key() });
+        buttons.push(Button::tap("签到", 1, CardButton::CheckIn(booking.id).key()));
     }
     if booking.can_confirm && invitation.is_none() {
-        buttons.push(Button { text: "确认参加", style: 1, key: CardButton::Confirm(booking.id).key() });
+        buttons.push(Button::tap("确认参加", 1, CardButton::Confirm(booking.id).key()));
     }
     if invitation.is_none() {
-        buttons.push(Button { text: "取消预约", style: 4, key: CardButton::Cancel(booking.id).key() });
+        if let Some(url) = &booking.move_url {
+            buttons.push(Button::link("改约", 2, url.clone()));
+        }
+        buttons.push(Button::tap("取消预约", 4, CardButton::Cancel(booking.id).key()));
     }
     let fields = [Field { key: "状态", value: booking.state }];
     let title = format!("#{} {}", booking.id, booking.what);

@@ -90,8 +90,8 @@ pub fn confirmation_card(
         &what,
         &fields,
         &[
-            card::Button { text: "确认参加", style: 1, key: CardButton::Confirm(booking.id).key() },
-            card::Button { text: "取消预约", style: 4, key: CardButton::Cancel(booking.id).key() },
+            card::Button::tap("确认参加", 1, CardButton::Confirm(booking.id).key()),
+            card::Button::tap("取消预约", 4, CardButton::Cancel(booking.id).key()),
         ],
     )?;
     // Confirmation cards are for peak slots only: formal.

@@ -22,8 +22,8 @@ pub fn offered(tx: &Connection, n: &Notifier, offer: &Offer, now: i64) -> Result
         &what,
         &[Field { key: "保留到", value: &until }],
         &[
-            card::Button { text: "接受", style: 1, key: CardButton::AcceptOffer(offer.entry).key() },
-            card::Button { text: "放弃", style: 4, key: CardButton::DeclineOffer(offer.entry).key() },
+            card::Button::tap("接受", 1, CardButton::AcceptOffer(offer.entry).key()),
+            card::Button::tap("放弃", 4, CardButton::DeclineOffer(offer.entry).key()),
         ],
     )?;
     let key = format!("offer:{}:{}", offer.entry, offer.until);

@@ -18,8 +18,8 @@ pub fn invited(tx: &Connection, n: &Notifier, booking: &Booking, booker: &str, n
         &what,
         &[Field { key: "预约号", value: &number }],
         &[
-            card::Button { text: "接受", style: 1, key: CardButton::PartnerAccept(booking.id).key() },
-            card::Button { text: "拒绝", style: 4, key: CardButton::PartnerDecline(booking.id).key() },
+            card::Button::tap("接受", 1, CardButton::PartnerAccept(booking.id).key()),
+            card::Button::tap("拒绝", 4, CardButton::PartnerDecline(booking.id).key()),
         ],
     )?;
     let message = Outgoing::to_user(format!("partner:{}", booking.id), &booking.userid, Weight::Formal, body);

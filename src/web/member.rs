@@ -81,7 +81,8 @@ pub async fn page(
     request: HttpRequest,
     query: web::Query<PageQuery>,
 ) -> HttpResponse {
-    let back = page_of(query.facility.as_deref(), query.week.as_deref() == Some("next"));
+    // Back here after signing in, the move (a 我的 card's 改约) included.
+    let back = page_of(query.facility.as_deref(), query.week.as_deref() == Some("next"), query.moving);
     let returned = (query.code.as_deref(), query.state.as_deref());
     let user = match oauth::visitor(&ctx, &limit, &request, returned, query.signin.is_some(), &back).await {
         Visitor::Member(user) => user,
@@ -166,7 +167,7 @@ pub async fn act(
     let this_monday = crate::booking::week_start(ctx.catalog.today(now));
     let slot_monday = form.date.as_deref().and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
     let next_week = slot_monday.is_some_and(|date| crate::booking::week_start(date) > this_monday);
-    let back = page_of(form.facility.as_deref(), next_week);
+    let back = page_of(form.facility.as_deref(), next_week, None);
     let flash = Cookie::build(FLASH, hex::encode(said.as_bytes()))
         .path("/m")
         .http_only(true)
@@ -175,10 +176,11 @@ pub async fn act(
     HttpResponse::SeeOther().insert_header((header::LOCATION, back)).cookie(flash).finish()
 }
 
-/// The member's page showing `facility` (or the first), this week or the next.
-fn page_of(facility: Option<&str>, next_week: bool) -> String {
+/// The member's page showing `facility` (or the first), this week or the next, moving a booking.
+fn page_of(facility: Option<&str>, next_week: bool, moving: Option<i64>) -> String {
     let facility = facility.map(|code| format!("facility={}", crate::wecom::url::urlencode(code)));
-    let query: Vec<String> = facility.into_iter().chain(next_week.then(|| "week=next".to_string())).collect();
+    let week = next_week.then(|| "week=next".to_string());
+    let query: Vec<String> = facility.into_iter().chain(week).chain(moving.map(|id| format!("moving={id}"))).collect();
     if query.is_empty() {
         "/m".to_string()
     } else {

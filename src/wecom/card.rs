@@ -68,11 +68,25 @@ pub fn text_notice(title: &str, desc: &str, body: &str, list: &[Field], url: &st
     })
 }
 
-/// A button on an interactive card: its label, style (1 strong … 4 negative) and key.
+/// A button on an interactive card: its label, style (1 strong … 4 negative) and key; or,
+/// with `url`, a button that opens that page instead of calling back (its key unused).
 pub struct Button<'a> {
     pub text: &'a str,
     pub style: u8,
     pub key: String,
+    pub url: Option<String>,
+}
+
+impl<'a> Button<'a> {
+    /// A button whose click comes back with `key`.
+    pub fn tap(text: &'a str, style: u8, key: String) -> Button<'a> {
+        Button { text, style, key, url: None }
+    }
+
+    /// A button that opens `url`.
+    pub fn link(text: &'a str, style: u8, url: String) -> Button<'a> {
+        Button { text, style, key: String::new(), url: Some(url) }
+    }
 }
 
 /// A `button_interaction` card; the click comes back as a template_card_event.
@@ -88,6 +102,12 @@ pub fn button_card(
     }
     let mut keys: Vec<&str> = Vec::new();
     for button in buttons {
+        if let Some(url) = &button.url {
+            if url.is_empty() {
+                return Err(CardError::BadKey);
+            }
+            continue;
+        }
         if button.key.is_empty() || button.key.len() > MAX_KEY_BYTES || keys.contains(&button.key.as_str()) {
             return Err(CardError::BadKey);
         }
@@ -95,7 +115,10 @@ pub fn button_card(
     }
     let button_list: Vec<Value> = buttons
         .iter()
-        .map(|b| json!({"text": chars(b.text, 10), "style": b.style.clamp(1, 4), "key": b.key}))
+        .map(|b| match &b.url {
+            Some(url) => json!({"text": chars(b.text, 10), "style": b.style.clamp(1, 4), "type": 1, "url": url}),
+            None => json!({"text": chars(b.text, 10), "style": b.style.clamp(1, 4), "key": b.key}),
+        })
         .collect();
     Ok(json!({
         "msgtype": "template_card",
@@ -126,12 +149,27 @@ mod tests {
     #[test]
     fn buttons_are_limited_and_unique() {
         let task = TaskId::parse("t1").unwrap();
-        let button = |key: &str| Button { text: "通过", style: 1, key: key.to_string() };
+        let button = |key: &str| Button::tap("通过", 1, key.to_string());
         assert!(button_card(&task, "审批", "", &[], &[button("a"), button("b")]).is_ok());
         assert_eq!(button_card(&task, "审批", "", &[], &[button("a"), button("a")]), Err(CardError::BadKey));
         assert_eq!(button_card(&task, "审批", "", &[], &[]), Err(CardError::ButtonCount));
         let seven: Vec<Button> = (0..7).map(|i| button(&i.to_string())).collect();
         assert_eq!(button_card(&task, "审批", "", &[], &seven), Err(CardError::ButtonCount));
+    }
+
+    #[test]
+    fn a_link_button_opens_its_page_and_needs_no_key() {
+        let task = TaskId::parse("t1").unwrap();
+        let buttons =
+            [Button::link("改约", 2, "https://x/m?moving=1".into()), Button::tap("取消", 4, "cancel:1".into())];
+        let card = button_card(&task, "#1", "", &[], &buttons).unwrap();
+        let list = &card["template_card"]["button_list"];
+        assert_eq!(list[0], serde_json::json!({"text": "改约", "style": 2, "type": 1, "url": "https://x/m?moving=1"}));
+        assert_eq!(list[1]["key"], "cancel:1");
+        assert_eq!(
+            button_card(&task, "#1", "", &[], &[Button::link("改约", 2, String::new())]),
+            Err(CardError::BadKey)
+        );
     }
 
     #[test]

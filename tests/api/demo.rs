@@ -68,6 +68,7 @@ fn the_demo_shows_cards_to_tap_and_the_members_page() {
         "空闲 健身房 明天\n\
          /click 3\n\
          我的\n\
+         /click 1\n\
          /page\n\
          /as admin1\n\
          发布 下周\n\
@@ -80,7 +81,9 @@ fn the_demo_shows_cards_to_tap_and_the_members_page() {
         "（点击「10:30 剩10」）[按钮] 已预约 #1 10:30",
         "[凭证 → zhangsan] 预约凭证 #1 健身房",
         "[卡片 → zhangsan] #1 健身房 11月24日 周二 10:30-11:30 — 我的预约",
-        "/click 1 取消预约",
+        "/click 1 改约   /click 2 取消预约",
+        "（点击「改约」）打开页面：http://127.0.0.1:",
+        "/m?facility=gym&week=this&moving=1",
         "/m?signin=1  （在浏览器中以 zhangsan 登录）",
         "[群机器人 → 全员群] **职工之家 11月30日 周一 至 12月6日 周日 的预约已开放**",
     ] {

@@ -120,10 +120,18 @@ async fn mine_sends_a_card_per_upcoming_booking_with_what_applies() {
         })
     };
     let soon_card = card_of(soon).expect("a card for the booking starting soon");
-    let keys = |card: &Value| buttons(card).into_iter().map(|(_, k)| k).collect::<Vec<_>>();
+    // Buttons that call back, by key; 改约 opens the member's page moving that booking.
+    let keys = |card: &Value| buttons(card).into_iter().map(|(_, k)| k).filter(|k| !k.is_empty()).collect::<Vec<_>>();
     assert_eq!(keys(soon_card), [format!("checkin:{soon}"), format!("cancel:{soon}")]);
     let peak_card = card_of(peak).expect("a card for the peak booking");
     assert_eq!(keys(peak_card), [format!("confirm:{peak}"), format!("cancel:{peak}")]);
+    let link = &peak_card["template_card"]["button_list"][1];
+    assert_eq!((link["text"].as_str(), link["type"].as_i64()), (Some("改约"), Some(1)));
+    let page = link["url"].as_str().unwrap_or_default();
+    assert_eq!(page, app.url(&format!("/m?facility=gym&week=this&moving={peak}")));
+    // Opened in WeCom without a session: signed in, and back on the page still moving it.
+    let signed_in = app.oauth_round(&page.replace(&app.url(""), ""), "a").await;
+    assert_eq!(crate::common::location(&signed_in), format!("/m?facility=gym&moving={peak}"));
 
     assert_eq!(tap(&app, "a", soon_card, &format!("checkin:{soon}")).await, format!("已签到 #{soon}"));
     assert_eq!(tap(&app, "a", peak_card, &format!("cancel:{peak}")).await, "已取消");

@@ -139,6 +139,16 @@ fn validate_card(card: &Value) -> Result<(), i64> {
             }
             let mut keys = Vec::new();
             for button in buttons {
+                // type 1: the button opens its url (which must be a web address) and needs no key.
+                // 42040 is in WeCom's range of template_card field errors (42027–42051); which
+                // one it uses for a bad button url is not documented.
+                if button["type"] == 1 {
+                    let url = button["url"].as_str().unwrap_or_default();
+                    if !(url.starts_with("http://") || url.starts_with("https://")) {
+                        return Err(42040);
+                    }
+                    continue;
+                }
                 let key = button["key"].as_str().unwrap_or_default();
                 if key.is_empty() || key.len() > 1024 || keys.contains(&key) {
                     return Err(42039);
@@ -157,5 +167,27 @@ fn validate_card(card: &Value) -> Result<(), i64> {
             Ok(())
         }
         _ => Err(42027),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::validate_card;
+    use serde_json::json;
+
+    fn card(buttons: serde_json::Value) -> serde_json::Value {
+        json!({"card_type": "button_interaction", "task_id": "t1", "button_list": buttons})
+    }
+
+    /// A callback button needs a key of its own; a link button (type 1) a web address instead.
+    #[test]
+    fn buttons_call_back_by_key_or_open_a_web_address() {
+        let tap = json!({"text": "取消", "key": "cancel:1"});
+        let link = json!({"text": "改约", "type": 1, "url": "https://example.com/m?moving=1"});
+        assert_eq!(validate_card(&card(json!([tap, link]))), Ok(()));
+        assert_eq!(validate_card(&card(json!([tap, tap]))), Err(42039));
+        assert_eq!(validate_card(&card(json!([{"text": "改约", "type": 1, "url": "ftp://x"}]))), Err(42040));
+        assert_eq!(validate_card(&card(json!([{"text": "改约", "type": 1}]))), Err(42040));
+        assert_eq!(validate_card(&card(json!([{"text": "改约"}]))), Err(42039));
     }
 }
