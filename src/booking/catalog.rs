@@ -90,6 +90,11 @@ pub fn week_start(date: NaiveDate) -> NaiveDate {
     date - Duration::days(date.weekday().num_days_from_monday() as i64)
 }
 
+/// Whether `date` falls in a week after the one of `today` (the member's page shows it under 下周).
+pub fn in_a_later_week(date: NaiveDate, today: NaiveDate) -> bool {
+    week_start(date) > week_start(today)
+}
+
 /// 周一 … 周日
 pub fn weekday_zh(date: NaiveDate) -> &'static str {
     match date.weekday() {

@@ -19,7 +19,7 @@ pub mod service;
 pub mod signout;
 pub mod waitlist;
 
-pub use catalog::{date_label, week_start, weekday_zh, Catalog, Facility, Slot};
+pub use catalog::{date_label, in_a_later_week, week_start, weekday_zh, Catalog, Facility, Slot};
 pub use events::{Event, Events};
 pub use model::{Alternative, Booking, BookingError, BookingState};
 pub use service::Rules;

@@ -45,9 +45,9 @@ impl Turn<'_> {
             .collect();
         let day = self.day_bounds(date);
         let closed = booking::rules::closure_over(self.tx, &facility.code, day.0, day.1)?.map(|(reason, _)| reason);
-        // What to say next: book the first place left; else queue for the first full slot, or
-        // look at the next day (a day closed or gone by has neither).
-        // The time asked about (「乒乓球 明天 18:30」) comes first when it is still to be had.
+        // What to say next: book the first place left, from the time asked about on (「乒乓球
+        // 明天 18:30」); else queue for the first full slot, or look at the next day (a day
+        // closed or gone by has neither).
         let start = |no: u32| self.ctx.catalog.slot(no).map(|s| s.start_label());
         let asked = request.slot.as_ref().and_then(|spec| self.slot_numbers(spec)).and_then(|nos| nos.first().copied());
         let asked = asked.unwrap_or(0);

@@ -98,17 +98,21 @@ impl Turn<'_> {
 }
 
 impl Turn<'_> {
-    /// Where the member's booking `id` went when it was moved (改约 gives a new number):
-    /// the words' context, or None when it was not moved (or the lookup failed: logged).
-    pub(super) fn moved_context(&self, id: i64) -> Option<Value> {
-        let to = match booking::moves::moved_on(self.tx, id) {
-            Ok(to) => to?,
+    /// The member's booking that `id` went on as when it was moved (改约 gives a new number);
+    /// None when it was not moved, went to someone else, or the lookup failed (logged).
+    fn moved_on(&self, id: i64) -> Option<crate::booking::Booking> {
+        match booking::moves::moved_on(self.tx, id) {
+            Ok(to) => to.filter(|to| to.userid == self.user),
             Err(error) => {
                 tracing::error!(%error, id, "could not read where a booking was moved");
-                return None;
+                None
             }
-        };
-        (to.userid == self.user).then(|| {
+        }
+    }
+
+    /// Where the member's booking `id` went when it was moved: the words' context, or None.
+    pub(super) fn moved_context(&self, id: i64) -> Option<Value> {
+        self.moved_on(id).map(|to| {
             json!({"kind": "moved", "id": id, "to": to.id, "to_what": self.what(&to),
                    "to_live": to.state.is_live(), "to_state": to.state.label()})
         })
@@ -116,12 +120,9 @@ impl Turn<'_> {
 
     /// A card button's refusal about booking `id`, which names the new number when it moved.
     pub(super) fn tap_refusal(&self, id: i64, error: &BookingError) -> String {
-        let moved = matches!(error, BookingError::NotActive { .. })
-            .then(|| self.moved_context(id))
-            .flatten()
-            .and_then(|context| context["to"].as_i64());
+        let moved = matches!(error, BookingError::NotActive { .. }).then(|| self.moved_on(id)).flatten();
         match moved {
-            Some(to) => format!("已改约为 #{to}"),
+            Some(to) => format!("已改约为 #{}", to.id),
             None => short_refusal(error),
         }
     }

@@ -8,7 +8,7 @@ use super::command::SlotRequest;
 use super::dates::SlotSpec;
 use super::Turn;
 use crate::booking::partners::PartnerPlace;
-use crate::booking::{query, week_start, Alternative, Booking, BookingState, Facility};
+use crate::booking::{in_a_later_week, query, Alternative, Booking, BookingState, Facility};
 use crate::notify::{self, BookingCard, Message, SlotChoice};
 use crate::wecom::card::MAX_BUTTONS;
 use chrono::NaiveDate;
@@ -104,7 +104,7 @@ impl Turn<'_> {
             let open = query::open_actions(self.tx, &self.rules(), b, self.now)?;
             let what = self.what(b);
             let invited_by = places.iter().find(|(id, place)| *id == b.id && place.state == "invited");
-            let week = if week_start(b.date) > week_start(self.today()) { "next" } else { "this" };
+            let week = if in_a_later_week(b.date, self.today()) { "next" } else { "this" };
             let page = format!("/m?facility={}&week={week}&moving={}", b.facility, b.id);
             let move_url = (b.starts_at > self.now.timestamp()).then(|| self.ctx.config.server.public_url.join(&page));
             let card = BookingCard {

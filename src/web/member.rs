@@ -164,9 +164,9 @@ pub async fn act(
         }
     };
     // Back to the week the slot acted on is in (a booking made for next week shows there).
-    let this_monday = crate::booking::week_start(ctx.catalog.today(now));
-    let slot_monday = form.date.as_deref().and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
-    let next_week = slot_monday.is_some_and(|date| crate::booking::week_start(date) > this_monday);
+    let today = ctx.catalog.today(now);
+    let slot_date = form.date.as_deref().and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+    let next_week = slot_date.is_some_and(|date| crate::booking::in_a_later_week(date, today));
     let back = page_of(form.facility.as_deref(), next_week, None);
     let flash = Cookie::build(FLASH, hex::encode(said.as_bytes()))
         .path("/m")

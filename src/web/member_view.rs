@@ -4,7 +4,7 @@
 
 use super::board::Cell;
 use crate::app::AppContext;
-use crate::booking::{date_label, query, service, week_start, weekday_zh, Booking, Facility};
+use crate::booking::{date_label, in_a_later_week, query, service, week_start, weekday_zh, Booking, Facility};
 use chrono::{Datelike, Duration, NaiveDate};
 use rusqlite::Connection;
 use serde_json::{json, Value};
@@ -21,13 +21,13 @@ pub struct Shown<'a> {
 /// The page of `user`, as `shown` asks.
 pub fn page(ctx: &AppContext, conn: &Connection, user: &str, shown: Shown<'_>) -> rusqlite::Result<Value> {
     let Shown { facility: selected, week: asked, moving } = shown;
+    let now = ctx.clock.now();
+    let upcoming = query::upcoming_bookings(conn, user, now)?;
     // Only the member's own booking, not yet begun, is moved; any other number is ignored.
-    let moving = moving.map(|id| movable(ctx, conn, user, id)).transpose()?.flatten();
-    let moving_shown = moving.as_ref().map(|b| moving_view(ctx, b));
+    let moving = moving.and_then(|id| upcoming.iter().find(|b| b.id == id && may_move(b, now)));
     let facilities = ctx.catalog.facilities();
     let facility = selected.and_then(|code| ctx.catalog.facility(code)).or_else(|| facilities.first());
     let all: Vec<Value> = facilities.iter().map(|f| json!({"code": f.code, "name": f.name})).collect();
-    let now = ctx.clock.now();
     let today = ctx.catalog.today(now);
     let this_monday = week_start(today);
     let next_week = match asked {
@@ -46,9 +46,9 @@ pub fn page(ctx: &AppContext, conn: &Connection, user: &str, shown: Shown<'_>) -
         "open": open,
         "facilities": all,
         "facility": facility.map(|f| json!({"code": f.code, "name": f.name, "capacity": f.capacity, "approval": f.needs_approval()})),
-        "days": match facility { Some(f) => week(ctx, conn, f, (monday, open), today, moving.as_ref())?, None => vec![] },
-        "bookings": bookings(ctx, conn, user)?,
-        "moving": moving_shown,
+        "days": match facility { Some(f) => week(ctx, conn, f, (monday, open), today, moving)?, None => vec![] },
+        "bookings": bookings(ctx, conn, user, &upcoming)?,
+        "moving": moving.map(|b| moving_view(ctx, b)),
         "waits": waits(ctx, conn, user, today)?,
     }))
 }
@@ -92,7 +92,7 @@ fn week(
 }
 
 /// The member's upcoming bookings, with what may be done with each.
-fn bookings(ctx: &AppContext, conn: &Connection, user: &str) -> rusqlite::Result<Vec<Value>> {
+fn bookings(ctx: &AppContext, conn: &Connection, user: &str, upcoming: &[Booking]) -> rusqlite::Result<Vec<Value>> {
     let now = ctx.clock.now();
     let rules = ctx.rules();
     // A partner's place not yet answered asks 接受 / 拒绝 first, as its card does.
@@ -102,8 +102,8 @@ fn bookings(ctx: &AppContext, conn: &Connection, user: &str) -> rusqlite::Result
             .filter(|(_, place)| place.state == "invited")
             .map(|(id, place)| (id, place.booker))
             .collect();
-    let this_monday = week_start(ctx.catalog.today(now));
-    query::upcoming_bookings(conn, user, now)?
+    let today = ctx.catalog.today(now);
+    upcoming
         .iter()
         .map(|b| {
             let open = query::open_actions(conn, &rules, b, now)?;
@@ -111,18 +111,23 @@ fn bookings(ctx: &AppContext, conn: &Connection, user: &str) -> rusqlite::Result
                 "id": b.id, "what": service::describe(&ctx.catalog, &b.facility, b.date, b.slot),
                 "state": b.state.label(), "confirm": open.confirm, "check_in": open.check_in,
                 "pass": format!("/pass/{}", b.pass_token), "invited_by": invited.get(&b.id),
-                "facility": b.facility, "week": if week_start(b.date) > this_monday { "next" } else { "this" },
-                "movable": b.starts_at > now.timestamp(),
+                "facility": b.facility, "week": if in_a_later_week(b.date, today) { "next" } else { "this" },
+                "movable": may_move(b, now),
             }))
         })
         .collect()
+}
+
+/// Whether the page offers to move booking `b` (one of the member's upcoming ones): not begun.
+fn may_move(b: &Booking, now: chrono::DateTime<chrono::Utc>) -> bool {
+    b.starts_at > now.timestamp()
 }
 
 /// Booking `id` if it may be moved from the page: the member's own, not yet begun.
 fn movable(ctx: &AppContext, conn: &Connection, user: &str, id: i64) -> rusqlite::Result<Option<Booking>> {
     let now = ctx.clock.now();
     let found = query::upcoming_bookings(conn, user, now)?.into_iter().find(|b| b.id == id);
-    Ok(found.filter(|b| b.starts_at > now.timestamp()))
+    Ok(found.filter(|b| may_move(b, now)))
 }
 
 /// A booking being moved, as the page and the confirm step name it.
@@ -163,7 +168,7 @@ pub fn slot(
         "facility": facility.code, "name": facility.name, "date": date.to_string(), "slot": no,
         "what": service::describe(&ctx.catalog, &facility.code, date, no), "class": cell.class,
         "text": cell.text, "title": cell.title, "approval": facility.needs_approval(),
-        "week": if week_start(date) > week_start(today) { "next" } else { "" },
+        "week": if in_a_later_week(date, today) { "next" } else { "" },
         "moving": moving.map(|(user, id)| movable(ctx, conn, user, id)).transpose()?.flatten().map(|b| moving_view(ctx, &b)),
     })))
 }

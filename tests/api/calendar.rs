@@ -176,15 +176,21 @@ async fn booked_moved_and_cancelled_while_wecom_is_down_leaves_no_schedule() {
     assert_eq!(schedule_calls(&app), ["oa/schedule/add", "oa/schedule/update", "oa/schedule/del"]);
 }
 
+/// zhangsan books the gym tomorrow at `time` with lisi, who accepts; both entries delivered.
+async fn booked_with_lisi(app: &TestApp, time: &str) -> i64 {
+    app.say("lisi", "你好").await;
+    let id = booking_no(&app.say("zhangsan", &format!("预约 健身房 明天 {time} 和 lisi")).await);
+    assert!(app.say("lisi", "接受").await.contains("已接受"));
+    deliver(app).await;
+    id
+}
+
 /// 改约 of a booking made with a partner who accepted: the partner's calendar entry moves too
 /// (updated in place, as the booker's), not removed.
 #[tokio::test]
 async fn a_partners_entry_moves_with_the_bookers_move() {
     let app = spawn().await;
-    app.say("lisi", "你好").await;
-    let id = booking_no(&app.say("zhangsan", "预约 健身房 明天 18:30 和 lisi").await);
-    assert!(app.say("lisi", "接受").await.contains("已接受"));
-    deliver(&app).await;
+    let id = booked_with_lisi(&app, "18:30").await;
     assert_eq!(app.api.schedules().len(), 2, "the booker's and the partner's");
     assert!(app.say("zhangsan", &format!("改约 {id} 明天 19:30")).await.contains("同伴 lisi"));
     deliver(&app).await;
@@ -203,10 +209,7 @@ async fn a_partners_entry_moves_with_the_bookers_move() {
 #[tokio::test]
 async fn a_partner_moved_into_a_range_is_told_once_and_has_both_in_the_calendar() {
     let app = spawn().await;
-    app.say("lisi", "你好").await;
-    let id = booking_no(&app.say("zhangsan", "预约 健身房 明天 16:30 和 lisi").await);
-    assert!(app.say("lisi", "接受").await.contains("已接受"));
-    deliver(&app).await;
+    let id = booked_with_lisi(&app, "16:30").await;
     assert!(app.say("zhangsan", &format!("改约 {id} 明天 17:30-19:30")).await.contains("同伴 lisi"));
     deliver(&app).await;
     let told: Vec<String> = app
