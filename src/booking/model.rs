@@ -98,6 +98,11 @@ pub const BOOKING_COLUMNS: &str =
     "id, userid, facility, date, slot, starts_at, ends_at, state, approval_level, checkin_code, pass_token";
 
 impl Booking {
+    /// Whether its slot has begun at `now`: it can no longer be cancelled or moved.
+    pub fn has_begun(&self, now: DateTime<Utc>) -> bool {
+        self.starts_at <= now.timestamp()
+    }
+
     pub fn from_row(row: &Row) -> rusqlite::Result<Booking> {
         let date: String = row.get(3)?;
         Ok(Booking {

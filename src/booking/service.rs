@@ -295,7 +295,7 @@ pub fn cancel(
     if !matches!(booking.state, BookingState::Pending | BookingState::Confirmed) {
         return Err(BookingError::NotActive { state: booking.state });
     }
-    if booking.starts_at <= now.timestamp() {
+    if booking.has_begun(now) {
         return Err(BookingError::InPast);
     }
     set_state(tx, id, BookingState::Cancelled, Some(actor), None, now.timestamp())?;

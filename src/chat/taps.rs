@@ -106,7 +106,7 @@ impl Turn<'_> {
             let invited_by = places.iter().find(|(id, place)| *id == b.id && place.state == "invited");
             let week = if in_a_later_week(b.date, self.today()) { "next" } else { "this" };
             let page = format!("/m?facility={}&week={week}&moving={}", b.facility, b.id);
-            let move_url = (b.starts_at > self.now.timestamp()).then(|| self.ctx.config.server.public_url.join(&page));
+            let move_url = (!b.has_begun(self.now)).then(|| self.ctx.config.server.public_url.join(&page));
             let card = BookingCard {
                 id: b.id,
                 what: &what,

@@ -120,7 +120,7 @@ fn bookings(ctx: &AppContext, conn: &Connection, user: &str, upcoming: &[Booking
 
 /// Whether the page offers to move booking `b` (one of the member's upcoming ones): not begun.
 fn may_move(b: &Booking, now: chrono::DateTime<chrono::Utc>) -> bool {
-    b.starts_at > now.timestamp()
+    !b.has_begun(now)
 }
 
 /// Booking `id` if it may be moved from the page: the member's own, not yet begun.
